@@ -322,6 +322,14 @@ class AudioSpectrogramTransformer(Encoder):
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.forward_fbank(self.fbank(waveform))
 
+    def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The :class:`Encoder` spectrogram path: :meth:`fbank`, ``(batch, n_mels, target_frames)``."""
+        return self.fbank(waveform)
+
+    def forward_spectrogram(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """The :class:`Encoder` spectrogram path: :meth:`forward_fbank`."""
+        return self.forward_fbank(spectrogram)
+
     def logits_from_fbank(self, fbank: torch.Tensor) -> torch.Tensor:
         """``mlp_head`` on the embedding of an fbank: ``(B, n_mels, target_frames)`` -> ``(B, num_classes)``."""
         return self.mlp_head(self.forward_fbank(fbank))

@@ -105,3 +105,11 @@ class AudioNTT2020(Encoder):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.forward_log_mel(self.log_mel(waveform))
+
+    def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The :class:`Encoder` spectrogram path: :meth:`log_mel`, ``(batch, n_mels, frames)``."""
+        return self.log_mel(waveform)
+
+    def forward_spectrogram(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """The :class:`Encoder` spectrogram path: :meth:`forward_log_mel`."""
+        return self.forward_log_mel(spectrogram)

@@ -10,6 +10,10 @@ An :class:`Encoder` is an ``nn.Module`` that
 Subclasses implement :meth:`forward` (waveform -> embedding) and :meth:`layer_modules` (name -> the
 submodule whose output is that layer); hooks do the rest, so ``layers`` is one pass by construction.
 Models with a tagging head also implement ``tag_logits`` and set ``tag_names``.
+
+Spectrogram models may also split :meth:`forward` in two, :meth:`spectrogram` (the fixed front-end)
+and :meth:`forward_spectrogram` (the trainable rest), so that a recipe can augment the spectrogram
+in between (SpecAugment) or compute it once and reuse it over epochs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Encoder(nn.Module):
     sample_rate: SampleRate
     embedding_dim: int
     tag_names: Sequence[str] = ()
+    spectrogram_time_first: bool = False
+    """Whether :meth:`spectrogram` returns ``(batch, frames, bins)`` rather than ``(batch, bins, frames)``."""
 
     def layer_modules(self) -> dict[str, nn.Module]:
         """Ordered mapping of layer name -> submodule whose output is that layer."""
@@ -48,6 +54,35 @@ class Encoder(nn.Module):
         if not torch.isfinite(waveform).all():
             raise AudioError(f"{type(self).__name__} got a waveform with NaN or Inf samples")
         return waveform
+
+    def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The model's input features: waveforms ``(batch, samples)`` -> a normalised spectrogram.
+
+        Optional; spectrogram models implement it together with :meth:`forward_spectrogram`, such that
+        ``forward_spectrogram(spectrogram(w))`` equals ``forward(w)``. The front-end it applies has no
+        trainable parameters, so its output may be cached and augmented.
+
+        Shape:
+            ``(batch, bins, frames)``, or ``(batch, frames, bins)`` when :attr:`spectrogram_time_first`.
+
+        Raises:
+            NotImplementedError: the model does not expose its spectrogram (the default).
+        """
+        raise self._no_spectrogram_path()
+
+    def forward_spectrogram(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """Embed a spectrogram from :meth:`spectrogram` (possibly augmented) -> ``(batch, dim)``.
+
+        Raises:
+            NotImplementedError: the model does not expose its spectrogram (the default).
+        """
+        raise self._no_spectrogram_path()
+
+    def _no_spectrogram_path(self) -> NotImplementedError:
+        return NotImplementedError(
+            f"{type(self).__name__} does not expose a spectrogram front-end (spectrogram / forward_spectrogram); "
+            f"use forward(waveform), or a spectrogram model such as AST, BEATs or AudioNTT2020"
+        )
 
     def embed(self, waveform: torch.Tensor) -> torch.Tensor:
         """Waveforms ``(batch, samples)`` at :attr:`sample_rate` -> embeddings ``(batch, dim)``."""

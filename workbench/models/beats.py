@@ -580,6 +580,7 @@ class BEATs(Encoder):
     """
 
     sample_rate = SAMPLE_RATE
+    spectrogram_time_first = True  # the official filterbank is (frames, bins): time is the image height
 
     def __init__(self, config: BEATsConfig | None = None):
         super().__init__()
@@ -704,6 +705,14 @@ class BEATs(Encoder):
     def forward(self, waveform: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         tokens, token_mask = self.token_features(waveform, padding_mask)
         return self._mean_over_tokens(tokens, token_mask)  # (B, D)
+
+    def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The :class:`Encoder` spectrogram path: :meth:`fbank_features`, ``(batch, frames, 128)``."""
+        return self.fbank_features(waveform)
+
+    def forward_spectrogram(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """The :class:`Encoder` spectrogram path: the mean over tokens of :meth:`encode_fbank` (no padding)."""
+        return self._mean_over_tokens(self.encode_fbank(spectrogram), None)
 
     def tag_logits(self, waveform: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the fine-tuned tagging head, averaged over tokens (sigmoid gives probabilities).
