@@ -1,0 +1,659 @@
+"""Difference-aware BYOL-A: BYOL-A plus subtraction-consistent learning, and the evaluations that test it.
+
+Takeuchi et al., "Towards Learning a Difference-Aware General-Purpose Audio Representation", on BYOL-A
+(Niizumi et al., IJCNN 2021). BYOL-A learns by predicting, from one augmented view of a sound, the
+moving-average target's projection of another view. Subtraction-consistent learning adds a branch: each
+view ``v`` is mixed with its index-shifted neighbour, ``w = log(gamma exp(s(v)) + (1 - gamma) exp(v))``
+with ``gamma ~ U(0.4, 0.6)``, and ``f(w) - gamma s(f(v))`` (what should remain once the neighbour is
+subtracted) must predict, through the projector and a second predictor, the target projection of the
+view; the loss is ``(1 - lambda) L_byol + lambda L_diff``.
+
+:func:`run` pre-trains one encoder per ``lambda`` in ``difference_weights`` (and per pre-training seed)
+on unlabeled audio (the synthetic world's event, word and pitch clips by default; any registered
+dataset or a folder otherwise), then scores each with
+
+- **BgKnown** (Table 1): linear evaluation of ``y_diff = f(mixture) - f(reference)`` for references
+  overlapping the mixture's background crop by 100, 50 and 0 %, and of ``y_mix = f(mixture)``
+  (:mod:`workbench.evaluation.bgknown`);
+- **text-modified retrieval**: recall@1/5/10 of "this scene, plus a <event>" queries through a trained
+  adapter on frozen encoders (:mod:`workbench.evaluation.retrieval`);
+- **general-purpose linear evaluation** (Table 3): the synthetic world's event, speaker, word and pitch
+  tasks, mean ± 95 % CI.
+
+The claims: ``lambda > 0`` raises ``y_diff`` accuracy over ``lambda = 0`` (Table 1) and raises
+retrieval recall; both are measured, not assumed, and reported whichever way they come out.
+Pre-trainings are run directories of their own (``runs/diff_byola-pretrain/<id>``), keyed by the
+pre-training parameters only, so changing an evaluation parameter re-uses the trained encoders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from workbench import data
+from workbench.atomic import atomic_torch_save
+from workbench.audio.byola_augment import (
+    byola_augmentation,
+    normalize_batch,
+    sample_mixing_weights,
+    subtraction_mix,
+)
+from workbench.audio.frontends import LogMelSpectrogram
+from workbench.audio.io import resample
+from workbench.data.records import AudioDataset, Subset
+from workbench.data.synthetic.views import SceneDataset
+from workbench.errors import UnknownNameError
+from workbench.evaluation.bgknown import BgKnownBuilder, bgknown_embeddings, overlap_name
+from workbench.evaluation.embeddings import extract_embeddings
+from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
+from workbench.evaluation.projection import project
+from workbench.evaluation.retrieval import (
+    KS,
+    ModifierPairs,
+    RetrievalConfig,
+    RetrievalResult,
+    TextEncoderFactory,
+    embed_waveforms,
+    modifier_retrieval,
+    small_text_encoder,
+    synthetic_modifier_pairs,
+)
+from workbench.evaluation.stats import mean_confidence_interval
+from workbench.losses.byol import BYOLLoss, DifferenceLoss
+from workbench.models.audiontt import AudioNTT2020, AudioNTTConfig
+from workbench.models.byola import BYOLConfig, BYOLNetworks
+from workbench.models.registry import read_checkpoint
+from workbench.models.text import load_distilbert
+from workbench.recipes import base
+from workbench.train.loop import Trainer, TrainConfig, TrainerHook
+from workbench.train.rundir import RunDir
+from workbench.train.seed import make_generator, seed_everything
+
+NAME = "diff_byola"
+NOTEBOOK = "02_difference_aware.ipynb"
+PRETRAIN_NAME = f"{NAME}-pretrain"
+PRETRAIN_FIRST_CLIP = 100_000
+"""Synthetic pre-training clips are numbers 100000 onwards of their view: random streams that no
+evaluation set of this recipe (clips 0 .. n - 1) draws from, so pre-training never sees an evaluated clip."""
+SYNTHETIC_TASKS = ("event", "speaker", "word", "pitch")
+TEXT_ENCODERS = ("small", "distilbert")
+MIXINGS = ("normalized", "power")
+SCENE_SECONDS = 2.0
+"""Length of the retrieval scenes: long enough for a few events, short enough to render quickly."""
+BGKNOWN_COLUMNS = ("diff-100", "diff-50", "diff-0", "mix")
+
+
+@dataclass(frozen=True)
+class Params(base.Params):
+    recipe: ClassVar[str] = NAME
+
+    world_seed: int = 0  # seed of the synthetic world (classes and clips)
+    pretrain_dataset: str = "synthetic"  # unlabeled pre-training audio: a name from workbench.data.names()
+    pretrain_tasks: tuple[str, ...] = ("event", "word", "pitch")  # synthetic pre-training: clip families mixed
+    n_pretrain_clips: int = 300  # pre-training clips (per task for the synthetic world)
+    data_root: str = ""  # data root of a real pre-training dataset, or the folder of pretrain_dataset="folder"
+    channels: int = 8  # AudioNTT2020 convolution channels (64 in BYOL-A)
+    embedding_dim: int = 128  # representation size d (512 / 1024 / 2048 in BYOL-A)
+    projection_dim: int = 64  # BYOL projection size (256 in BYOL-A)
+    hidden_dim: int = 256  # hidden width of projector and predictors (4096 in BYOL-A)
+    difference_weights: tuple[float, ...] = (0.0, 0.5)  # lambda of each pre-training; 0 is plain BYOL-A
+    pretrain_seeds: tuple[int, ...] = (0,)  # one pre-training per seed and lambda; tables pool them
+    epochs: int = 5  # pre-training epochs
+    batch_size: int = 64  # pre-training batch size (256 in BYOL-A)
+    learning_rate: float = 1e-3  # Adam learning rate (3e-4 in BYOL-A)
+    ema_decay: float = 0.99  # target network moving-average decay
+    mixing: str = "normalized"  # difference-branch mix: normalized (the paper's formula) | power (mel power)
+    augmentation: str = "v1"  # BYOL-A augmentations: v1 (mixup + random resize crop) | v2 (+ linear fader)
+    memory_size: int = 512  # mixup memory of past log-mels (2048 in v1, 512 in v2)
+    unit_frames: int = 96  # frames per pre-training crop (96 = 0.96 s, as BYOL-A)
+    bgknown_dataset: str = "synthetic"  # labelled clips of BgKnown: synthetic events, or e.g. esc50
+    bgknown_root: str = ""  # data root of a real BgKnown dataset ("" = default)
+    n_bgknown_clips: int = 300  # labelled clips mixed over backgrounds (synthetic: how many to render)
+    n_backgrounds: int = 20  # 10-s background textures the crops come from
+    n_retrieval_scenes: int = 160  # scenes, one text-modified query each
+    n_distractors: int = 2  # gallery distractors per query: the scene with another event class
+    text_encoder: str = "small"  # small (trained with the adapter) | distilbert (local weights + transformers)
+    retrieval_epochs: int = 150  # adapter training steps (full batch)
+    general_tasks: tuple[str, ...] = ("event", "speaker", "word", "pitch")  # Table-3 style tasks
+    n_general_clips: int = 240  # clips per general task
+    n_probe_seeds: int = 2  # seeds of every linear probe (scores pool folds x seeds)
+    n_adapter_seeds: int = 3  # seeds of the retrieval adapter (recall is their mean ± CI)
+    max_epochs: int = 60  # linear-probe epochs at most (early stopping decides)
+    patience: int = 8  # linear-probe epochs without validation improvement before stopping
+    cpu_threads: int = 1  # torch CPU threads (1: the same numbers on any machine, fastest on a busy one)
+
+    def __post_init__(self) -> None:
+        if not self.difference_weights:
+            raise ValueError("difference_weights needs at least one lambda")
+        for weight in self.difference_weights:
+            if not 0.0 <= weight <= 1.0:
+                raise ValueError(f"every difference weight (lambda) must lie in [0, 1], got {weight!r}")
+        if self.augmentation not in ("v1", "v2"):
+            raise UnknownNameError("BYOL-A augmentation version", self.augmentation, ("v1", "v2"))
+        if self.mixing not in MIXINGS:
+            raise UnknownNameError("difference-branch mixing", self.mixing, MIXINGS)
+        if self.text_encoder not in TEXT_ENCODERS:
+            raise UnknownNameError("text encoder", self.text_encoder, TEXT_ENCODERS)
+        for task in (*self.general_tasks, *(self.pretrain_tasks if self.pretrain_dataset == "synthetic" else ())):
+            if task not in SYNTHETIC_TASKS:
+                raise UnknownNameError("synthetic task", task, SYNTHETIC_TASKS)
+        if not self.pretrain_seeds:
+            raise ValueError("pretrain_seeds needs at least one seed")
+        if self.cpu_threads < 1 or self.n_probe_seeds < 1 or self.n_adapter_seeds < 1:
+            raise ValueError("cpu_threads, n_probe_seeds and n_adapter_seeds must be at least 1")
+
+
+def model_label(weight: float) -> str:
+    """How tables name the encoder pre-trained with ``lambda = weight``: ``"λ=0"``, ``"λ=0.5"``."""
+    return f"λ={weight:g}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Pre-training data
+
+
+def pretraining_dataset(params: Params) -> AudioDataset | list[AudioDataset]:
+    """The unlabeled clips: synthetic clips no evaluation uses, or the first clips of a registered dataset."""
+    if params.pretrain_dataset == "synthetic":
+        first, last = PRETRAIN_FIRST_CLIP, PRETRAIN_FIRST_CLIP + params.n_pretrain_clips
+        return [
+            Subset(data.get("synthetic", task=task, n_clips=last, seed=params.world_seed), range(first, last))
+            for task in params.pretrain_tasks
+        ]
+    if params.pretrain_dataset == "folder":  # your own audio: data_root is the folder
+        dataset = data.get("folder", path=params.data_root or None)
+    else:
+        dataset = data.get(params.pretrain_dataset, root=params.data_root or None)
+    return Subset(dataset, range(min(len(dataset), params.n_pretrain_clips)))
+
+
+def log_mel_clips(
+    datasets: AudioDataset | Sequence[AudioDataset], frontend: LogMelSpectrogram, min_frames: int, batch_size: int = 64
+) -> list[torch.Tensor]:
+    """Every clip's log-mel ``(n_mels, frames)``, mono, resampled to the front-end's rate, zero-padded to
+    at least ``min_frames`` frames (as BYOL-A pads short clips to its unit length).
+
+    Consecutive clips of equal length go through the front-end together, ``batch_size`` at a time.
+    """
+    datasets = [datasets] if isinstance(datasets, AudioDataset) else list(datasets)
+    min_samples = (min_frames - 1) * frontend.hop_length
+    clips: list[torch.Tensor] = []
+    pending: list[torch.Tensor] = []
+
+    def flush() -> None:
+        if pending:
+            clips.extend(frontend(torch.stack(pending)))  # (B, n_mels, frames) -> B clips
+            pending.clear()
+
+    with torch.no_grad():
+        for dataset in datasets:
+            for index in range(len(dataset)):
+                waveform = resample(dataset[index][0].mean(dim=0), dataset.sample_rate, frontend.sample_rate)
+                waveform = nn.functional.pad(waveform, (0, max(0, min_samples - waveform.shape[-1])))
+                if pending and (len(pending) == batch_size or pending[0].shape != waveform.shape):
+                    flush()
+                pending.append(waveform)
+        flush()
+    return clips
+
+
+class LogMelCrops(Dataset):
+    """Random ``frames``-long crops of precomputed, normalised log-mels (one per clip per epoch).
+
+    The crop position is drawn from torch's global generator, which the trainer seeds and checkpoints.
+    """
+
+    def __init__(self, clips: Sequence[torch.Tensor], frames: int):
+        self.clips = list(clips)
+        self.frames = int(frames)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        clip = self.clips[index]
+        start = int(torch.randint(clip.shape[-1] - self.frames + 1, ()))
+        return clip[:, start : start + self.frames]  # (n_mels, frames)
+
+
+# --------------------------------------------------------------------------------------------------
+# The learner
+
+
+class DifferenceAwareBYOLA(nn.Module):
+    """BYOL-A with the subtraction-consistent branch; ``forward(log_mels) -> (loss, metrics)``.
+
+    Each step: two augmented views of the batch, post-normalised together (BYOL-A's
+    ``NormalizeBatch``); the symmetric BYOL loss (view 1 predicts view 2's target projection and the
+    reverse). With ``difference_weight > 0`` each view is also mixed with its shifted neighbour and the
+    difference ``f(w) - gamma s(f(v))`` predicts, through projector and difference predictor, the target
+    projection of the *other* view of the same clip (as the BYOL branch does), both directions.
+
+    Args:
+        networks: online and target networks (with a difference predictor when ``difference_weight > 0``).
+        augmentation: BYOL-A's augmentation chain on normalised log-mels.
+        difference_weight: lambda in ``(1 - lambda) L_byol + lambda L_diff``.
+        mixing_range: range of ``gamma``.
+        mixing: ``"normalized"``, the paper's formula on the views as the encoder sees them, or
+            ``"power"``, the same weights applied to the mel power of the two sounds (undoing the pre-
+            and post-normalisation scales, :func:`~workbench.audio.byola_augment.subtraction_mix`'s
+            ``scale``), which is how sounds played together mix.
+        input_std: the pre-normalisation's standard deviation (log units per input unit), for ``"power"``.
+
+    Shape:
+        log_mels: ``(batch, n_mels, frames)`` normalised crops; ``batch >= 2``.
+    """
+
+    def __init__(
+        self,
+        networks: BYOLNetworks,
+        augmentation: nn.Module,
+        difference_weight: float,
+        mixing_range: tuple[float, float] = (0.4, 0.6),
+        mixing: str = "normalized",
+        input_std: float = 1.0,
+    ):
+        super().__init__()
+        if difference_weight > 0 and networks.difference_predictor is None:
+            raise ValueError("difference_weight > 0 needs BYOLNetworks built with a difference predictor")
+        if mixing not in MIXINGS:
+            raise UnknownNameError("difference-branch mixing", mixing, MIXINGS)
+        self.mixing = mixing
+        self.input_std = float(input_std)
+        self.networks = networks
+        self.augmentation = augmentation
+        self.difference_weight = float(difference_weight)
+        self.mixing_range = mixing_range
+        self.byol_loss = BYOLLoss()
+        self.difference_loss = DifferenceLoss(shift=1)
+
+    def forward(self, log_mels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = log_mels.shape[0]
+        augmented = torch.cat([self.augmentation(log_mels), self.augmentation(log_mels)])
+        views = normalize_batch(augmented)
+        view_one, view_two = views[:batch], views[batch:]
+        online_one, online_two = self.networks.online(view_one), self.networks.online(view_two)
+        target_one, target_two = self.networks.target(view_one), self.networks.target(view_two)
+        byol = self.byol_loss(online_one.prediction, target_two) + self.byol_loss(online_two.prediction, target_one)
+        metrics = {"byol_loss": float(byol.detach())}
+        if self.difference_weight == 0:
+            return byol, metrics
+        # Log units per unit of the post-normalised views: the two normalisations' scales.
+        scale = self.input_std * float(augmented.detach().std()) if self.mixing == "power" else 1.0
+        difference = torch.zeros((), dtype=byol.dtype, device=byol.device)
+        for online, view, other_target in ((online_one, view_one, target_two), (online_two, view_two, target_one)):
+            gamma = sample_mixing_weights(batch, *self.mixing_range).to(view.device)  # (B,)
+            mixture = self.networks.online_encoder.forward_log_mel(subtraction_mix(view, gamma, scale=scale))  # (B, D)
+            difference = difference + self.difference_loss(
+                mixture, online.embedding, gamma, other_target, self.networks.difference_head
+            )
+        metrics["difference_loss"] = float(difference.detach())
+        return (1.0 - self.difference_weight) * byol + self.difference_weight * difference, metrics
+
+
+class TargetUpdate(TrainerHook):
+    """Moves the target networks towards the online ones after every optimizer step (BYOL's EMA)."""
+
+    def after_step(self, model: nn.Module, step: int) -> None:
+        model.networks.update_target()
+
+
+def pretraining_params(params: Params, difference_weight: float, seed: int) -> dict[str, Any]:
+    """What determines one pre-training (its run directory's identity): data, sizes, training, lambda, seed."""
+    keys = (
+        "world_seed", "pretrain_dataset", "pretrain_tasks", "n_pretrain_clips", "data_root", "channels",
+        "embedding_dim", "projection_dim", "hidden_dim", "epochs", "batch_size", "learning_rate", "ema_decay",
+        "augmentation", "memory_size", "unit_frames", "mixing",
+    )  # fmt: skip
+    values = {key: value for key, value in params.to_dict().items() if key in keys}
+    if difference_weight == 0:
+        del values["mixing"]  # no difference branch: the same pre-training whatever its mixing
+    return {**values, "difference_weight": float(difference_weight), "seed": int(seed)}
+
+
+@dataclass
+class Pretrained:
+    """One pre-trained encoder, its loss history (``loss``, ``byol_loss``, ``difference_loss`` per epoch)
+    and the pre-training run directory."""
+
+    encoder: AudioNTT2020
+    history: dict[str, list[float]]
+    run_dir: RunDir
+
+
+def pretrain(
+    params: Params, difference_weight: float, seed: int, clips: Sequence[torch.Tensor] | None = None,
+    progress: bool = True,
+) -> Pretrained:  # fmt: skip
+    """Pre-train one encoder (or read back a finished pre-training with the same parameters).
+
+    Args:
+        params: the recipe's parameters (only those of :func:`pretraining_params` matter).
+        difference_weight: lambda.
+        seed: initialisation, augmentation and shuffling seed.
+        clips: precomputed log-mels of the pre-training data (:func:`log_mel_clips`); computed when None.
+        progress: show the trainer's progress bars.
+    """
+    run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, difference_weight, seed))
+    encoder_file = run_dir.artifact("encoder.pt")
+    frontend = LogMelSpectrogram()
+    if run_dir.finished and encoder_file.is_file():
+        statistics = run_dir.read_metrics()
+        encoder = AudioNTT2020(encoder_config(params, statistics["norm_mean"], statistics["norm_std"]))
+        encoder.load_state_dict(read_checkpoint(encoder_file))
+        return Pretrained(encoder.eval(), statistics["history"], run_dir)
+
+    if clips is None:
+        clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
+    # BYOL-A's pre-normalisation with statistics of the pre-training data, kept in the encoder for embed().
+    count = sum(clip.numel() for clip in clips)
+    norm_mean = sum(float(clip.double().sum()) for clip in clips) / count
+    norm_std = math.sqrt(sum(float((clip.double() - norm_mean).pow(2).sum()) for clip in clips) / count)
+    normalised = [(clip - norm_mean) / norm_std for clip in clips]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = AudioNTT2020(encoder_config(params, norm_mean, norm_std))
+        networks = BYOLNetworks(
+            encoder,
+            BYOLConfig(params.projection_dim, params.hidden_dim, params.ema_decay, difference_predictor=difference_weight > 0),
+        )  # fmt: skip
+    augmentation = byola_augmentation(params.augmentation, memory_size=params.memory_size)
+    learner = DifferenceAwareBYOLA(networks, augmentation, difference_weight, mixing=params.mixing, input_std=norm_std)
+    loader = DataLoader(
+        LogMelCrops(normalised, params.unit_frames), batch_size=params.batch_size, shuffle=True, drop_last=True,
+        generator=make_generator(seed),
+    )  # fmt: skip
+    config = TrainConfig(
+        epochs=params.epochs, optimizer="adam", lr=params.learning_rate, seed=seed,
+        checkpoint_every=max(1, params.epochs // 2), log_every=0,
+    )  # fmt: skip
+    trainer = Trainer(learner, lambda model, batch: model(batch), config, run_dir=run_dir,
+                      hooks=[TargetUpdate()], progress=progress)  # fmt: skip
+    history = trainer.fit(loader)
+    curves = {name: [float(value) for value in history[name]] for name in ("loss", "byol_loss")}
+    if difference_weight > 0:
+        curves["difference_loss"] = [float(value) for value in history["difference_loss"]]
+    encoder = networks.online_encoder.eval()
+    atomic_torch_save(encoder_file, encoder.state_dict())
+    run_dir.write_metrics({"norm_mean": norm_mean, "norm_std": norm_std, "history": curves})
+    return Pretrained(encoder, curves, run_dir)
+
+
+def encoder_config(params: Params, norm_mean: float, norm_std: float) -> AudioNTTConfig:
+    return AudioNTTConfig(
+        embedding_dim=params.embedding_dim, channels=params.channels, norm_mean=norm_mean, norm_std=norm_std
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluations
+
+
+def pooled(results: Sequence[LinearEvalResult]) -> tuple[float, float]:
+    """Mean and 95 % CI over every fold and probe seed of every pre-training seed.
+
+    Folds rather than seeds alone: two probe seeds give a t-interval too wide to say anything
+    (t = 12.7 at one degree of freedom), while the folds' spread is the test-set noise that matters.
+    """
+    return mean_confidence_interval(
+        [score for result in results for scores in result.per_fold.values() for score in scores]
+    )
+
+
+def bgknown_builder(params: Params) -> BgKnownBuilder:
+    """BgKnown items: labelled clips (the synthetic world's events, or a registered dataset such as
+    ESC-50) over the synthetic world's background textures, at least twice as long as a clip."""
+    if params.bgknown_dataset == "synthetic":
+        foregrounds = data.get("synthetic", task="event", n_clips=params.n_bgknown_clips, seed=params.world_seed)
+    else:
+        foregrounds = data.get(params.bgknown_dataset, root=params.bgknown_root or None)
+    duration = max(10.0, 2.0 * (foregrounds.duration or 5.0))
+    backgrounds = data.get(
+        "synthetic-backgrounds", n_clips=params.n_backgrounds, seed=params.world_seed, duration=duration,
+        sample_rate=foregrounds.sample_rate,
+    )  # fmt: skip
+    return BgKnownBuilder(foregrounds, backgrounds, seed=params.world_seed)
+
+
+def text_encoder_factory(params: Params, config: RetrievalConfig) -> TextEncoderFactory:
+    """The sentence encoder of the retrieval: the small trainable one, or frozen local DistilBERT."""
+    if params.text_encoder == "distilbert":
+        encoder = load_distilbert()
+        return lambda texts: encoder
+    return small_text_encoder(config.text_dim)
+
+
+def probe_config(params: Params) -> LinearEvalConfig:
+    return LinearEvalConfig(max_epochs=params.max_epochs, patience=params.patience)
+
+
+def general_datasets(params: Params) -> dict[str, AudioDataset]:
+    return {
+        task: data.get("synthetic", task=task, n_clips=params.n_general_clips, seed=params.world_seed)
+        for task in params.general_tasks
+    }
+
+
+@dataclass
+class Evaluation:
+    """Every score of one pre-trained encoder."""
+
+    bgknown: dict[str, LinearEvalResult]
+    retrieval: RetrievalResult
+    general: dict[str, LinearEvalResult]
+    difference_points: np.ndarray
+    """2-D PCA projection of every item's ``y_diff`` (100 % reference), for the picture."""
+
+
+def evaluate(
+    encoder: AudioNTT2020, params: Params, builder: BgKnownBuilder, pairs: ModifierPairs,
+    general: Mapping[str, AudioDataset],
+) -> Evaluation:  # fmt: skip
+    """BgKnown, retrieval and general linear evaluation of one frozen encoder."""
+    seeds = tuple(range(params.n_probe_seeds))
+    config = probe_config(params)
+    tables = bgknown_embeddings(encoder, builder, progress=False)
+    bgknown = {
+        column: linear_evaluation(tables[column], seeds=seeds, config=config) for column in BGKNOWN_COLUMNS
+    }
+    retrieval_config = RetrievalConfig(epochs=params.retrieval_epochs)
+    retrieval = modifier_retrieval(
+        embed_waveforms(encoder, pairs.query_audio, pairs.sample_rate),
+        embed_waveforms(encoder, pairs.gallery_audio, pairs.sample_rate),
+        pairs, text_encoder_factory(params, retrieval_config), retrieval_config,
+        seeds=tuple(range(params.n_adapter_seeds)),
+    )  # fmt: skip
+    # No embedding cache: its key would render every clip once more for the ids, and a finished run
+    # directory already keeps the scores.
+    general_scores = {
+        task: linear_evaluation(extract_embeddings(encoder, dataset, cache=False, progress=False), seeds=seeds,
+                                config=config)
+        for task, dataset in general.items()
+    }  # fmt: skip
+    return Evaluation(bgknown, retrieval, general_scores, project(tables["diff-100"].features, method="pca"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Result and claims
+
+
+@dataclass
+class DiffBYOLARun(base.Result):
+    """Tables per model label (``"λ=0"`` ...), pooled over pre-training seeds, plus what the notebook draws.
+
+    Attributes:
+        bgknown: model -> column (``"diff-100"``, ``"diff-50"``, ``"diff-0"``, ``"mix"``) -> (mean, ci95).
+        retrieval: model -> k -> (mean, ci95) recall@k; ``retrieval_audio_only``: model -> k -> recall
+            of the bare query audio (no text, no adapter).
+        general: model -> task -> (mean, ci95).
+        histories: model -> pre-training loss curves of its first pre-training seed.
+        difference_points: model -> ``(N, 2)`` projection of ``y_diff`` (100 %); ``difference_labels``
+            ``(N,)`` the foreground classes, ``class_names`` their names.
+        builder: the BgKnown items (to listen to mixture, references and foreground).
+    """
+
+    bgknown: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    retrieval: dict[str, dict[int, tuple[float, float]]] = field(default_factory=dict)
+    retrieval_audio_only: dict[str, dict[int, float]] = field(default_factory=dict)
+    general: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    histories: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    difference_points: dict[str, np.ndarray] = field(default_factory=dict)
+    difference_labels: np.ndarray | None = None
+    class_names: tuple[str, ...] = ()
+    builder: BgKnownBuilder | None = None
+
+    def summary(self) -> str:
+        def cell(value: tuple[float, float]) -> str:
+            return f"{value[0]:.2f}±{value[1]:.2f}"
+
+        lines = [f"recipe: {self.recipe}; pre-training seeds {self.params['pretrain_seeds']}"]
+        lines.append("BgKnown accuracy: " + " | ".join(BGKNOWN_COLUMNS))
+        lines += [f"  {model}: " + " | ".join(cell(row[column]) for column in BGKNOWN_COLUMNS)
+                  for model, row in self.bgknown.items()]  # fmt: skip
+        lines.append("retrieval recall: " + " | ".join(f"R@{k}" for k in KS))
+        lines += [f"  {model}: " + " | ".join(cell(row[k]) for k in KS) for model, row in self.retrieval.items()]
+        tasks = list(self.params["general_tasks"])
+        lines.append("general accuracy: " + " | ".join(tasks))
+        lines += [f"  {model}: " + " | ".join(cell(row[task]) for task in tasks) for model, row in self.general.items()]
+        lines += [f"claim {claim.line()}" for claim in self.claims]
+        return "\n".join(lines)
+
+
+def mean_over(row: Mapping[str, tuple[float, float]], columns: Sequence[str]) -> float:
+    return float(np.mean([row[column][0] for column in columns]))
+
+
+def difference_claims(
+    bgknown: Mapping[str, Mapping[str, tuple[float, float]]],
+    retrieval: Mapping[str, Mapping[int, tuple[float, float]]],
+    weights: Sequence[float],
+    n_pretrain_seeds: int = 1,
+) -> list[base.Claim]:
+    """For each lambda > 0 against lambda = 0: does y_diff accuracy (mean of the three references) rise
+    (Table 1), and does recall@1/5/10 (their mean) rise? Without a lambda = 0 model there is nothing to claim.
+    The measured figures say over how many pre-training seeds they are pooled."""
+    if 0.0 not in weights:
+        return []
+    seeds = f"{n_pretrain_seeds} pre-training seed{'s' if n_pretrain_seeds != 1 else ''}"
+    baseline = model_label(0.0)
+    columns = [overlap_name(overlap) for overlap in (1.0, 0.5, 0.0)]
+    claims = []
+    for weight in weights:
+        if weight == 0:
+            continue
+        model = model_label(weight)
+        base_diff, diff = mean_over(bgknown[baseline], columns), mean_over(bgknown[model], columns)
+        claims.append(base.Claim(
+            name=f"BgKnown y_diff accuracy, {model} vs λ=0",
+            paper="higher with λ > 0 (Table 1, mean of 100/50/0 % references)",
+            measured=f"{diff:.3f} vs {base_diff:.3f} ({seeds})",
+            holds=diff > base_diff,
+            detail=" ".join(f"{column} {bgknown[model][column][0]:.3f} vs {bgknown[baseline][column][0]:.3f}"
+                            for column in columns),
+        ))  # fmt: skip
+        base_recall = float(np.mean([retrieval[baseline][k][0] for k in KS]))
+        recall = float(np.mean([retrieval[model][k][0] for k in KS]))
+        claims.append(base.Claim(
+            name=f"text-modified retrieval recall, {model} vs λ=0",
+            paper="higher with λ > 0 (mean of recall@1/5/10)",
+            measured=f"{recall:.3f} vs {base_recall:.3f} ({seeds})",
+            holds=recall > base_recall,
+        ))  # fmt: skip
+    return claims
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+
+
+def run(params: Params, progress: bool = True) -> DiffBYOLARun:
+    """Pre-train every (lambda, seed), evaluate every encoder, and check the paper's claims.
+
+    A finished run directory with the same parameters is read back instead of evaluated again (its
+    pre-trainings are re-used in any case, from their own run directories). Torch runs on
+    ``params.cpu_threads`` threads meanwhile, and the caller's setting is restored afterwards.
+    """
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(params.cpu_threads)
+    try:
+        return _run(params, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(params: Params, progress: bool) -> DiffBYOLARun:
+    seed_everything(params.world_seed)
+    run_dir = RunDir.open(NAME, params.to_dict())
+    builder = bgknown_builder(params)
+    labels = [model_label(weight) for weight in params.difference_weights]
+    histories: dict[str, dict[str, list[float]]] = {}
+    if run_dir.finished:
+        metrics = run_dir.read_metrics()
+        arrays = run_dir.load_arrays("difference")
+        points = {label: arrays[f"points-{index}"] for index, label in enumerate(labels)}
+        histories = metrics["histories"]
+        bgknown = {m: {c: tuple(v) for c, v in row.items()} for m, row in metrics["bgknown"].items()}
+        retrieval = {m: {int(k): tuple(v) for k, v in row.items()} for m, row in metrics["retrieval"].items()}
+        audio_only = {m: {int(k): v for k, v in row.items()} for m, row in metrics["retrieval_audio_only"].items()}
+        general = {m: {t: tuple(v) for t, v in row.items()} for m, row in metrics["general"].items()}
+        difference_labels = arrays["labels"]
+    else:
+        run_dir.log("start", params=params.to_dict())
+        frontend = LogMelSpectrogram()
+        clips = None
+        pairs = synthetic_modifier_pairs(
+            SceneDataset(seed=params.world_seed, n_clips=params.n_retrieval_scenes, duration=SCENE_SECONDS),
+            n_distractors=params.n_distractors, seed=params.world_seed,
+        )  # fmt: skip
+        general_sets = general_datasets(params)
+        evaluations: dict[str, list[Evaluation]] = {}
+        for weight, label in zip(params.difference_weights, labels):
+            for seed in params.pretrain_seeds:
+                pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed))
+                if clips is None and not pretrained_dir.finished:
+                    clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
+                pretrained = pretrain(params, weight, seed, clips, progress=progress)
+                histories.setdefault(label, pretrained.history)
+                evaluations.setdefault(label, []).append(
+                    evaluate(pretrained.encoder, params, builder, pairs, general_sets)
+                )
+                run_dir.log("evaluated", model=label, seed=seed)
+        bgknown = {label: {column: pooled([e.bgknown[column] for e in runs]) for column in BGKNOWN_COLUMNS}
+                   for label, runs in evaluations.items()}  # fmt: skip
+        retrieval = {
+            label: {k: mean_confidence_interval([v for e in runs for v in e.retrieval.per_seed[k]]) for k in KS}
+            for label, runs in evaluations.items()
+        }
+        audio_only = {label: {k: float(np.mean([e.retrieval.audio_only[k] for e in runs])) for k in KS}
+                      for label, runs in evaluations.items()}  # fmt: skip
+        general = {label: {task: pooled([e.general[task] for e in runs]) for task in params.general_tasks}
+                   for label, runs in evaluations.items()}  # fmt: skip
+        points = {label: runs[0].difference_points for label, runs in evaluations.items()}
+        difference_labels = np.asarray(builder.foregrounds.targets())
+        run_dir.save_arrays(
+            "difference", labels=difference_labels, **{f"points-{i}": points[label] for i, label in enumerate(labels)}
+        )
+    claims = difference_claims(bgknown, retrieval, params.difference_weights, len(params.pretrain_seeds))
+    metrics = {
+        "bgknown": bgknown, "retrieval": {m: {str(k): v for k, v in row.items()} for m, row in retrieval.items()},
+        "retrieval_audio_only": {m: {str(k): v for k, v in row.items()} for m, row in audio_only.items()},
+        "general": general, "histories": histories, "claims": [dataclasses.asdict(claim) for claim in claims],
+    }  # fmt: skip
+    if not run_dir.finished:
+        run_dir.write_metrics(metrics)
+        run_dir.log("finished")
+    return DiffBYOLARun(
+        recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics, claims=claims,
+        bgknown=bgknown, retrieval=retrieval, retrieval_audio_only=audio_only, general=general,
+        histories=histories, difference_points=points, difference_labels=difference_labels,
+        class_names=tuple(builder.classes), builder=builder,
+    )  # fmt: skip
