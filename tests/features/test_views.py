@@ -1,0 +1,110 @@
+"""Layer views and the one-pass per-layer clip vectors (plus the usual embedding) of LayerVectorEncoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.errors import UnknownNameError
+from workbench.features import LayerFeatures, pool_clip, temporal_maxpool
+from workbench.features.views import (
+    EMBEDDING,
+    LayerVectorEncoder,
+    clip_vectors,
+    cls_distillation_view,
+    cls_view,
+    frames_view,
+    resolve_view,
+)
+from workbench.models.zoo import build_encoder
+
+
+def test_token_views_pick_the_special_tokens():
+    tokens = torch.randn(3, 7, 5)
+    assert torch.equal(cls_view("block1", tokens), tokens[:, 0])
+    expected = torch.stack([(tokens[b, 0] + tokens[b, 1]) / 2 for b in range(3)])
+    torch.testing.assert_close(cls_distillation_view("block1", tokens), expected)
+    feature_map = torch.randn(2, 3, 4, 5)
+    assert frames_view("block1", feature_map) is feature_map
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 8), (2, 1, 8)])
+def test_token_views_reject_other_layouts_naming_the_layer(shape):
+    with pytest.raises(ValueError, match=r"layer 'conv3': a token view needs \(batch, tokens, width\) with at least 2"):
+        cls_distillation_view("conv3", torch.zeros(shape))
+
+
+def test_auto_view_is_cls_distillation_for_ast_only():
+    assert resolve_view(build_encoder("ast-tiny"), "auto") == "cls-dist"
+    assert resolve_view(build_encoder("cnn14-tiny"), "auto") == "frames"
+    assert resolve_view(build_encoder("ast-tiny"), "cls") == "cls"
+    with pytest.raises(UnknownNameError, match="unknown layer view 'mean'; valid: auto, cls, cls-dist, frames"):
+        resolve_view(build_encoder("cnn14-tiny"), "mean")
+
+
+def test_vector_of_a_viewed_token_is_pooled_like_a_repeated_frame():
+    tokens = torch.randn(2, 6, 4)
+    vectors = clip_vectors({"block1": tokens}, cls_view, n_frames=3)
+    torch.testing.assert_close(vectors["block1"], 2 * tokens[:, 0])  # mean + max of a repeated vector
+
+
+def test_cnn_columns_equal_layer_features_and_the_usual_embedding_in_one_pass():
+    encoder = build_encoder("cnn14-tiny", seed=1)
+    stack = LayerVectorEncoder(encoder).eval()
+    waveform = torch.randn(3, encoder.sample_rate // 2) * 0.1
+    calls = []
+    handle = encoder.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        columns = stack.split(stack.embed(waveform))
+    handle.remove()
+    assert len(calls) == 1 and list(columns) == [*encoder.layer_names, EMBEDDING]
+    expected = LayerFeatures(encoder)(waveform)
+    for name in encoder.layer_names:
+        torch.testing.assert_close(columns[name], expected[name])
+        assert stack.dims[name] == expected[name].shape[1]
+    with torch.no_grad():
+        torch.testing.assert_close(columns[EMBEDDING], encoder.embed(waveform))
+    assert stack.embedding_dim == sum(stack.dims.values())
+
+
+def test_ast_columns_are_the_cls_distillation_mean_of_each_block():
+    encoder = build_encoder("ast-tiny", seed=2)
+    stack = LayerVectorEncoder(encoder).eval()
+    waveform = torch.randn(2, encoder.sample_rate) * 0.1
+    with torch.no_grad():
+        columns = stack.split(stack(waveform))
+        blocks = encoder.layers(waveform)
+    for name, tokens in blocks.items():
+        torch.testing.assert_close(columns[name], tokens[:, 0] + tokens[:, 1])  # 2 x their mean
+        assert stack.dims[name] == encoder.config.width
+
+
+def test_explicit_frame_count_reaches_eq1():
+    encoder = build_encoder("cnn14-tiny", seed=3)
+    stack = LayerVectorEncoder(encoder, ["block2"], n_frames=2).eval()
+    waveform = torch.randn(1, encoder.sample_rate // 2) * 0.1
+    with torch.no_grad():
+        column = stack.split(stack(waveform))["block2"]
+        expected = pool_clip(temporal_maxpool(encoder.layers(waveform, ["block2"])["block2"], 2))
+    torch.testing.assert_close(column, expected)
+    assert "n_frames=2" in repr(stack) and "view='frames'" in repr(stack)  # both reach the cache key
+
+
+def test_split_is_a_view_of_numpy_rows_and_checks_the_width():
+    stack = LayerVectorEncoder(build_encoder("cnn14-tiny"), ["block1", "fc1"])
+    rows = np.arange(2 * stack.embedding_dim, dtype=np.float32).reshape(2, -1)
+    parts = stack.split(rows)
+    assert np.array_equal(np.concatenate(list(parts.values()), axis=1), rows)
+    with pytest.raises(ValueError, match=rf"expected rows of {stack.embedding_dim} features \(3 columns\)"):
+        stack.split(rows[:, 1:])
+
+
+def test_bad_settings_are_named():
+    encoder = build_encoder("cnn14-tiny")
+    with pytest.raises(UnknownNameError, match="unknown layer of Cnn14 'block9'; valid: block1, block2"):
+        LayerVectorEncoder(encoder, ["block9"])
+    with pytest.raises(ValueError, match="n_frames must be at least 1 or None, got 0"):
+        LayerVectorEncoder(encoder, n_frames=0)
+    with pytest.raises(ValueError, match="layer 'block1': a token view needs"):
+        LayerVectorEncoder(encoder, view="cls")
