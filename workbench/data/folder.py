@@ -151,8 +151,9 @@ def resolve_listed_files(
     return resolved
 
 
-def read_csv_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    """Rows of a CSV file with a header, checking the ``required`` columns are present.
+def read_csv_rows(path: Path, required: Sequence[str], delimiter: str = ",") -> list[dict[str, str]]:
+    """Rows of a CSV file with a header (or a tab-separated one, ``delimiter="\\t"``), checking the
+    ``required`` columns are present; keys and values are stripped.
 
     Raises:
         MissingFileError: the file does not exist.
@@ -161,12 +162,13 @@ def read_csv_rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
     if not path.is_file():
         raise MissingFileError(f"metadata file not found: {path}")
     with open(path, newline="", encoding="utf-8-sig") as stream:
-        reader = csv.DictReader(stream)
+        reader = csv.DictReader(stream, delimiter=delimiter)
         columns = [column.strip() for column in reader.fieldnames or []]
         absent = [column for column in required if column not in columns]
         if absent:
+            separated = "tab-separated " if delimiter == "\t" else ""
             raise MetadataError(
-                f"{path}: missing column(s) {', '.join(absent)}; the header must name "
+                f"{path}: missing column(s) {', '.join(absent)}; the {separated}header must name "
                 f"{', '.join(required)} (found: {', '.join(columns) or 'no header'})"
             )
         return [{key.strip(): (value or "").strip() for key, value in row.items() if key} for row in reader]
