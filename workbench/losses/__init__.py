@@ -3,17 +3,22 @@
 - :class:`ADDLoss` (:mod:`~workbench.losses.add`): Angular Distance Distribution loss;
 - :class:`FocalLoss` (:mod:`~workbench.losses.focal`);
 - :class:`OrthogonalProjectionLoss` (:mod:`~workbench.losses.opl`);
+- :class:`BYOLLoss` and :class:`DifferenceLoss` (:mod:`~workbench.losses.byol`): BYOL's 2 - 2 cos and the
+  subtraction-consistent difference term of difference-aware BYOL-A;
 - :func:`soft_cross_entropy` and :class:`ClassificationLoss` (:mod:`~workbench.losses.classification`):
   CE / soft CE / BCE plus an optional weighted auxiliary embedding loss.
 """
 
 from workbench.losses.add import ADDLoss
+from workbench.losses.byol import BYOLLoss, DifferenceLoss
 from workbench.losses.classification import ClassificationLoss, soft_cross_entropy
 from workbench.losses.focal import FocalLoss
 from workbench.losses.opl import OrthogonalProjectionLoss
 
 __all__ = [
     "ADDLoss",
+    "BYOLLoss",
+    "DifferenceLoss",
     "ClassificationLoss",
     "FocalLoss",
     "OrthogonalProjectionLoss",

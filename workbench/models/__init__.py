@@ -16,7 +16,7 @@ from workbench.models.registry import (
 )
 
 # Importing a model file registers its pretrained weights.
-from workbench.models import ast, beats, cnn14, efficientat, vggish  # noqa: E402, F401  (after the registry they register into)
+from workbench.models import asc_raw, ast, beats, byola, cnn14, efficientat, tagger, vggish  # noqa: E402, F401  (after the registry they register into)
 
 __all__ = [
     "Encoder",

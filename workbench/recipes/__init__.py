@@ -14,6 +14,10 @@ from workbench.errors import UnknownNameError
 # recipe name -> (module, notebook that runs it). A recipe appears here once it is finished.
 _RECIPES: dict[str, tuple[str, str]] = {
     "linear_eval": ("workbench.recipes.linear_eval", "00_quickstart.ipynb"),
+    "add_loss": ("workbench.recipes.add_loss", "01_add_loss.ipynb"),
+    "diff_byola": ("workbench.recipes.diff_byola", "02_difference_aware.ipynb"),
+    "asc_tagging": ("workbench.recipes.asc_tagging", "03_asc_tagging.ipynb"),
+    "layer_fusion": ("workbench.recipes.layer_fusion", "05_layer_fusion.ipynb"),
 }
 
 
