@@ -7,7 +7,23 @@
 """
 
 # Importing a dataset module registers it.
-from workbench.data import dcase2019, esc50, folder, fsdkaggle2019, fsdd, iemocap, speech_commands, synthetic  # noqa: F401
+from workbench.data import (  # noqa: F401
+    cremad,
+    dcase2019,
+    esc50,
+    folder,
+    fsdd,
+    fsdkaggle2019,
+    gtzan,
+    iemocap,
+    nsynth,
+    speech_commands,
+    surge,
+    synthetic,
+    urbansound8k,
+    voxceleb1,
+    voxforge,
+)
 from workbench.data.records import AudioDataset, ClipRecord, DatasetInfo, Subset, collate_clips
 from workbench.data.registry import get, info, names, register
 

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from workbench.data.download import RemoteFile, download_dataset
 from workbench.data.folder import (
+    check_split,
     ListedAudioDataset,
     MetadataError,
     dataset_not_found,
@@ -115,8 +116,7 @@ class DCASE2019Task1a(ListedAudioDataset):
         mono: bool = False,
         path: str | os.PathLike | None = None,
     ):
-        if split is not None and split not in SPLITS:
-            raise ValueError(f"{NAME}: split must be one of {list(SPLITS)} or None, got {split!r}")
+        check_split(NAME, split, SPLITS)
         directory, looked_in = find_dataset_folder(Path(root), (FOLDER, *FOLDER_ALIASES), LISTING, path)
         if directory is None:
             base = Path(root) / FOLDER

@@ -69,6 +69,12 @@ def reject_unknown_options(dataset: str, options: Mapping[str, Any], valid: Iter
             raise UnknownNameError(f"option of dataset {dataset!r}", option, valid)
 
 
+def check_split(dataset: str, split: str | None, splits: Sequence[str]) -> None:
+    """Raise ValueError unless ``split`` is None or one of the dataset's ``splits`` (listed in the message)."""
+    if split is not None and split not in splits:
+        raise ValueError(f"{dataset}: split must be one of {list(splits)} or None, got {split!r}")
+
+
 def find_dataset_folder(
     root: Path, candidates: Sequence[str], marker: str, path: str | os.PathLike | None = None
 ) -> tuple[Path | None, list[Path]]:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from workbench.data.download import RemoteFile, download_dataset
 from workbench.data.folder import (
+    check_split,
     ListedAudioDataset,
     dataset_not_found,
     find_dataset_folder,
@@ -94,8 +95,7 @@ class SpeechCommands(ListedAudioDataset):
         mono: bool = True,
         path: str | os.PathLike | None = None,
     ):
-        if split is not None and split not in SPLITS:
-            raise ValueError(f"speech_commands: split must be one of {list(SPLITS)} or None, got {split!r}")
+        check_split("speech_commands", split, SPLITS)
         candidates = (FOLDER, "speech_commands_v0.02")
         directory, looked_in = find_dataset_folder(Path(root), candidates, SPLIT_LISTS["test"], path)
         if directory is None:
