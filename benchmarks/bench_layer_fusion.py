@@ -17,10 +17,9 @@ The layer-wise linear evaluation itself then reads the cache and never runs the 
 
 from __future__ import annotations
 
-import time
-
 import torch
 
+from benchmarks.timing import best_seconds, table_rows
 from workbench.features.views import VIEWS, LayerVectorEncoder, clip_vectors
 from workbench.models.efficientat import EfficientATMobileNet
 from workbench.models.zoo import build_encoder
@@ -35,16 +34,6 @@ def _models(quick: bool) -> dict[str, torch.nn.Module]:
     models["efficientat-mn04 (random weights)"] = EfficientATMobileNet().eval()
     return models
 
-
-def _seconds(function, repeats: int) -> float:
-    """Best of ``repeats`` timed calls after a warm-up (the minimum is the least disturbed by other load)."""
-    function()  # warm-up: first calls allocate and pick kernels
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -69,18 +58,15 @@ def run(quick: bool = False) -> list[dict]:
 
         repeats = 1 if quick else 2
         setting = f"{label}, {len(stack.names)} layers, {clips} clips of 1 s"
-        one = _seconds(one_pass, repeats)
-        separate = _seconds(pass_per_layer, repeats)
+        one = best_seconds(one_pass, repeats)
+        separate = best_seconds(pass_per_layer, repeats)
         measured = [
             ("all layers, one pass", one, "s"),
             ("all layers, pass per layer", separate, "s"),
             ("one-pass speed-up", separate / one, "x"),
             ("feature cache per clip", stack.embedding_dim * 4 / 1024, "KiB"),
         ]
-        rows += [
-            {"benchmark": f"layer_fusion: {what}", "setting": setting, "value": value, "unit": unit}
-            for what, value, unit in measured
-        ]
+        rows += table_rows("layer_fusion", setting, measured)
     return rows
 
 

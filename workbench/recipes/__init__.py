@@ -17,6 +17,7 @@ _RECIPES: dict[str, tuple[str, str]] = {
     "add_loss": ("workbench.recipes.add_loss", "01_add_loss.ipynb"),
     "diff_byola": ("workbench.recipes.diff_byola", "02_difference_aware.ipynb"),
     "asc_tagging": ("workbench.recipes.asc_tagging", "03_asc_tagging.ipynb"),
+    "care_sep": ("workbench.recipes.care_sep", "04_care_sep.ipynb"),
     "layer_fusion": ("workbench.recipes.layer_fusion", "05_layer_fusion.ipynb"),
 }
 
