@@ -28,3 +28,34 @@ def test_committed_notebooks_follow_the_contract():
         assert all(not cell.outputs for cell in code_cells if cell is not compared[0]), path.name
         assert notebook.metadata["kernelspec"]["name"] == "python3"
         assert notebook.metadata["language_info"]["name"] == "python"
+
+
+def _sanitized(text: str) -> str:
+    import configparser
+    import re
+    from pathlib import Path
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).with_name("nbval_sanitize.cfg"))
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
+
+
+def test_the_comparison_ignores_measured_figures_but_not_what_the_summary_says():
+    """Figures and one-seed verdicts vary with the machine's kernels; rows, tasks and claims must not."""
+    stored = "  G CaRE-SEP: 5.2 | 13.2 | -0.4\nclaim CaRE-SEP vs B: measured 5.24 vs 5.14 dB (1 seed) -> holds\n"
+    fresh = "  G CaRE-SEP: 5.1 | 12.7 | 0.3\nclaim CaRE-SEP vs B: measured 5.08 vs 5.21 dB (1 seed) -> does not hold\n"
+    assert _sanitized(stored) == _sanitized(fresh)
+    assert _sanitized("event: block3 0.72; 4 of 4 tasks") == _sanitized("event: block3 0.70; 3 of 4 tasks")
+    assert _sanitized(stored) != _sanitized(stored.replace("G CaRE-SEP", "B ST-SED-SEP"))
+    assert _sanitized("event: block3 0.72") != _sanitized("event: block4 0.72")
+
+
+def test_which_of_several_close_variants_won_is_not_compared():
+    stored = ("grid attention: best attention 0.46\nbest fusion: (e) combined 0.51 vs baseline 0.33\n"
+              "claim concatenation: measured 41.2 % ((a) codecat) vs 32.5 % -> holds\n")  # fmt: skip
+    fresh = ("grid attention: best attention heads 2 layers 1 0.48\nbest fusion: (d) attention 0.50 vs baseline 0.38\n"
+             "claim concatenation: measured 40.0 % ((c) transform_concat) vs 38.0 % -> holds\n")  # fmt: skip
+    assert _sanitized(stored) == _sanitized(fresh)
+    assert _sanitized(stored) != _sanitized(stored.replace("claim concatenation", "claim attention"))
