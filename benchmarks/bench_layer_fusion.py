@@ -35,7 +35,6 @@ def _models(quick: bool) -> dict[str, torch.nn.Module]:
     return models
 
 
-
 def run(quick: bool = False) -> list[dict]:
     clips = BATCH if quick else 2 * BATCH
     rows = []

@@ -9,7 +9,6 @@ import torch
 from workbench.evaluation.separation import (
     evaluate_separation,
     gaussian_kl,
-    mean_average_precision,
     query_blind_sdr,
     sdr,
     silence_sdr,
@@ -100,17 +99,6 @@ def test_query_blind_reference_is_three_db_for_orthogonal_equal_energy_sources()
     time = torch.arange(samples) / samples
     pair = torch.stack([torch.sin(2 * math.pi * 5 * time), torch.cos(2 * math.pi * 9 * time)])[None]
     assert query_blind_sdr(pair) == pytest.approx(10 * math.log10(2), abs=1e-3)
-
-
-def test_mean_average_precision():
-    scores = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0], [0.1, 0.7, 0.0]])
-    labels = np.array([0, 1, 1, 0])
-    # Class 0: positives ranked 1st and 4th -> AP (1 + 2/4) / 2; class 1: 1st and 3rd -> (1 + 2/3) / 2;
-    # class 2 has no positive and is left out.
-    assert mean_average_precision(scores, labels) == pytest.approx(((1 + 2 / 4) / 2 + (1 + 2 / 3) / 2) / 2)
-    assert mean_average_precision(np.eye(3), np.arange(3)) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match=r"class indices must lie in \[0, 3\)"):
-        mean_average_precision(scores, np.array([0, 1, 5, 0]))
 
 
 def test_gaussian_kl_matches_the_closed_form_and_grows_with_distance():

@@ -11,7 +11,7 @@ import yaml
 from workbench.errors import MissingFileError, UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
 from workbench.paths import notebooks_dir
-from workbench.recipes import layer_fusion
+from workbench.recipes import base, layer_fusion
 from workbench.train.rundir import RunDir
 
 # Two synthetic tasks on which a randomly initialised CNN's early/middle layers beat its pooled fc1
@@ -108,8 +108,8 @@ def test_fused_table_concatenates_the_chosen_layers():
 
 def test_shared_placeholder_expands(monkeypatch, tmp_path):
     monkeypatch.setenv("WORKBENCH_SHARED", str(tmp_path))
-    assert layer_fusion.expand_shared("{shared}/data") == f"{tmp_path}/data"
-    assert layer_fusion.expand_shared("") == ""
+    assert base.expand_shared("{shared}/data") == f"{tmp_path}/data"
+    assert base.expand_shared("") == ""
 
 
 def test_bad_models_and_weights_are_named(tmp_path, monkeypatch):

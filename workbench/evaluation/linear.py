@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import sklearn.metrics
 import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
 from workbench.errors import UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
+from workbench.evaluation.metrics import mean_average_precision
 from workbench.evaluation.stats import mean_confidence_interval
 
 Protocol = Literal["auto", "folds", "splits", "holdout"]
@@ -156,11 +156,7 @@ def score_predictions(targets: np.ndarray, scores: np.ndarray) -> float:
     targets = np.asarray(targets)
     if targets.ndim == 1:
         return float((scores.argmax(axis=1) == targets).mean())
-    present = targets.sum(axis=0) > 0
-    if not present.any():
-        raise ValueError("cannot compute mAP: no clip has any positive label")
-    precision = sklearn.metrics.average_precision_score(targets[:, present], scores[:, present], average=None)
-    return float(np.mean(precision))
+    return mean_average_precision(scores, targets)
 
 
 def train_linear(

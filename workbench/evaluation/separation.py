@@ -1,4 +1,4 @@
-"""Metrics of query-based separation: the three SDRs of CaRE-SEP, tagging mAP, and embedding divergence.
+"""Metrics of query-based separation: the three SDRs of CaRE-SEP and embedding divergence.
 
 For a separator ``S(input, query)``, two sources ``c1``, ``c2`` of different classes and the query
 ``e_j`` of source ``j``'s class (Wang et al., CaRE-SEP, following Chen et al.'s ST-SED-SEP):
@@ -108,9 +108,13 @@ class SeparationScores:
         }  # fmt: skip
 
 
-def _check_pairs(sources: torch.Tensor, queries: torch.Tensor) -> None:
+def _check_sources(sources: torch.Tensor) -> None:
     if sources.ndim != 3 or sources.shape[1] != 2:
         raise ValueError(f"sources must be (mixtures, 2, samples), got shape {tuple(sources.shape)}")
+
+
+def _check_pairs(sources: torch.Tensor, queries: torch.Tensor) -> None:
+    _check_sources(sources)
     if queries.ndim != 3 or queries.shape[:2] != sources.shape[:2]:
         raise ValueError(
             f"queries must be (mixtures={sources.shape[0]}, 2, dim): one per source, got {tuple(queries.shape)}"
@@ -162,42 +166,9 @@ def evaluate_separation(
 def query_blind_sdr(sources: torch.Tensor, scale: float = 0.5) -> float:
     """Mean SDR of ``scale * (c1 + c2)`` against each source: what a separator that ignores the query
     gets (about 3 dB for equal-energy, uncorrelated pairs at ``scale = 0.5``)."""
-    if sources.ndim != 3 or sources.shape[1] != 2:
-        raise ValueError(f"sources must be (mixtures, 2, samples), got shape {tuple(sources.shape)}")
+    _check_sources(sources)
     mixtures = sources.sum(dim=1, keepdim=True).expand_as(sources)
     return float(sdr(scale * mixtures, sources).mean())
-
-
-# --------------------------------------------------------------------------------------------------
-# Tagging
-
-
-def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
-    """Macro-averaged average precision over the classes that have at least one positive.
-
-    Args:
-        scores: ``(clips, classes)`` logits or probabilities.
-        targets: ``(clips, classes)`` multi-hot, or ``(clips,)`` class indices.
-
-    Raises:
-        ValueError: shapes that do not fit, or no class with a positive clip.
-    """
-    from sklearn.metrics import average_precision_score
-
-    scores = np.asarray(scores, dtype=np.float64)
-    targets = np.asarray(targets)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be (clips, classes), got shape {scores.shape}")
-    if targets.ndim == 1:
-        if targets.size and (targets.min() < 0 or targets.max() >= scores.shape[1]):
-            raise ValueError(f"class indices must lie in [0, {scores.shape[1]}), got {targets.min()}..{targets.max()}")
-        targets = np.eye(scores.shape[1], dtype=np.int64)[targets]
-    if targets.shape != scores.shape:
-        raise ValueError(f"targets {targets.shape} do not match scores {scores.shape}")
-    present = [column for column in range(scores.shape[1]) if targets[:, column].any()]
-    if not present:
-        raise ValueError("mean_average_precision needs at least one class with a positive clip")
-    return float(np.mean([average_precision_score(targets[:, column], scores[:, column]) for column in present]))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-import sklearn.metrics
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
@@ -45,6 +44,7 @@ from workbench.audio.io import resample
 from workbench.data import dcase2019, fsdkaggle2019  # noqa: F401  (register the real datasets)
 from workbench.data.records import AudioDataset
 from workbench.errors import UnknownNameError
+from workbench.evaluation.metrics import mean_average_precision
 from workbench.evaluation.stats import mean_confidence_interval
 from workbench.evaluation.svm import KERNELS, SVMConfig, svm_backend
 from workbench.models.asc_raw import RawASCConfig
@@ -406,7 +406,7 @@ def train_tagger(params: Params, run_dir: RunDir) -> tuple[ResNetTagger, float]:
     Trainer(tagger, step, train_config, run_dir=RunDir(run_dir.path / "models" / "tagger"), progress=False,
             keep_checkpoints=1).fit(loader)  # fmt: skip
     held_out_tags, held_out_targets = tags_of_clips(tagger.eval(), held_clips, params, "held-out tagging clips")
-    return tagger, mean_average_precision(held_out_targets.numpy(), held_out_tags.numpy())
+    return tagger, mean_average_precision(held_out_tags.numpy(), held_out_targets.numpy())
 
 
 def tags_of_clips(
@@ -419,12 +419,6 @@ def tags_of_clips(
         tags.append(predict_tags(tagger, batch[0], sample_rate=sample_rate))
         targets.append(batch[-1])
     return torch.cat(tags), torch.cat(targets)
-
-
-def mean_average_precision(targets: np.ndarray, scores: np.ndarray) -> float:
-    """Macro average precision over the tags that occur at least once."""
-    present = targets.sum(axis=0) > 0
-    return float(sklearn.metrics.average_precision_score(targets[:, present], scores[:, present], average="macro"))
 
 
 def true_tags(dataset: AudioDataset) -> np.ndarray | None:
@@ -634,7 +628,7 @@ def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> 
     test_tags = clips.tags[clips.n_train :]
     truth = true_tags(dataset)
     test_true_tags = truth[clips.test_indices] if truth is not None else None
-    tagger_map = (mean_average_precision(test_true_tags, test_tags.numpy())
+    tagger_map = (mean_average_precision(test_tags.numpy(), test_true_tags)
                   if test_true_tags is not None and params.tagger != "oracle" else None)  # fmt: skip
 
     models, cell_names = models_to_train(params, clips.tags.shape[1])

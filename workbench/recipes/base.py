@@ -14,12 +14,15 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import yaml
 
 from workbench.errors import UnknownNameError
-from workbench.paths import notebooks_dir
+from workbench.paths import notebooks_dir, shared_dir
+
+if TYPE_CHECKING:
+    import torch
 
 P = TypeVar("P", bound="Params")
 
@@ -196,3 +199,22 @@ def params_from_namespace(
         if not name.startswith("_") and name not in view and isinstance(value, _SCALARS)
     }
     return params_class.from_dict(values)
+
+
+SHARED_PLACEHOLDER = "{shared}"
+"""Replaced in path parameters (``weights_path``, ``data_root``) by :func:`workbench.paths.shared_dir`, so
+presets that read the shared real clips and weights work on any checkout."""
+
+
+def expand_shared(path: str) -> str:
+    """``path`` with :data:`SHARED_PLACEHOLDER` replaced by the shared folder (``""`` stays ``""``)."""
+    return path.replace(SHARED_PLACEHOLDER, str(shared_dir())) if path else path
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else the CPU; anything else as torch reads it."""
+    import torch  # here, so that listing recipes and presets never imports torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

@@ -52,11 +52,11 @@ from workbench.audio.io import resample
 from workbench.data.synthetic.views import MAX_PEAK, SeparationDataset
 from workbench.data.synthetic.world import REFERENCE_RMS
 from workbench.errors import UnknownNameError
+from workbench.evaluation.metrics import mean_average_precision
 from workbench.evaluation.projection import project
 from workbench.evaluation.separation import (
     SeparationScores,
     evaluate_separation,
-    mean_average_precision,
     query_blind_sdr,
     symmetric_gaussian_kl,
 )
@@ -65,7 +65,7 @@ from workbench.losses.separation import SeparationLoss
 from workbench.models.care_sep import CaReSep, CaReSepConfig, classifier_config, init_from_classifier
 from workbench.models.registry import read_checkpoint
 from workbench.recipes import base
-from workbench.recipes.layer_fusion import expand_shared, resolve_device
+from workbench.recipes.base import expand_shared, resolve_device
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
 from workbench.train.seed import make_generator, seed_everything

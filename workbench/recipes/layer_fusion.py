@@ -52,8 +52,8 @@ from workbench.features.views import EMBEDDING, LayerVectorEncoder
 from workbench.models.base import Encoder
 from workbench.models.registry import load_pretrained
 from workbench.models.zoo import build_encoder
-from workbench.paths import shared_dir
 from workbench.recipes import base
+from workbench.recipes.base import expand_shared, resolve_device
 from workbench.train.rundir import RunDir
 from workbench.train.seed import seed_everything
 
@@ -63,10 +63,6 @@ NOTEBOOK = "05_layer_fusion.ipynb"
 LATE_FRACTION = 1 / 3
 """Share of a model's tapped layers (the last ones, at least one) that count as *late*; the layers before
 them are the early and middle ones M is chosen from."""
-
-SHARED_PLACEHOLDER = "{shared}"
-"""Replaced in ``weights_path`` and ``data_root`` by :func:`workbench.paths.shared_dir`, so presets that
-read the shared real clips and weights work on any checkout."""
 
 
 @dataclass(frozen=True)
@@ -184,11 +180,6 @@ class LayerFusionRun(base.Result):
 # Building blocks
 
 
-def expand_shared(path: str) -> str:
-    """``path`` with :data:`SHARED_PLACEHOLDER` replaced by the shared folder (``""`` stays ``""``)."""
-    return path.replace(SHARED_PLACEHOLDER, str(shared_dir())) if path else path
-
-
 def parse_task(spec: str) -> tuple[str, dict[str, Any]]:
     """A task spec -> ``(dataset name, options)``: ``"word"`` -> ``("synthetic", {"task": "word"})``,
     ``"fsdd:speaker"`` -> ``("fsdd", {"task": "speaker"})``, ``"esc10"`` -> ``("esc10", {})``.
@@ -216,13 +207,6 @@ def build_dataset(spec: str, params: Params) -> AudioDataset:
     if name.startswith("synthetic"):
         options.update(n_clips=params.n_clips, seed=params.world_seed)
     return data.get(name, root=expand_shared(params.data_root) or None, **options)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else the CPU; anything else as torch reads it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def build_model(params: Params) -> Encoder:
