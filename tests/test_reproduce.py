@@ -36,7 +36,8 @@ def test_execute_runs_notebooks_in_processes_and_reports_claims(tmp_path):
         "import json, os, pathlib\n"
         "run = pathlib.Path(os.environ['WORKBENCH_RUNS']) / 'toy' / 'toy-1'\n"
         "run.mkdir(parents=True)\n"
-        "claim = {'name': 'value doubled', 'paper': '2', 'measured': str(2 * value), 'holds': 2 * value == 2}\n"
+        "claim = {'name': 'value doubled', 'paper': '2', 'measured': str(2 * value), 'verdict': 'holds',\n"
+        "         'effect': 0.5, 'ci_low': 0.25, 'ci_high': 0.75, 'n': 3, 'mde': 0.2, 'method': 'paired t'}\n"
         "(run / 'metrics.json').write_text(json.dumps({'finished': True, 'metrics': {'claims': [claim]}}))\n"
     )
     good = _tiny_notebook(tmp_path / "good.ipynb", writes_a_claim)
@@ -50,11 +51,13 @@ def test_execute_runs_notebooks_in_processes_and_reports_claims(tmp_path):
     assert not report.ok
     errors = {outcome.job.name: outcome.error for outcome in report.outcomes}
     assert errors["good"] is None and "broken on purpose" in errors["bad"]
-    assert report.claims == [
-        {"recipe": "toy", "run": "toy-1", "name": "value doubled", "paper": "2", "measured": "2", "holds": True}
-    ]
+    [claim] = report.claims
+    assert (claim["recipe"], claim["run"], claim["name"], claim["verdict"], claim["n"]) == (
+        "toy", "toy-1", "value doubled", "holds", 3
+    )
     markdown = report.markdown_path.read_text()
-    assert "| toy | value doubled | 2 | 2 | yes |" in markdown
+    assert "| effect | 95 % CI | n | MDE | verdict |" in markdown
+    assert "| toy | value doubled | 2 | 2 | +0.500 | [+0.250, +0.750] | 3 (paired t) | 0.200 | holds |" in markdown
     assert "`bad.ipynb`: FAILED: PapermillExecutionError" in markdown
     assert "value doubled" in report.html_path.read_text()
     executed = nbformat.read(out / "good.ipynb", as_version=4)
@@ -62,9 +65,16 @@ def test_execute_runs_notebooks_in_processes_and_reports_claims(tmp_path):
 
 
 def test_gather_claims_reads_every_finished_run(tmp_path):
-    for recipe, holds in (("a", True), ("b", False), ("c", True)):
+    for recipe, verdict in (("a", "holds"), ("b", "contradicted"), ("c", "holds")):
         run = RunDir.open(recipe, {"x": 1}, root=tmp_path)
-        claim = {"name": f"claim {recipe}", "paper": "x", "measured": "y", "holds": holds}
+        claim = {"name": f"claim {recipe}", "paper": "x", "measured": "y", "verdict": verdict}
         run.write_metrics({"claims": [claim]}, finished=recipe != "c")
     claims = reproduce.gather_claims(tmp_path)
-    assert [(c["recipe"], c["holds"]) for c in claims] == [("a", True), ("b", False)]
+    assert [(c["recipe"], c["verdict"]) for c in claims] == [("a", "holds"), ("b", "contradicted")]
+
+
+def test_claims_of_older_runs_without_a_verdict_read_as_inconclusive(tmp_path):
+    run = RunDir.open("old", {"x": 1}, root=tmp_path)
+    run.write_metrics({"claims": [{"name": "n", "paper": "p", "measured": "m", "holds": True}]})
+    [claim] = reproduce.gather_claims(tmp_path)
+    assert claim["verdict"] == "inconclusive" and claim["effect"] is None

@@ -59,8 +59,8 @@ def _command_reproduce(arguments: argparse.Namespace) -> int:
     report = reproduce.execute(jobs, out_dir, arguments.jobs)
     print()
     for claim in report.claims:
-        mark = "holds" if claim["holds"] else "does not hold"
-        print(f"  {claim['recipe']}: {claim['name']}: paper {claim['paper']}, measured {claim['measured']} -> {mark}")
+        print(f"  {claim['recipe']}: {claim['name']}: paper {claim['paper']}; measured {claim['measured']}; "
+              f"{claim['interval']} -> {claim['verdict']}")
     print(f"\nexecuted notebooks: {out_dir}")
     print(f"figures:            {out_dir / 'runs'}/<recipe>/<run-id>/figures/")
     print(f"claims report:      {report.markdown_path} and {report.html_path.name}")

@@ -7,6 +7,7 @@ the report gathers them from there, so it does not depend on parsing notebook ou
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import time
@@ -19,7 +20,7 @@ from typing import Any
 from workbench import recipes
 from workbench.atomic import atomic_write_text
 from workbench.paths import notebooks_dir
-from workbench.recipes.base import load_preset
+from workbench.recipes.base import Claim, load_preset
 from workbench.train.rundir import RunDir
 
 QUICKSTART = "00_quickstart.ipynb"
@@ -125,15 +126,55 @@ def execute(jobs: Sequence[NotebookJob], out_dir: Path, jobs_in_parallel: int = 
 
 
 def gather_claims(runs_dir: Path) -> list[dict[str, Any]]:
-    """Every claim of every finished run under ``runs_dir``, with its recipe and run directory."""
+    """Every claim of every finished run under ``runs_dir``, with its recipe and run directory.
+
+    Each claim is read through :meth:`Claim.from_dict`, so every row carries the same fields (verdict,
+    effect, interval, n, MDE) whatever version of the workbench wrote the run.
+    """
     claims = []
     for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
         run = RunDir(metrics_path.parent)
         if not run.finished:
             continue
-        for claim in run.read_metrics().get("claims", []):
-            claims.append({"recipe": metrics_path.parent.parent.name, "run": metrics_path.parent.name, **claim})
+        for stored in run.read_metrics().get("claims", []):
+            claim = Claim.from_dict(stored)
+            claims.append({"recipe": metrics_path.parent.parent.name, "run": metrics_path.parent.name,
+                           **dataclasses.asdict(claim), "interval": claim.interval()})  # fmt: skip
     return claims
+
+
+def _number(value: float | None, digits: int = 3, signed: bool = False) -> str:
+    if value is None:
+        return "unbounded" if not signed else "-"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def claim_cells(claim: Mapping[str, Any]) -> list[str]:
+    """The report's columns for one claim: recipe, claim, paper, measured, effect, 95 % CI, n, MDE, verdict."""
+    if claim.get("ci_low") is None or claim.get("ci_high") is None:
+        interval = "none (one run)" if claim.get("effect") is not None else "-"
+    else:
+        interval = f"[{claim['ci_low']:+.3f}, {claim['ci_high']:+.3f}]"
+    mde = _number(claim.get("mde")) if claim.get("effect") is not None else "-"
+    if claim.get("paper_effect") is not None:
+        mde += f" (paper {claim['paper_effect']:+.3g})"
+    return [
+        str(claim["recipe"]), str(claim["name"]), str(claim["paper"]), str(claim["measured"]),
+        _number(claim.get("effect"), signed=True), interval,
+        f"{claim.get('n', 0)}" + (f" ({claim['method']})" if claim.get("method") else ""), mde,
+        str(claim["verdict"]),
+    ]  # fmt: skip
+
+
+CLAIM_COLUMNS = ("recipe", "claim", "paper", "measured", "effect", "95 % CI", "n", "MDE", "verdict")
+VERDICT_COLOURS = {"holds": "green", "contradicted": "firebrick", "inconclusive": "darkorange"}
+HOW_TO_READ = (
+    "effect: the treatment minus the control (or minus the reference), averaged over paired runs; 95 % CI: "
+    "its interval; n: the paired runs (or shared test items) behind it; MDE: the smallest effect this test "
+    "bed resolves with 80 % power. A claim holds only when the interval excludes zero in the paper's "
+    "direction, is contradicted when it excludes zero the other way, and is inconclusive otherwise (always "
+    "with one run). An inconclusive claim whose MDE is larger than the paper's effect says nothing either way."
+)
 
 
 def figures_of(runs_dir: Path) -> list[Path]:
@@ -141,11 +182,8 @@ def figures_of(runs_dir: Path) -> list[Path]:
 
 
 def write_report(report: Report) -> None:
-    header = "| recipe | claim | paper | measured | holds |\n| --- | --- | --- | --- | --- |"
-    rows = [
-        f"| {c['recipe']} | {c['name']} | {c['paper']} | {c['measured']} | {'yes' if c['holds'] else 'no'} |"
-        for c in report.claims
-    ]
+    header = "| " + " | ".join(CLAIM_COLUMNS) + " |\n|" + " --- |" * len(CLAIM_COLUMNS)
+    rows = ["| " + " | ".join(cell.replace("|", "\\|") for cell in claim_cells(c)) + " |" for c in report.claims]
     notebooks = [
         f"- `{o.job.output.name}`: " + ("ok" if o.error is None else f"FAILED: {o.error.splitlines()[0]}")
         + f" ({o.seconds:.0f} s)"
@@ -153,14 +191,13 @@ def write_report(report: Report) -> None:
     ]
     figures = [f"- `{path.relative_to(report.out_dir)}`" for path in figures_of(report.out_dir / "runs")]
     markdown = "\n".join(
-        ["# Reproduction report", "", "## Claims", "", header, *rows, "", "## Notebooks", "", *notebooks, "",
+        ["# Reproduction report", "", "## Claims", "", HOW_TO_READ, "", header, *rows, "", "## Notebooks", "", *notebooks, "",
          "## Figures", "", *(figures or ["(none)"]), ""]
     )
     report.markdown_path = atomic_write_text(report.out_dir / "report.md", markdown)
     table = "".join(
-        f"<tr><td>{html.escape(c['recipe'])}</td><td>{html.escape(c['name'])}</td>"
-        f"<td>{html.escape(str(c['paper']))}</td><td>{html.escape(str(c['measured']))}</td>"
-        f"<td style='color:{'green' if c['holds'] else 'firebrick'}'>{'yes' if c['holds'] else 'no'}</td></tr>"
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in claim_cells(c)[:-1])
+        + f"<td style='color:{VERDICT_COLOURS.get(c['verdict'], 'black')}'>{html.escape(c['verdict'])}</td></tr>"
         for c in report.claims
     )
     links = "".join(
@@ -175,8 +212,9 @@ def write_report(report: Report) -> None:
     )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Reproduction report</title></head><body>"
-        "<h1>Reproduction report</h1><h2>Claims</h2><table border='1' cellpadding='4'>"
-        "<tr><th>recipe</th><th>claim</th><th>paper</th><th>measured</th><th>holds</th></tr>"
+        "<h1>Reproduction report</h1><h2>Claims</h2>"
+        f"<p>{html.escape(HOW_TO_READ)}</p><table border='1' cellpadding='4'><tr>"
+        + "".join(f"<th>{html.escape(name)}</th>" for name in CLAIM_COLUMNS) + "</tr>"
         f"{table}</table><h2>Notebooks</h2><ul>{links}</ul><h2>Figures</h2><ul>{figure_links}</ul>"
         "</body></html>"
     )

@@ -91,6 +91,8 @@ _COLUMNS = ("filename", "fold", "target", "category", "esc10")
 class ESC50(ListedAudioDataset):
     """ESC-50 (or its ESC-10 subset) read from the official layout.
 
+    Clips cut from one Freesound recording share ``src_file``: that is their group for grouped k-fold.
+
     Args:
         root: the data root holding ``ESC-50/`` (or ``ESC-50-master/``), or the dataset folder itself.
         esc10: keep only the ESC-10 rows, with targets re-indexed 0..9 in sorted category order.
@@ -105,6 +107,9 @@ class ESC50(ListedAudioDataset):
         MissingFileError: the listing names clips that are absent (up to five named).
         MetadataError: a malformed listing, or ``folds`` naming a fold it does not have.
     """
+
+    group_key = "src_file"
+
 
     def __init__(
         self,

@@ -247,6 +247,16 @@ class ListedAudioDataset(AudioDataset):
     def split_of(self, index: int) -> str | None:
         return self.records[index].split
 
+    group_key: str | None = "group"
+    """The ``extra`` field naming each clip's source group (ESC-50 ``src_file``, a speaker, a Freesound
+    id); None where clips have no groups."""
+
+    def group_of(self, index: int) -> str | None:
+        if self.group_key is None:
+            return None
+        value = self.records[index].extra.get(self.group_key)
+        return None if value in (None, "") else str(value)
+
     def _target(self, record: ClipRecord) -> Any:
         if self.target_kind == "multilabel":
             multi_hot = torch.zeros(self.n_classes)
@@ -378,7 +388,7 @@ class FolderDataset(ListedAudioDataset):
                     target=target,
                     fold=fold,
                     split=row.get("split") or None,
-                    extra={"label": row["label"]},
+                    extra={"label": row["label"], **({"group": row["group"]} if row.get("group") else {})},
                 )
             )
         return records, classes, "multilabel" if multilabel else "class"

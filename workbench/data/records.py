@@ -84,6 +84,11 @@ class AudioDataset(torch.utils.data.Dataset):
     def split_of(self, index: int) -> str | None:
         return None
 
+    def group_of(self, index: int) -> str | None:
+        """The clip's source group (the recording it was cut from, its speaker), for grouped k-fold:
+        clips of one group never sit on both sides of a split. None where the dataset knows none."""
+        return None
+
     def targets(self) -> list[Any]:
         """Every clip's target without reading audio, where the dataset can (class/multilabel)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list targets without loading audio")
@@ -118,6 +123,9 @@ class Subset(AudioDataset):
 
     def split_of(self, index: int) -> str | None:
         return self.dataset.split_of(self.indices[index])
+
+    def group_of(self, index: int) -> str | None:
+        return self.dataset.group_of(self.indices[index])
 
     def targets(self) -> list[Any]:
         all_targets = self.dataset.targets()

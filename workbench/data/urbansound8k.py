@@ -107,6 +107,9 @@ class UrbanSound8K(ListedAudioDataset):
         MetadataError: a malformed listing, or ``folds`` naming a fold it does not have.
     """
 
+    group_key = "fsID"  # slices of one Freesound recording share it
+
+
     def __init__(
         self,
         root: str | os.PathLike,

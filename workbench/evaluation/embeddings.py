@@ -41,6 +41,8 @@ class Embeddings:
         classes: class names in target order.
         folds: ``(N,)`` int64 official fold of each clip, or None when the dataset has no folds.
         splits: ``(N,)`` official split name of each clip (``"train"``, ``"valid"``, ``"test"``), or None.
+        groups: ``(N,)`` source group of each clip (recording, speaker) for grouped k-fold, or None when
+            the dataset knows none; a clip without a group is a group of its own.
 
     Raises:
         ValueError: (on construction) arrays of different lengths or of the wrong rank.
@@ -52,6 +54,7 @@ class Embeddings:
     classes: tuple[str, ...]
     folds: np.ndarray | None = None
     splits: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.features = np.asarray(self.features, dtype=np.float32)
@@ -63,6 +66,8 @@ class Embeddings:
             self.folds = np.asarray(self.folds, dtype=np.int64)
         if self.splits is not None:
             self.splits = np.asarray(self.splits, dtype=str)
+        if self.groups is not None:
+            self.groups = np.asarray(self.groups, dtype=str)
         if self.features.ndim != 2:
             raise ValueError(f"features must be (clips, dim), got shape {self.features.shape}")
         if self.targets.ndim not in (1, 2):
@@ -71,7 +76,7 @@ class Embeddings:
                 f"got shape {self.targets.shape}"
             )
         count = len(self.features)
-        for name in ("targets", "ids", "folds", "splits"):
+        for name in ("targets", "ids", "folds", "splits", "groups"):
             array = getattr(self, name)
             if array is not None and len(array) != count:
                 raise ValueError(f"{name} has {len(array)} rows but features has {count}")
@@ -98,6 +103,7 @@ class Embeddings:
             classes=self.classes,
             folds=None if self.folds is None else self.folds[indices],
             splits=None if self.splits is None else self.splits[indices],
+            groups=None if self.groups is None else self.groups[indices],
         )
 
     def save(self, path: str | Path) -> Path:
@@ -112,6 +118,8 @@ class Embeddings:
             arrays["folds"] = self.folds
         if self.splits is not None:
             arrays["splits"] = self.splits
+        if self.groups is not None:
+            arrays["groups"] = self.groups
         with atomic_path(path) as temporary:
             # A file object, not a name: np.savez would append ".npz" to the temporary name.
             with open(temporary, "wb") as stream:
@@ -129,6 +137,7 @@ class Embeddings:
                 classes=tuple(arrays["classes"].tolist()),
                 folds=arrays["folds"] if "folds" in arrays else None,
                 splits=arrays["splits"] if "splits" in arrays else None,
+                groups=arrays["groups"] if "groups" in arrays else None,
             )
 
 
@@ -245,6 +254,7 @@ def dataset_fingerprint(dataset: AudioDataset) -> str:
             "targets": targets,
             "folds": [dataset.fold_of(index) for index in range(count)],
             "splits": [dataset.split_of(index) for index in range(count)],
+            "groups": [dataset.group_of(index) for index in range(count)],
         },
         sort_keys=True,
         default=str,
@@ -336,7 +346,16 @@ def _compute_embeddings(
         classes=tuple(dataset.classes),
         folds=_partition(dataset, dataset.fold_of, "fold"),
         splits=_partition(dataset, dataset.split_of, "split"),
+        groups=_groups(dataset, ids),
     )
+
+
+def _groups(dataset: AudioDataset, ids: Sequence[str]) -> np.ndarray | None:
+    """Each clip's source group; None when no clip has one (a clip without one is its own group)."""
+    values = [dataset.group_of(index) for index in range(len(dataset))]
+    if all(value is None for value in values):
+        return None
+    return np.asarray([f"clip:{clip}" if value is None else str(value) for value, clip in zip(values, ids, strict=True)])
 
 
 def _partition(dataset: AudioDataset, lookup, kind: str) -> np.ndarray | None:

@@ -693,7 +693,7 @@ def _read_back(params: Params, run_dir: RunDir, dataset: AudioDataset) -> AscTag
                  for index, name in enumerate(metrics["attention_models"])}  # fmt: skip
     result = AscTaggingRun(
         recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics,
-        claims=[base.Claim(**claim) for claim in metrics["claims"]], scores=scores, variants=metrics["variants"],
+        claims=[base.Claim.from_dict(claim) for claim in metrics["claims"]], scores=scores, variants=metrics["variants"],
         grid=GridResult.from_scalars(metrics["grid"]) if metrics["grid"] else None, classes=metrics["classes"],
         tag_names=metrics["tag_names"], tagger_map=metrics["tagger_map"], test_indices=test["indices"],
         test_targets=test["targets"], test_tags=test["tags"], test_true_tags=test.get("true_tags"),
