@@ -123,7 +123,25 @@ class Params(base.Params):
     num_workers: int = 0  # DataLoader workers reading audio
     cache_audio: bool = True  # hold every clip in memory (False: stream from disk, for DCASE scale)
 
+    checks: ClassVar[dict[str, Any]] = {
+        "dataset": base.OneOf("dataset", base.dataset_names),
+        "tagger_dataset": base.OneOf("dataset", base.dataset_names),
+        "tagger_subset": base.OneOf("FSDKaggle2019 subset", ("curated", "noisy", "train")),
+        "combined_concat": base.OneOf("concatenation of variant (e)", ("codecat", "concat", "transform_concat")),
+        **dict.fromkeys(
+            ("n_clips", "sample_rate", "tagger_clips", "tagger_sample_rate", "tagger_width", "tagger_stages",
+             "tagger_stem_stride", "tagger_epochs", "filters", "code_dim", "hidden_dim", "heads", "epochs",
+             "batch_size"),
+            base.AT_LEAST_ONE,
+        ),
+        **dict.fromkeys(("clip_seconds", "tagger_seconds", "tagger_lr", "learning_rate", "svm_c"), base.POSITIVE),
+        **dict.fromkeys(("mixup_alpha", "weight_decay"), base.NON_NEGATIVE),
+        "tagger_dropout": base.Bound(0, 1, high_open=True),
+        "seeds": base.NonEmpty(distinct=True),
+    }
+
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.tagger not in TAGGERS:
             raise UnknownNameError("tagger of recipe 'asc_tagging'", self.tagger, TAGGERS)
         if self.grid not in GRIDS:

@@ -147,7 +147,15 @@ class Params(base.Params):
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     cpu_threads: int = 1  # torch CPU threads (1: the same numbers on any machine, fastest on a busy one)
 
+    checks: ClassVar[dict[str, Any]] = {
+        "dataset": base.OneOf("dataset", base.dataset_names),
+        "learning_rate": base.POSITIVE,
+        **dict.fromkeys(("tagging_weight", "mae_weight"), base.NON_NEGATIVE),
+        "seeds": base.NonEmpty(distinct=True),
+    }
+
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.model_size not in MODEL_SIZES:
             raise UnknownNameError("model_size of recipe 'care_sep'", self.model_size, MODEL_SIZES)
         if not self.rows:

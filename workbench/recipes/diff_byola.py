@@ -131,7 +131,24 @@ class Params(base.Params):
     patience: int = 8  # linear-probe epochs without validation improvement before stopping
     cpu_threads: int = 1  # torch CPU threads (1: the same numbers on any machine, fastest on a busy one)
 
+    checks: ClassVar[dict[str, Any]] = {
+        "pretrain_dataset": base.OneOf("dataset", base.dataset_names),
+        "bgknown_dataset": base.OneOf("dataset", base.dataset_names),
+        **dict.fromkeys(
+            ("n_pretrain_clips", "channels", "embedding_dim", "projection_dim", "hidden_dim", "epochs",
+             "memory_size", "unit_frames", "n_bgknown_clips", "n_backgrounds", "n_retrieval_scenes",
+             "retrieval_epochs", "n_general_clips", "max_epochs", "patience"),
+            base.AT_LEAST_ONE,
+        ),
+        "batch_size": base.at_least(2),  # BYOL's batch norm needs two clips
+        "learning_rate": base.POSITIVE,
+        "ema_decay": base.PROBABILITY,
+        "pretrain_seeds": base.NonEmpty(distinct=True),
+        "difference_weights": base.NonEmpty(),
+    }
+
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.difference_weights:
             raise ValueError("difference_weights needs at least one lambda")
         for weight in self.difference_weights:
