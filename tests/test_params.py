@@ -180,27 +180,35 @@ def test_namespace_lists_arrive_and_unknown_lists_fail(monkeypatch):
     assert params_from_namespace(ExampleParams, {**namespace, "KS": module.KS}) == params
     with pytest.raises(UnknownNameError, match="'KS'"):
         params_from_namespace(ExampleParams, {**namespace, "KS": list(module.KS)})
+    # In a kernel the namespace is the ``__dict__`` of IPython's ``__main__`` module: its own values count.
+    notebook = types.ModuleType("notebook_main_for_a_test")
+    vars(notebook).update(namespace)
+    monkeypatch.setitem(sys.modules, notebook.__name__, notebook)
+    assert params_from_namespace(ExampleParams, vars(notebook)) == params
 
 
-def _notebook_params(notebook: str, injected: dict):
-    """Run a notebook's parameters cell, papermill's injected assignments and its validation cell."""
+def _notebook_params(notebook: str, injected: dict, monkeypatch):
+    """Run a notebook's parameters cell, papermill's injected assignments and its validation cell in a module
+    namespace, as a kernel does (IPython's ``__main__``)."""
     cells = [cell for cell in nbformat.read(notebooks_dir() / notebook, as_version=4).cells if cell.cell_type == "code"]
-    namespace: dict = {}
+    module = types.ModuleType("kernel_main_for_a_test")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = vars(module)
     exec(cells[0].source, namespace)  # noqa: S102 - our own notebook
     namespace.update(injected)  # what papermill's injected-parameters cell assigns
     exec(cells[1].source.replace("\nparams\n", "\n"), namespace)  # noqa: S102
     return namespace["params"]
 
 
-def test_lambda_sweep_preset_reaches_the_notebooks_params():
+def test_lambda_sweep_preset_reaches_the_notebooks_params(monkeypatch):
     from workbench import reproduce
 
     five = (0.0, 0.1, 0.2, 0.5, 0.8)
     (job,) = reproduce.plan(["diff_byola"], notebooks_dir(), preset="lambda-sweep")
     assert job.parameters["difference_weights"] == list(five)
-    assert _notebook_params(recipes.notebook_of("diff_byola"), job.parameters).difference_weights == five
+    assert _notebook_params(recipes.notebook_of("diff_byola"), job.parameters, monkeypatch).difference_weights == five
     with pytest.raises(UnknownNameError, match="'n_seedz'"):
-        _notebook_params(recipes.notebook_of("diff_byola"), {**job.parameters, "n_seedz": [5]})
+        _notebook_params(recipes.notebook_of("diff_byola"), {**job.parameters, "n_seedz": [5]}, monkeypatch)
 
 
 @pytest.mark.parametrize(

@@ -366,22 +366,26 @@ _NOTEBOOK_BUILTINS = frozenset({"In", "Out", "exit", "quit", "get_ipython", "ope
 """Globals that IPython puts in every notebook's namespace: never parameters."""
 
 
-def _bound_by_import(name: str, value: Any) -> bool:
-    """Whether ``value`` is the very object some loaded module holds as ``name`` (``from m import NAME``)."""
+def _bound_by_import(name: str, value: Any, namespace: Mapping[str, Any]) -> bool:
+    """Whether ``value`` is the very object another loaded module holds as ``name`` (``from m import NAME``).
+
+    The notebook's own module (IPython's ``__main__``, whose ``__dict__`` is ``namespace``) does not count.
+    """
     for module in list(sys.modules.values()):
-        if getattr(module, "__dict__", {}).get(name) is value:
+        variables = getattr(module, "__dict__", None)
+        if isinstance(variables, dict) and variables is not namespace and variables.get(name) is value:
             return True
     return False
 
 
-def _is_parameter(name: str, value: Any) -> bool:
+def _is_parameter(name: str, value: Any, namespace: Mapping[str, Any]) -> bool:
     if name.startswith("_") or name in _NOTEBOOK_BUILTINS:
         return False
     if isinstance(value, _SCALARS):
         return True
     if isinstance(value, _CONTAINERS):
         # Papermill injects lists; a constant imported by the validation cell (e.g. ``KS``) is not one.
-        return not value or not _bound_by_import(name, value)
+        return not value or not _bound_by_import(name, value, namespace)
     return False  # modules, functions, classes and other objects the notebook imported
 
 
@@ -399,7 +403,9 @@ def params_from_namespace(
     imported by the validation cell are not parameters.
     """
     values = {
-        name: value for name, value in namespace.items() if name not in view and _is_parameter(name, value)
+        name: value
+        for name, value in namespace.items()
+        if name not in view and _is_parameter(name, value, namespace)
     }
     return params_class.from_dict(values)
 
