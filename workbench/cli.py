@@ -52,17 +52,15 @@ def _given_values(arguments: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def _resolve_params(recipe: str, arguments: argparse.Namespace) -> Any:
-    """The recipe's ``Params`` from its defaults, ``--preset``, ``-f``, ``-y`` and ``-p``, in that order."""
+def _resolve_params(recipe: str, preset: str | None, given: dict[str, Any]) -> Any:
+    """The recipe's ``Params`` from its defaults, ``preset`` and the command line's values, in that order."""
     from workbench import recipes
     from workbench.recipes.base import load_preset
 
-    params_class = recipes.get(recipe).Params
-    preset = load_preset(recipe, arguments.preset) if arguments.preset else {}
-    return params_class.from_dict({**preset, **_given_values(arguments)})
+    return recipes.get(recipe).Params.from_dict({**(load_preset(recipe, preset) if preset else {}), **given})
 
 
-def check_writable(folder: Path, what: str, variable: str) -> None:
+def check_writable(folder: Path, what: str, remedy: str) -> None:
     """Raise unless ``folder`` (or, while it does not exist yet, its nearest existing parent) takes new files.
 
     A run finds out before it computes anything, not when it saves its results.
@@ -70,21 +68,20 @@ def check_writable(folder: Path, what: str, variable: str) -> None:
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    hint = f"set {variable} to a folder you can write" if variable else "choose a folder you can write"
     if not existing.is_dir():
-        raise WorkbenchError(f"{what} {folder} cannot be created: {existing} is not a folder; {hint}")
+        raise WorkbenchError(f"{what} {folder} cannot be created: {existing} is not a folder; {remedy}")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         reason = error.strerror or type(error).__name__
-        raise WorkbenchError(f"{what} {folder} is not writable ({reason} in {existing}); {hint}") from None
+        raise WorkbenchError(f"{what} {folder} is not writable ({reason} in {existing}); {remedy}") from None
 
 
 def _check_cache_writable() -> None:
     from workbench.paths import cache_dir
 
-    check_writable(cache_dir(), "cache folder", "WORKBENCH_CACHE")
+    check_writable(cache_dir(), "cache folder", "set WORKBENCH_CACHE to a folder you can write")
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
@@ -92,8 +89,8 @@ def _command_run(arguments: argparse.Namespace) -> int:
     from workbench.paths import runs_root
 
     module = recipes.get(arguments.recipe)
-    params = _resolve_params(arguments.recipe, arguments)
-    check_writable(runs_root(), "runs folder", "WORKBENCH_RUNS")
+    params = _resolve_params(arguments.recipe, arguments.preset, _given_values(arguments))
+    check_writable(runs_root(), "runs folder", "set WORKBENCH_RUNS to a folder you can write")
     _check_cache_writable()
     result = module.run(params)
     print(result.summary())
@@ -106,7 +103,7 @@ def _command_params(arguments: argparse.Namespace) -> int:
     from workbench.paths import shared_dir
     from workbench.recipes.base import SHARED_PLACEHOLDER
 
-    params = _resolve_params(arguments.recipe, arguments)
+    params = _resolve_params(arguments.recipe, arguments.preset, _given_values(arguments))
     text = params.to_yaml()
     print(f"# workbench params {arguments.recipe}" + (f" --preset {arguments.preset}" if arguments.preset else ""))
     if SHARED_PLACEHOLDER in text:
@@ -117,17 +114,15 @@ def _command_params(arguments: argparse.Namespace) -> int:
 
 def _command_reproduce(arguments: argparse.Namespace) -> int:
     from workbench import recipes, reproduce
-    from workbench.recipes.base import load_preset
 
     out_dir = Path(arguments.out).resolve()
     given = _given_values(arguments)
     # Papermill injects Python values: give it each value as the recipe's Params parsed it.
     overrides: dict[str, Any] = {}
     for recipe in dict.fromkeys(arguments.recipes or recipes.names()):
-        preset = load_preset(recipe, arguments.preset) if arguments.preset else {}
-        resolved = recipes.get(recipe).Params.from_dict({**preset, **given}).to_dict()
+        resolved = _resolve_params(recipe, arguments.preset, given).to_dict()
         overrides.update({key: resolved[key] for key in given})
-    check_writable(out_dir, "output folder", "")
+    check_writable(out_dir, "output folder", "pass --out with a folder you can write")
     _check_cache_writable()
     jobs = reproduce.plan(arguments.recipes, out_dir, arguments.preset, overrides)
     print(f"executing {len(jobs)} notebook(s) into {out_dir} ...", flush=True)
@@ -203,7 +198,8 @@ def _command_download(arguments: argparse.Namespace) -> int:
         from workbench.paths import data_root
 
         root = Path(arguments.root) if arguments.root else None
-        check_writable(root or data_root(), "data root", "" if root else "WORKBENCH_DATA")
+        remedy = "pass --root with a folder you can write" if root else "set WORKBENCH_DATA to a folder you can write"
+        check_writable(root or data_root(), "data root", remedy)
         path = download_dataset(arguments.name, root)
     elif arguments.name in models.names():
         _check_cache_writable()
