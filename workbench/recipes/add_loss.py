@@ -143,6 +143,7 @@ class Params(base.Params):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        base.check_task(self.dataset, self.task)
         for key in self.variants:
             try:
                 parse_variant(key)

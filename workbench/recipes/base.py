@@ -235,6 +235,42 @@ def pretrained_names() -> list[str]:
     return registry.names()
 
 
+def dataset_tasks(dataset: str) -> tuple[str, ...]:
+    """The values of ``dataset``'s ``task`` option; empty for datasets with a single task."""
+    from workbench.data.nsynth import TASKS as NSYNTH_TASKS
+    from workbench.data.synthetic import TASKS as SYNTHETIC_TASKS
+
+    return {"synthetic": SYNTHETIC_TASKS, "fsdd": ("digit", "speaker"), "nsynth": NSYNTH_TASKS}.get(dataset, ())
+
+
+def check_task(dataset: str, task: str, parameter: str = "task") -> None:
+    """Raise unless ``task`` is one of ``dataset``'s tasks, or ``""`` (the dataset's own default task)."""
+    if not task:
+        return
+    tasks = dataset_tasks(dataset)
+    if not tasks:
+        raise ParameterError(
+            f"parameter {parameter!r}: dataset {dataset!r} has a single task; leave the task empty (got {task!r})"
+        )
+    if task not in tasks:
+        raise UnknownNameError(f"task of dataset {dataset!r}", task, tasks, parameter=parameter)
+
+
+@dataclass(frozen=True)
+class Device(Check):
+    """Where torch runs: ``auto`` (CUDA when available, else the CPU) or a torch device like ``cuda:1``."""
+
+    def __call__(self, name: str, value: Any) -> None:
+        if value == "auto":
+            return
+        import torch
+
+        try:
+            torch.device(value)
+        except (RuntimeError, TypeError):
+            raise ParameterError(f"parameter {name!r} must be auto, cpu, cuda or cuda:<index>, got {value!r}") from None
+
+
 _HINTS: dict[type, dict[str, Any]] = {}
 
 

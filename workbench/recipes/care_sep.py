@@ -150,6 +150,7 @@ class Params(base.Params):
     checks: ClassVar[dict[str, Any]] = {
         "dataset": base.OneOf("dataset", base.dataset_names),
         "learning_rate": base.POSITIVE,
+        "device": base.Device(),
         **dict.fromkeys(("tagging_weight", "mae_weight"), base.NON_NEGATIVE),
         "seeds": base.NonEmpty(distinct=True),
     }

@@ -91,6 +91,7 @@ class Params(base.Params):
 
     checks: ClassVar[dict[str, Any]] = {
         "model": base.OneOf("encoder", base.encoder_names),
+        "device": base.Device(),
         "tasks": base.NonEmpty(distinct=True),
         "layers": base.NonEmpty(),
         "fuse_layers": base.NonEmpty(),
@@ -102,8 +103,9 @@ class Params(base.Params):
     def __post_init__(self) -> None:
         super().__post_init__()
         for spec in self.tasks:
-            dataset, _ = parse_task(spec)
+            dataset, options = parse_task(spec)
             base.OneOf("dataset", base.dataset_names)("tasks", dataset)
+            base.check_task(dataset, options.get("task", ""), parameter="tasks")
 
 
 @dataclass

@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from workbench import data
-from workbench.data.nsynth import TASKS as NSYNTH_TASKS
 from workbench.data.records import AudioDataset
-from workbench.data.synthetic import TASKS as SYNTHETIC_TASKS
-from workbench.errors import ParameterError, UnknownNameError
+from workbench.errors import ParameterError
 from workbench.evaluation.embeddings import Embeddings, extract_embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
 from workbench.models import registry
@@ -66,13 +64,7 @@ class Params(base.Params):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        tasks = DATASET_TASKS.get(self.dataset, ())
-        if self.task and self.task not in tasks:
-            if tasks:
-                raise UnknownNameError(f"task of dataset {self.dataset!r}", self.task, tasks, parameter="task")
-            raise ParameterError(
-                f"parameter 'task': dataset {self.dataset!r} has a single task; leave task empty (got {self.task!r})"
-            )
+        base.check_task(self.dataset, self.task)
         if self.dataset == "folder" and not self.data_root:
             raise ParameterError("parameter 'data_root': dataset 'folder' needs data_root=<the folder of your audio>")
         if self.folder_labels and self.dataset != "folder":
@@ -87,10 +79,6 @@ class Params(base.Params):
                 )
 
 
-DATASET_TASKS: dict[str, tuple[str, ...]] = {
-    "synthetic": SYNTHETIC_TASKS, "fsdd": ("digit", "speaker"), "nsynth": NSYNTH_TASKS
-}
-"""Datasets with a ``task`` option and its values; every other dataset has one task (``task=""``)."""
 
 
 @dataclass
