@@ -81,7 +81,8 @@ def test_a_failure_names_the_cell_and_the_exceptions_last_line():
         evalue="parameter 'repeats' must be at least 1, got 0", traceback=["...", "ParameterError: ..."],
     )  # fmt: skip
     assert reproduce.describe_failure(error) == (
-        "cell 2 `# Every scalar above must be a parameter`: ParameterError: parameter 'repeats' must be at least 1, got 0"
+        "cell 2 `# Every scalar above must be a parameter`: "
+        "ParameterError: parameter 'repeats' must be at least 1, got 0"
     )
     long_source = "x = " + "1 + " * 40 + "1"
     long_line = PapermillExecutionError(5, 5, long_source, "ZeroDivisionError", "", [])

@@ -61,7 +61,8 @@ def test_folder_dataset_with_its_default_task(tmp_path, monkeypatch):
     for label, frequency in (("low", 300.0), ("high", 2000.0)):
         for index in range(10):
             tone = 0.3 * np.sin(2 * np.pi * frequency * (1 + 0.05 * rng.standard_normal()) * time)
-            save(tmp_path / "clips" / label / f"{index}.wav", (tone + 0.01 * rng.standard_normal(time.size))[None], rate)
+            noisy = tone + 0.01 * rng.standard_normal(time.size)
+            save(tmp_path / "clips" / label / f"{index}.wav", noisy[None], rate)
     params = linear_eval.Params.from_dict(
         {"dataset": "folder", "data_root": str(tmp_path / "clips"), "encoders": "logmel-stats", "n_seeds": 1}
     )

@@ -44,9 +44,6 @@ class Claim:
         return f"{self.name}: paper {self.paper}; measured {self.measured} -> {mark}"
 
 
-_YAML_BOOLEAN_WORDS = ("yes", "no", "on", "off", "true", "false", "y", "n")
-
-
 def _coerce(name: str, value: Any, annotation: Any) -> Any:
     """Convert ``value`` to the field's annotated type, or raise ValueError naming the parameter.
 
@@ -109,13 +106,13 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
             raise ParameterError(f"parameter {name!r} must be a number, got {value!r}")
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ParameterError(f"parameter {name!r} must be a number, got {value!r}") from None
     if annotation is str:
         if isinstance(value, bool):
             raise ParameterError(
-                f"parameter {name!r} must be a string, got {value!r} (YAML reads unquoted "
-                f"{'/'.join(_YAML_BOOLEAN_WORDS[:4])} as booleans: quote the value)"
+                f"parameter {name!r} must be a string, got {value!r} (YAML reads unquoted yes/no/on/off "
+                f"as booleans: quote the value)"
             )
         if not isinstance(value, (str, int, float)):
             raise ParameterError(f"parameter {name!r} must be a string, got {value!r}")
@@ -172,7 +169,6 @@ NON_NEGATIVE = Bound(0)
 POSITIVE = Bound(0, low_open=True)
 AT_LEAST_ONE = Bound(1)
 PROBABILITY = Bound(0, 1)
-OPEN_UNIT = Bound(0, 1, low_open=True, high_open=True)
 
 
 def at_least(minimum: float) -> Bound:
@@ -181,18 +177,12 @@ def at_least(minimum: float) -> Bound:
 
 @dataclass(frozen=True)
 class OneOf(Check):
-    """A name from a fixed list, or from a registry read when checked (``names`` a callable).
-
-    ``empty`` allows ``""`` (the recipe's "default" choice).
-    """
+    """A name from a fixed list, or from a registry read when checked (``names`` a callable)."""
 
     kind: str
     names: Callable[[], Iterable[str]] | tuple[str, ...]
-    empty: bool = False
 
     def __call__(self, name: str, value: Any) -> None:
-        if self.empty and value == "":
-            return
         valid = tuple(self.names() if callable(self.names) else self.names)
         if value not in valid:
             raise UnknownNameError(self.kind, str(value), valid, parameter=name)
