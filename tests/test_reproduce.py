@@ -58,7 +58,9 @@ def test_execute_runs_notebooks_in_processes_and_reports_claims(tmp_path):
     markdown = report.markdown_path.read_text()
     assert "| effect | 95 % CI | n | MDE | verdict |" in markdown
     assert "| toy | value doubled | 2 | 2 | +0.500 | [+0.250, +0.750] | 3 (paired t) | 0.200 | holds |" in markdown
-    assert "`bad.ipynb`: FAILED: PapermillExecutionError" in markdown
+    assert "`bad.ipynb`: FAILED: cell 1 `raise RuntimeError('broken on purpose')`: RuntimeError: broken on purpose" in (
+        markdown
+    )
     assert "value doubled" in report.html_path.read_text()
     executed = nbformat.read(out / "good.ipynb", as_version=4)
     assert any("injected-parameters" in cell.metadata.get("tags", []) for cell in executed.cells)
@@ -78,3 +80,24 @@ def test_claims_of_older_runs_without_a_verdict_read_as_inconclusive(tmp_path):
     run.write_metrics({"claims": [{"name": "n", "paper": "p", "measured": "m", "holds": True}]})
     [claim] = reproduce.gather_claims(tmp_path)
     assert claim["verdict"] == "inconclusive" and claim["effect"] is None
+
+
+def test_a_failure_names_the_cell_and_the_exceptions_last_line():
+    from papermill.exceptions import PapermillExecutionError
+
+    source = "\n# Every scalar above must be a parameter\nparams = params_from_namespace(add_loss.Params, globals())"
+    error = PapermillExecutionError(
+        cell_index=2, exec_count=2, source=source, ename="ParameterError",
+        evalue="parameter 'repeats' must be at least 1, got 0", traceback=["...", "ParameterError: ..."],
+    )  # fmt: skip
+    assert reproduce.describe_failure(error) == (
+        "cell 2 `# Every scalar above must be a parameter`: "
+        "ParameterError: parameter 'repeats' must be at least 1, got 0"
+    )
+    long_source = "x = " + "1 + " * 40 + "1"
+    long_line = PapermillExecutionError(5, 5, long_source, "ZeroDivisionError", "", [])
+    assert reproduce.describe_failure(long_line) == f"cell 5 `{long_source[:77]}...`: ZeroDivisionError"
+    assert reproduce.describe_failure(FileNotFoundError("first\nNo such notebook: a.ipynb")) == (
+        "FileNotFoundError: No such notebook: a.ipynb"
+    )
+    assert reproduce.describe_failure(RuntimeError()) == "RuntimeError"

@@ -29,12 +29,21 @@ class CheckpointError(WorkbenchError, ValueError):
     """A checkpoint that is corrupt, of the wrong layout, or fails its checksum."""
 
 
-class UnknownNameError(WorkbenchError, KeyError):
-    """An unknown recipe, preset, dataset, model or parameter; the message lists the valid ones."""
+class ParameterError(WorkbenchError, ValueError):
+    """A parameter value of the wrong type or out of range, or a parameter file that is not a YAML mapping;
+    the message names the parameter (or file) as the user typed it."""
 
-    def __init__(self, kind: str, name: str, valid: Iterable[str]):
-        self.kind, self.name, self.valid = kind, name, sorted(valid)
-        super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(self.valid) or '(none)'}")
+
+class UnknownNameError(WorkbenchError, KeyError):
+    """An unknown recipe, preset, dataset, model or parameter; the message lists the valid ones.
+
+    ``parameter`` names the parameter that held the unknown name (``parameter 'dataset': unknown ...``).
+    """
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str], parameter: str | None = None):
+        self.kind, self.name, self.valid, self.parameter = kind, name, sorted(valid), parameter
+        where = f"parameter {parameter!r}: " if parameter else ""
+        super().__init__(f"{where}unknown {kind} {name!r}; valid: {', '.join(self.valid) or '(none)'}")
 
     def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
         return self.args[0]

@@ -87,6 +87,31 @@ def plan(
     return jobs
 
 
+def describe_failure(error: BaseException) -> str:
+    """One line saying why a notebook failed: the failing cell (index and first source line) and the
+    exception's last line, e.g. ``cell 3 `params = ...`: ValueError: parameter 'epochs' must be >= 1``.
+
+    Papermill's ``PapermillExecutionError`` carries the cell and the kernel's exception; any other error
+    (a missing notebook, a dead kernel) is its type and the last line of its message.
+    """
+
+    def last_line(text: str) -> str:
+        lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    ename = getattr(error, "ename", None)
+    if ename is None:
+        message = last_line(str(error))
+        return f"{type(error).__name__}: {message}" if message else type(error).__name__
+    source = getattr(error, "source", "") or ""
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    if len(first) > 80:
+        first = first[:77] + "..."
+    value = last_line(getattr(error, "evalue", "") or "")
+    cell = f"cell {getattr(error, 'cell_index', '?')}" + (f" `{first}`" if first else "")
+    return f"{cell}: {ename}: {value}" if value else f"{cell}: {ename}"
+
+
 def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     import papermill
 
@@ -103,7 +128,7 @@ def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
             progress_bar=False,
         )
     except Exception as error:  # noqa: BLE001 - every failure is reported, the others keep running
-        return NotebookOutcome(job, time.perf_counter() - start, f"{type(error).__name__}: {error}")
+        return NotebookOutcome(job, time.perf_counter() - start, describe_failure(error))
     return NotebookOutcome(job, time.perf_counter() - start)
 
 

@@ -47,3 +47,47 @@ def test_fsdd_speaker_identification_on_the_real_recordings(shared_dir, tmp_path
     assert score.protocol == "splits" and score.n_test == 300 and len(result.dataset.classes) == 6
     assert score.mean > 0.9 and 0.0 <= score.ci95 < 0.05
     assert result.claims[0].holds
+
+
+def test_folder_dataset_with_its_default_task(tmp_path, monkeypatch):
+    """Your own audio, one subfolder per class: linear_eval reaches it with task "" (the dataset's own)."""
+    import numpy as np
+
+    from workbench.audio.io import save
+
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
+    rate, rng = 16000, np.random.default_rng(0)
+    time = np.arange(rate // 2) / rate
+    for label, frequency in (("low", 300.0), ("high", 2000.0)):
+        for index in range(10):
+            tone = 0.3 * np.sin(2 * np.pi * frequency * (1 + 0.05 * rng.standard_normal()) * time)
+            noisy = tone + 0.01 * rng.standard_normal(time.size)
+            save(tmp_path / "clips" / label / f"{index}.wav", noisy[None], rate)
+    params = linear_eval.Params.from_dict(
+        {"dataset": "folder", "data_root": str(tmp_path / "clips"), "encoders": "logmel-stats", "n_seeds": 1}
+    )
+    result = linear_eval.run(params)
+    assert list(result.dataset.classes) == ["high", "low"] and len(result.dataset) == 20
+    assert result.scores["logmel-stats"].mean > 0.9 and "on folder (default task)" in result.summary()
+
+
+def test_a_missing_dataset_leaves_no_run_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
+    with pytest.raises(FileNotFoundError):
+        linear_eval.run(linear_eval.Params(dataset="folder", data_root=str(tmp_path / "absent")))
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.shared
+def test_weights_path_with_the_shared_placeholder_loads_that_checkpoint(shared_dir):
+    import torch
+
+    params = linear_eval.Params.from_dict({
+        "encoders": "logmel-stats,efficientat-mn04",
+        "weights_path": "{shared}/weights/efficientat-mn04/mn04_as_mAP_432.pt",
+    })  # fmt: skip
+    encoder = linear_eval.build_encoders(params)["efficientat-mn04"]
+    official = torch.load(shared_dir / "weights/efficientat-mn04/mn04_as_mAP_432.pt", weights_only=True)
+    state = encoder.state_dict()
+    assert set(state) == set(official)
+    assert all(torch.equal(state[key], official[key]) for key in state)

@@ -44,7 +44,7 @@ from workbench.audio import SpecAugment, mixup_targets, mixup_waveforms
 from workbench.audio.frontends import KaldiFbank
 from workbench.data import iemocap as _iemocap  # noqa: F401 - registers "iemocap" with the dataset registry
 from workbench.data.records import AudioDataset, Subset
-from workbench.errors import UnknownNameError
+from workbench.errors import ParameterError, UnknownNameError
 from workbench.evaluation.geometry import Geometry, embedding_geometry
 from workbench.losses import ADDLoss, ClassificationLoss, FocalLoss, OrthogonalProjectionLoss
 from workbench.models import registry
@@ -119,6 +119,44 @@ class Params(base.Params):
     keep_checkpoints: bool = False  # keep each fold's trained model (large for base-size encoders)
     num_workers: int = 0  # data-loader workers reading clips
     preload: bool = True  # read every clip once into memory (turn off for Speech Commands)
+
+    checks: ClassVar[dict[str, Any]] = {
+        "dataset": base.OneOf("dataset", base.dataset_names),
+        "n_clips": base.AT_LEAST_ONE,
+        "clip_seconds": base.POSITIVE,
+        "encoder": base.OneOf("encoder", base.encoder_names),
+        "mixup": base.PROBABILITY,
+        "mixup_alpha": base.POSITIVE,
+        "epochs": base.AT_LEAST_ONE,
+        "batch_size": base.AT_LEAST_ONE,
+        "learning_rate": base.POSITIVE,
+        "beta1": base.Bound(0, 1, high_open=True),
+        "beta2": base.Bound(0, 1, high_open=True),
+        "weight_decay": base.NON_NEGATIVE,
+        "warmup_epochs": base.NON_NEGATIVE,
+        "step_epochs": base.AT_LEAST_ONE,
+        "step_gamma": base.POSITIVE,
+        **dict.fromkeys(("lambda_mu_p", "lambda_sigma_p", "lambda_mu_n", "lambda_sigma_n"), base.NON_NEGATIVE),
+        **dict.fromkeys(("focal_gamma", "opl_gamma", "auxiliary_weight"), base.NON_NEGATIVE),
+        "repeats": base.AT_LEAST_ONE,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        base.check_task(self.dataset, self.task)
+        for key in self.variants:
+            try:
+                parse_variant(key)
+            except UnknownNameError as error:
+                raise UnknownNameError(error.kind, error.name, error.valid, parameter="variants") from None
+        if len(set(self.variants)) != len(self.variants):
+            raise ParameterError(f"parameter 'variants' lists a loss twice: {', '.join(self.variants)}")
+        if self.folds not in ("first", "all"):
+            numbers = [part.strip() for part in self.folds.split(",")]
+            if not all(part.isdigit() for part in numbers):
+                raise ParameterError(
+                    f"parameter 'folds' must be 'first', 'all' or fold numbers like '1,3', got {self.folds!r}"
+                )
 
 
 # --------------------------------------------------------------------------------------------------

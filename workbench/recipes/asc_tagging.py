@@ -43,7 +43,6 @@ from workbench import data
 from workbench.audio.io import resample
 from workbench.data import dcase2019, fsdkaggle2019  # noqa: F401  (register the real datasets)
 from workbench.data.records import AudioDataset
-from workbench.errors import UnknownNameError
 from workbench.evaluation.metrics import mean_average_precision
 from workbench.evaluation.stats import mean_confidence_interval
 from workbench.evaluation.svm import KERNELS, SVMConfig, svm_backend
@@ -123,18 +122,29 @@ class Params(base.Params):
     num_workers: int = 0  # DataLoader workers reading audio
     cache_audio: bool = True  # hold every clip in memory (False: stream from disk, for DCASE scale)
 
+    checks: ClassVar[dict[str, Any]] = {
+        "dataset": base.OneOf("dataset", base.dataset_names),
+        "tagger_dataset": base.OneOf("dataset", base.dataset_names),
+        "tagger_subset": base.OneOf("FSDKaggle2019 subset", ("curated", "noisy", "train")),
+        "combined_concat": base.OneOf("concatenation of variant (e)", ("codecat", "concat", "transform_concat")),
+        **dict.fromkeys(
+            ("n_clips", "sample_rate", "tagger_clips", "tagger_sample_rate", "tagger_width", "tagger_stages",
+             "tagger_stem_stride", "tagger_epochs", "filters", "code_dim", "hidden_dim", "heads", "epochs",
+             "batch_size"),
+            base.AT_LEAST_ONE,
+        ),
+        **dict.fromkeys(("clip_seconds", "tagger_seconds", "tagger_lr", "learning_rate", "svm_c"), base.POSITIVE),
+        **dict.fromkeys(("mixup_alpha", "weight_decay"), base.NON_NEGATIVE),
+        "tagger_dropout": base.Bound(0, 1, high_open=True),
+        "seeds": base.NonEmpty(distinct=True),
+        "tagger": base.OneOf("tagger of recipe 'asc_tagging'", TAGGERS),
+        "grid": base.OneOf("grid of recipe 'asc_tagging'", GRIDS),
+        "svm_kernel": base.OneOf("SVM kernel", KERNELS),
+        "variants": (base.NonEmpty(distinct=True), base.OneOf("tag-fusion variant", VARIANTS)),
+    }
+
     def __post_init__(self) -> None:
-        if self.tagger not in TAGGERS:
-            raise UnknownNameError("tagger of recipe 'asc_tagging'", self.tagger, TAGGERS)
-        if self.grid not in GRIDS:
-            raise UnknownNameError("grid of recipe 'asc_tagging'", self.grid, GRIDS)
-        if self.svm_kernel not in KERNELS:
-            raise UnknownNameError("SVM kernel", self.svm_kernel, KERNELS)
-        for variant in self.variants:
-            if variant not in VARIANTS:
-                raise UnknownNameError("tag-fusion variant", variant, VARIANTS)
-        if not self.seeds:
-            raise ValueError("seeds must name at least one training seed")
+        super().__post_init__()
         if self.grid != "none" and not (self.grid_rows and self.grid_columns):
             raise ValueError(f"grid={self.grid!r} needs grid_rows and grid_columns")
 

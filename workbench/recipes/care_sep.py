@@ -51,7 +51,7 @@ from workbench.atomic import atomic_torch_save
 from workbench.audio.io import resample
 from workbench.data.synthetic.views import MAX_PEAK, SeparationDataset
 from workbench.data.synthetic.world import REFERENCE_RMS
-from workbench.errors import UnknownNameError
+from workbench.errors import ParameterError, UnknownNameError
 from workbench.evaluation.metrics import mean_average_precision
 from workbench.evaluation.projection import project
 from workbench.evaluation.separation import (
@@ -147,36 +147,35 @@ class Params(base.Params):
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     cpu_threads: int = 1  # torch CPU threads (1: the same numbers on any machine, fastest on a busy one)
 
+    checks: ClassVar[dict[str, Any]] = {
+        "dataset": base.OneOf("dataset", base.dataset_names),
+        "learning_rate": base.POSITIVE,
+        "device": base.Device(),
+        **dict.fromkeys(("tagging_weight", "mae_weight"), base.NON_NEGATIVE),
+        "seeds": base.NonEmpty(distinct=True),
+        "model_size": base.OneOf("model_size of recipe 'care_sep'", MODEL_SIZES),
+        "rows": (base.NonEmpty(distinct=True), base.OneOf("ablation row of recipe 'care_sep'", tuple(ROWS))),
+        "test_fraction": base.Bound(0, 1, low_open=True, high_open=True),
+        **dict.fromkeys(
+            ("n_mixtures", "n_anchors", "query_clips", "pretrain_epochs", "epochs", "batch_size", "pairs_per_clip",
+             "cpu_threads", "n_figure_points"),
+            base.AT_LEAST_ONE,
+        ),
+        "n_event_classes": base.at_least(2),
+    }
+
     def __post_init__(self) -> None:
-        if self.model_size not in MODEL_SIZES:
-            raise UnknownNameError("model_size of recipe 'care_sep'", self.model_size, MODEL_SIZES)
-        if not self.rows:
-            raise ValueError("rows needs at least one ablation row (A-G), e.g. B,G")
-        for row in self.rows:
-            if row not in ROWS:
-                raise UnknownNameError("ablation row of recipe 'care_sep'", row, ROWS)
-        if len(set(self.rows)) != len(self.rows):
-            raise ValueError(f"rows lists a row twice: {list(self.rows)}")
-        if not self.seeds:
-            raise ValueError("seeds needs at least one seed")
+        super().__post_init__()
         minimum = (1024 // 2 + 1) / SAMPLE_RATE
         if not self.duration >= minimum:
-            raise ValueError(
+            raise ParameterError(
                 f"parameter 'duration' must be at least {minimum:.3f} s (one STFT window at {SAMPLE_RATE} Hz), "
                 f"got {self.duration}"
             )
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"parameter 'test_fraction' must lie in (0, 1), got {self.test_fraction}")
-        for name in ("n_mixtures", "n_anchors", "query_clips", "pretrain_epochs", "epochs", "batch_size",
-                     "pairs_per_clip", "cpu_threads", "n_figure_points"):  # fmt: skip
-            if getattr(self, name) < 1:
-                raise ValueError(f"parameter {name!r} must be at least 1, got {getattr(self, name)}")
-        if self.n_event_classes < 2:
-            raise ValueError(f"parameter 'n_event_classes' needs at least 2 classes, got {self.n_event_classes}")
         if len(self.figure_classes) != 2 or self.figure_classes[0] == self.figure_classes[1]:
-            raise ValueError(f"parameter 'figure_classes' must name two different classes, got {self.figure_classes}")
-        if self.tagging_weight < 0 or self.mae_weight < 0:
-            raise ValueError("tagging_weight and mae_weight must be >= 0")
+            raise ParameterError(
+                f"parameter 'figure_classes' must name two different classes, got {self.figure_classes}"
+            )
 
 
 def _db(value: float) -> str:

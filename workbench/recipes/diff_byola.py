@@ -51,7 +51,7 @@ from workbench.audio.frontends import LogMelSpectrogram
 from workbench.audio.io import resample
 from workbench.data.records import AudioDataset, Subset
 from workbench.data.synthetic.views import SceneDataset
-from workbench.errors import UnknownNameError
+from workbench.errors import ParameterError, UnknownNameError
 from workbench.evaluation.bgknown import BgKnownBuilder, bgknown_embeddings, overlap_name
 from workbench.evaluation.embeddings import extract_embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
@@ -131,25 +131,36 @@ class Params(base.Params):
     patience: int = 8  # linear-probe epochs without validation improvement before stopping
     cpu_threads: int = 1  # torch CPU threads (1: the same numbers on any machine, fastest on a busy one)
 
+    checks: ClassVar[dict[str, Any]] = {
+        "pretrain_dataset": base.OneOf("dataset", base.dataset_names),
+        "bgknown_dataset": base.OneOf("dataset", base.dataset_names),
+        **dict.fromkeys(
+            ("n_pretrain_clips", "channels", "embedding_dim", "projection_dim", "hidden_dim", "epochs",
+             "memory_size", "unit_frames", "n_bgknown_clips", "n_backgrounds", "n_retrieval_scenes",
+             "retrieval_epochs", "n_general_clips", "max_epochs", "patience"),
+            base.AT_LEAST_ONE,
+        ),
+        "batch_size": base.at_least(2),  # BYOL's batch norm needs two clips
+        "learning_rate": base.POSITIVE,
+        "ema_decay": base.PROBABILITY,
+        "pretrain_seeds": base.NonEmpty(distinct=True),
+        "difference_weights": base.NonEmpty(),
+        "augmentation": base.OneOf("BYOL-A augmentation version", ("v1", "v2")),
+        "mixing": base.OneOf("difference-branch mixing", MIXINGS),
+        "text_encoder": base.OneOf("text encoder", TEXT_ENCODERS),
+        "general_tasks": base.OneOf("synthetic task", SYNTHETIC_TASKS),
+        **dict.fromkeys(("cpu_threads", "n_probe_seeds", "n_adapter_seeds"), base.AT_LEAST_ONE),
+    }
+
     def __post_init__(self) -> None:
-        if not self.difference_weights:
-            raise ValueError("difference_weights needs at least one lambda")
+        super().__post_init__()
         for weight in self.difference_weights:
             if not 0.0 <= weight <= 1.0:
-                raise ValueError(f"every difference weight (lambda) must lie in [0, 1], got {weight!r}")
-        if self.augmentation not in ("v1", "v2"):
-            raise UnknownNameError("BYOL-A augmentation version", self.augmentation, ("v1", "v2"))
-        if self.mixing not in MIXINGS:
-            raise UnknownNameError("difference-branch mixing", self.mixing, MIXINGS)
-        if self.text_encoder not in TEXT_ENCODERS:
-            raise UnknownNameError("text encoder", self.text_encoder, TEXT_ENCODERS)
-        for task in (*self.general_tasks, *(self.pretrain_tasks if self.pretrain_dataset == "synthetic" else ())):
-            if task not in SYNTHETIC_TASKS:
-                raise UnknownNameError("synthetic task", task, SYNTHETIC_TASKS)
-        if not self.pretrain_seeds:
-            raise ValueError("pretrain_seeds needs at least one seed")
-        if self.cpu_threads < 1 or self.n_probe_seeds < 1 or self.n_adapter_seeds < 1:
-            raise ValueError("cpu_threads, n_probe_seeds and n_adapter_seeds must be at least 1")
+                raise ParameterError(
+                    f"parameter 'difference_weights': every lambda must lie in [0, 1], got {weight!r}"
+                )
+        for task in self.pretrain_tasks if self.pretrain_dataset == "synthetic" else ():
+            base.OneOf("synthetic task", SYNTHETIC_TASKS)("pretrain_tasks", task)
 
 
 def model_label(weight: float) -> str:

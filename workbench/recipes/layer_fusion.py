@@ -89,6 +89,24 @@ class Params(base.Params):
     learning_rate: float = 3e-3  # Adam learning rate of the linear probe
     batch_size: int = 64  # linear-probe batch size
 
+    checks: ClassVar[dict[str, Any]] = {
+        "model": base.OneOf("encoder", base.encoder_names),
+        "device": base.Device(),
+        "tasks": base.NonEmpty(distinct=True),
+        "layers": base.NonEmpty(),
+        "fuse_layers": base.NonEmpty(),
+        **dict.fromkeys(("n_clips", "n_seeds", "max_epochs", "patience", "batch_size"), base.AT_LEAST_ONE),
+        "n_folds": base.at_least(2),
+        "learning_rate": base.POSITIVE,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for spec in self.tasks:
+            dataset, options = parse_task(spec)
+            base.OneOf("dataset", base.dataset_names)("tasks", dataset)
+            base.check_task(dataset, options.get("task", ""), parameter="tasks")
+
 
 @dataclass
 class TaskScores:

@@ -6,7 +6,9 @@ early stopping on a validation split, over the dataset's folds or official split
 the score is the mean with a 95 % confidence interval.
 
 Defaults run in seconds on the synthetic world; ``-p dataset=fsdd -p task=speaker`` evaluates speaker
-identification on the Free Spoken Digit recordings, for example.
+identification on the Free Spoken Digit recordings, for example, and ``-p dataset=folder -p
+data_root=/my/clips`` your own audio (one subfolder per class, or a labels CSV in ``folder_labels``).
+``task=""`` is each dataset's own default task.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import Any, ClassVar
 
 from workbench import data
 from workbench.data.records import AudioDataset
+from workbench.errors import ParameterError
 from workbench.evaluation.embeddings import Embeddings, extract_embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
 from workbench.evaluation.stats import compare_to_value
+from workbench.models import registry
+from workbench.models.base import Encoder
 from workbench.models.zoo import build_encoder
 from workbench.recipes import base
 from workbench.train.rundir import RunDir
@@ -33,17 +38,48 @@ class Params(base.Params):
     recipe: ClassVar[str] = NAME
 
     dataset: str = "synthetic"  # a name from workbench.data.names()
-    task: str = "event"  # the dataset's task option ("" for datasets without one)
+    task: str = ""  # the dataset's task ("" = its default; synthetic: event | speaker | word | pitch)
     n_clips: int = 400  # clips in the synthetic world (synthetic datasets only)
     world_seed: int = 0  # seed of the synthetic world (synthetic datasets only)
-    data_root: str = ""  # data root for real datasets ("" = the default, see data/README.md)
+    data_root: str = ""  # data root for real datasets ("" = the default); for "folder": the folder of audio
+    folder_labels: str = ""  # "folder" only: CSV filename,label[,fold][,split] ("" = one subfolder per class)
     encoders: tuple[str, ...] = ("logmel-stats", "audiontt-tiny")  # names from workbench.models.zoo
+    weights_path: str = ""  # local checkpoint of the one pretrained name in encoders ("" = cache; "{shared}/...")
     encoder_seed: int = 0  # initialisation seed of encoders built from scratch
     n_seeds: int = 3  # linear-probe seeds; the score is their mean with a 95 % CI
     max_epochs: int = 100  # linear-probe epochs at most (early stopping decides)
     patience: int = 10  # epochs without validation improvement before stopping
     learning_rate: float = 1e-3  # Adam learning rate of the linear probe
     batch_size: int = 64  # linear-probe batch size
+
+    checks: ClassVar[dict[str, Any]] = {
+        "dataset": base.OneOf("dataset", base.dataset_names),
+        "n_clips": base.AT_LEAST_ONE,
+        "encoders": (base.NonEmpty(distinct=True), base.OneOf("encoder", base.encoder_names)),
+        "n_seeds": base.AT_LEAST_ONE,
+        "max_epochs": base.AT_LEAST_ONE,
+        "patience": base.AT_LEAST_ONE,
+        "learning_rate": base.POSITIVE,
+        "batch_size": base.AT_LEAST_ONE,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        base.check_task(self.dataset, self.task)
+        if self.dataset == "folder" and not self.data_root:
+            raise ParameterError("parameter 'data_root': dataset 'folder' needs data_root=<the folder of your audio>")
+        if self.folder_labels and self.dataset != "folder":
+            raise ParameterError(f"parameter 'folder_labels' is for dataset 'folder', not {self.dataset!r}")
+        if self.weights_path:
+            pretrained = [name for name in self.encoders if name in base.pretrained_names()]
+            if len(pretrained) != 1:
+                raise ParameterError(
+                    f"parameter 'weights_path' loads one pretrained encoder, but encoders names "
+                    f"{len(pretrained)} ({', '.join(pretrained) or 'none'}); pretrained names: "
+                    f"{', '.join(base.pretrained_names())}"
+                )
+
+
 
 
 @dataclass
@@ -63,12 +99,28 @@ class LinearEvalRun(base.Result):
 
 
 def build_dataset(params: Params) -> AudioDataset:
+    """The dataset ``params`` names; for ``folder``, ``data_root`` is the folder of audio itself."""
     options: dict[str, Any] = {}
     if params.task:
         options["task"] = params.task
     if params.dataset.startswith("synthetic"):
         options.update(n_clips=params.n_clips, seed=params.world_seed)
-    return data.get(params.dataset, root=params.data_root or None, **options)
+    root = base.expand_shared(params.data_root) or None
+    if params.dataset == "folder":
+        options.update(path=root, labels=base.expand_shared(params.folder_labels) or None)
+        root = None
+    return data.get(params.dataset, root=root, **options)
+
+
+def build_encoders(params: Params) -> dict[str, Encoder]:
+    """Each named encoder; the one pretrained name loads ``weights_path`` when it is given."""
+    encoders = {}
+    for name in params.encoders:
+        if params.weights_path and name in registry.names():
+            encoders[name] = registry.load_pretrained(name, path=base.expand_shared(params.weights_path))
+        else:
+            encoders[name] = build_encoder(name, seed=params.encoder_seed)
+    return encoders
 
 
 def run(params: Params) -> LinearEvalRun:
@@ -78,12 +130,10 @@ def run(params: Params) -> LinearEvalRun:
     training the probes again (embeddings come from the embedding cache).
     """
     seed_everything(params.encoder_seed)
+    dataset = build_dataset(params)  # before the run directory: a missing dataset leaves no orphan run
+    encoders = build_encoders(params)
     run_dir = RunDir.open(NAME, params.to_dict())
-    dataset = build_dataset(params)
-    embeddings = {
-        name: extract_embeddings(build_encoder(name, seed=params.encoder_seed), dataset)
-        for name in params.encoders
-    }
+    embeddings = {name: extract_embeddings(encoder, dataset) for name, encoder in encoders.items()}
     if run_dir.finished:
         stored = run_dir.read_metrics()["scores"]
         scores = {
