@@ -77,7 +77,7 @@ def run(params: Params) -> LinearEvalRun:
     training the probes again (embeddings come from the embedding cache).
     """
     seed_everything(params.encoder_seed)
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=build_dataset(params))
     dataset = build_dataset(params)
     embeddings = {
         name: extract_embeddings(build_encoder(name, seed=params.encoder_seed), dataset)
