@@ -104,7 +104,10 @@ def test_unreadable_file_fails_at_load_naming_it(tmp_path: Path):
     save(tmp_path / "clips" / "good.wav", _clip(0.1), RATE)
     (tmp_path / "clips" / "broken.wav").write_bytes(b"RIFF....not audio")
     labels = _csv(tmp_path / "labels.csv", "filename,label\ngood.wav,a\nbroken.wav,b\n")
-    dataset = FolderDataset(tmp_path / "clips", labels)
+    # Without a sample rate every header is read up front: the broken file is named at once.
+    with pytest.raises(AudioError, match="broken.wav"):
+        FolderDataset(tmp_path / "clips", labels)
+    dataset = FolderDataset(tmp_path / "clips", labels, sample_rate=RATE)
     assert dataset[0][1] == 0
     with pytest.raises(AudioError, match="broken.wav"):
         dataset[1]
