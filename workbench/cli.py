@@ -151,7 +151,11 @@ def _command_recipes(arguments: argparse.Namespace) -> int:
 
 
 def _command_datasets(arguments: argparse.Namespace) -> int:
+    """One line per dataset: its rate, whether a copy is present, and how complete it is (clips found
+    against the official counts, per fold or split where they are known)."""
     import workbench.data as data
+    from workbench.data.registry import describe_copy
+    from workbench.errors import DatasetNotFoundError
     from workbench.paths import data_root
 
     root = Path(arguments.root) if arguments.root else data_root()
@@ -160,16 +164,15 @@ def _command_datasets(arguments: argparse.Namespace) -> int:
         entry = data.info(name)
         if name.startswith("synthetic"):
             status = "built in"
-        elif not entry.remotes:
-            status = "bring your own (see data/README.md)"
+        elif name == "folder":
+            status = "your own files (path=..., labels=...)"
         else:
             try:
-                data.get(name, root=root)
-                status = "present"
-            except FileNotFoundError:
-                status = f"absent (workbench download {name})"
+                status = describe_copy(name, data.get(name, root=root))
+            except DatasetNotFoundError:
+                status = f"absent (workbench download {name})" if entry.remotes else "absent: bring your own (see data/README.md)"
             except WorkbenchError as error:
-                status = f"incomplete: {error}"
+                status = f"incomplete: {str(error).splitlines()[0]}"
         print(f"{name:22s} {entry.sample_rate:>6d} Hz  {status:40s} {entry.description}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from io import BytesIO
 
 import numpy as np
@@ -184,3 +185,35 @@ def test_real_esc10_clip_loads_at_16_khz_and_resamples_to_32_khz(esc10_clip):
     upsampled, rate = load(esc10_clip, sample_rate=32000)
     assert rate == 32000 and upsampled.shape == (1, 160000)
     torch.testing.assert_close(upsampled, resample(waveform, 16000, 32000))
+
+
+# --- strict inputs (issue 13) ------------------------------------------------------------------------
+
+
+def test_truncated_wav_is_an_error_naming_the_file_and_the_frame_counts(tmp_path):
+    whole = tmp_path / "whole.wav"
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, 16000).astype(np.float32)
+    save(whole, noise, 16000, subtype="PCM_16")
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(whole.read_bytes()[: 44 + 7989 * 2])  # header still says 16000 frames
+    assert load(whole)[0].shape == (1, 16000)
+    with pytest.raises(AudioError, match=r"truncated\.wav: truncated audio file: its header declares 16000 "
+                                         r"sample frames but it holds 7989"):
+        load(truncated)
+
+
+def test_float_audio_out_of_range_is_kept_and_warned_about_once_per_file(tmp_path):
+    loud = np.linspace(-25.0, 25.0, 800, dtype=np.float32)
+    path = tmp_path / "loud.wav"
+    save(path, loud, 8000, subtype="FLOAT")
+    with pytest.warns(UserWarning, match=r"loud\.wav: \d+ samples lie outside \[-1, 1\] \(peak 25\); they are kept"):
+        waveform, _ = load(path)
+    np.testing.assert_array_equal(waveform[0].numpy(), loud)  # kept as stored, not clipped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second read of the same file is silent
+        load(path)
+    quiet = tmp_path / "quiet.wav"
+    save(quiet, loud / 25, 8000, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load(quiet)

@@ -51,7 +51,9 @@ def test_official_targets_folds_and_meta(tmp_path: Path):
     assert dataset.classes[3] == "dog_bark" and dataset.classes[0] == "class_0"  # absent classID keeps a name
     assert dataset.folds == (1, 5, 10) and [dataset.fold_of(i) for i in range(4)] == [5, 5, 1, 10]
     waveform, target, meta = dataset[3]
-    assert waveform.shape == (1, 400) and target == 6 and dataset.sample_rate == RATE
+    # The official clips mix rates, so None gives 44.1 kHz, each file resampled on its own.
+    assert waveform.shape == (1, 2205) and target == 6 and dataset.sample_rate == 44100
+    assert registry.get(NAME, root=tmp_path, sample_rate=RATE)[3][0].shape == (1, 400)
     assert meta["id"] == "102305-6-0-0" and meta["fold"] == 10 and meta["class"] == "gun_shot"
     assert meta["fsID"] == "102305" and meta["salience"] == "1"
 

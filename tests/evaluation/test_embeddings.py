@@ -165,3 +165,117 @@ def test_extracted_embeddings_feed_a_fold_wise_linear_evaluation(encoder, tmp_pa
     assert result.protocol == "folds" and set(result.per_fold) == {"fold 1", "fold 2", "fold 3"}
     assert result.classes == ("low", "mid", "high")
     assert result.mean >= 0.9  # the tones' loudness differs by class, which the encoder's statistics see
+
+
+# --- cache keys from metadata, data that changes, clips too short (issues 13 and 18) ---------------
+
+
+def _RefusingReads(dataset):
+    """``dataset``, whose items raise once its ``refuse`` is set (a cache hit must read nothing)."""
+    original = type(dataset)
+
+    def getitem(self, index):
+        if self.refuse:
+            raise AssertionError(f"clip {index} was read or rendered on a cache hit")
+        return original.__getitem__(self, index)
+
+    dataset.__class__ = type(original.__name__, (original,), {"__getitem__": getitem})
+    dataset.refuse = False
+    return dataset
+
+
+@pytest.mark.parametrize("view", ["synthetic", "synthetic-scenes", "subset"])
+def test_a_cache_hit_renders_no_clip(encoder, tmp_path, view):
+    import workbench.data as data
+    from workbench.data.synthetic.views import SceneDataset, SyntheticDataset
+
+    if view == "synthetic":
+        dataset = _RefusingReads(SyntheticDataset(seed=3, n_clips=6, duration=0.1))
+    elif view == "synthetic-scenes":
+        dataset = _RefusingReads(SceneDataset(seed=3, n_clips=4, duration=0.2))
+    else:
+        parent = _RefusingReads(SyntheticDataset(seed=3, task="word", n_clips=12, duration=0.1))
+        dataset = data.Subset(parent, [5, 1, 7])
+    first = extract_embeddings(encoder, dataset, cache_dir=tmp_path, progress=False)
+    (parent if view == "subset" else dataset).refuse = True
+    again = extract_embeddings(encoder, dataset, cache_dir=tmp_path, progress=False)
+    np.testing.assert_array_equal(first.features, again.features)
+    assert again.ids.tolist() == first.ids.tolist()
+
+
+def test_a_torch_subset_maps_its_indices_to_the_parents_ids():
+    from workbench.data.synthetic.views import SyntheticDataset
+    from workbench.evaluation.embeddings import _clip_ids
+
+    parent = _RefusingReads(SyntheticDataset(seed=1, n_clips=10, duration=0.1))
+    parent.refuse = True
+    subset = torch.utils.data.Subset(parent, [9, 0, 4])
+    assert _clip_ids(subset) == ["synthetic-event-seed1-000009", "synthetic-event-seed1-000000",
+                                 "synthetic-event-seed1-000004"]  # fmt: skip
+
+
+def test_synthetic_parameters_that_shape_the_clips_change_the_key(encoder):
+    from workbench.data.synthetic.views import SyntheticDataset
+
+    base = cache_key(encoder, SyntheticDataset(seed=0, n_clips=6, duration=0.1))
+    assert cache_key(encoder, SyntheticDataset(seed=0, n_clips=6, duration=0.1)) == base
+    assert cache_key(encoder, SyntheticDataset(seed=0, n_clips=6, duration=0.2)) != base
+    assert cache_key(encoder, SyntheticDataset(seed=0, n_clips=6, duration=0.1, n_event_classes=8)) != base
+
+
+def test_overwritten_audio_gives_new_embeddings(encoder, tmp_path):
+    import os
+
+    from workbench.audio.io import save
+    from workbench.data.folder import FolderDataset
+
+    folder = tmp_path / "clips"
+    time = np.arange(800) / 8000
+    for index in range(3):
+        path = folder / f"clip{index}.wav"
+        save(path, (0.5 * np.sin(2 * np.pi * 300 * (index + 1) * time)).astype(np.float32), 8000)
+        os.utime(path, ns=(1_577_836_800_000_000_000,) * 2)  # copied long ago
+    (tmp_path / "labels.csv").write_text("filename,label\nclip0.wav,a\nclip1.wav,b\nclip2.wav,a\n")
+    before = extract_embeddings(encoder, FolderDataset(folder, tmp_path / "labels.csv"), cache_dir=tmp_path,
+                                progress=False)  # fmt: skip
+    for index in range(3):  # every clip overwritten: same names, same length, other (quieter) audio
+        save(folder / f"clip{index}.wav", (0.05 * np.sin(2 * np.pi * 300 * time)).astype(np.float32), 8000)
+    after = extract_embeddings(encoder, FolderDataset(folder, tmp_path / "labels.csv"), cache_dir=tmp_path,
+                               progress=False)  # fmt: skip
+    assert not np.allclose(before.features, after.features)
+    fresh = extract_embeddings(encoder, FolderDataset(folder, tmp_path / "labels.csv"), cache=False, progress=False)
+    np.testing.assert_array_equal(after.features, fresh.features)
+
+
+class _NeedsLongInput(CountingEncoder):
+    """Fails like a convolution stack does on too-short input (a raw RuntimeError), below 700 samples."""
+
+    def forward(self, waveform):
+        if waveform.shape[-1] < 700:
+            raise RuntimeError("Calculated padded input size per channel: (2 x 1). Kernel size: (3 x 3).")
+        return super().forward(waveform)
+
+
+def test_too_short_clips_are_named_with_the_encoders_minimum(tmp_path):
+    from workbench.audio.io import save
+    from workbench.data.folder import FolderDataset
+    from workbench.errors import AudioError
+
+    folder = tmp_path / "clips"
+    save(folder / "long.wav", np.full(800, 0.1, dtype=np.float32), 8000)
+    save(folder / "short.wav", np.full(600, 0.1, dtype=np.float32), 8000)
+    dataset = FolderDataset(folder, _write(tmp_path / "labels.csv", "filename,label\nlong.wav,a\nshort.wav,b\n"))
+    with pytest.raises(AudioError, match=r"1 clip\(s\) of FolderDataset are too short for _NeedsLongInput, which "
+                                         r"needs at least 700 samples \(0\.08[78] s at 8000 Hz\): .*short\.wav \(600 "
+                                         r"samples\)"):
+        extract_embeddings(_NeedsLongInput(), dataset, cache=False, progress=False)
+    declared = CountingEncoder()
+    declared.min_samples = 700  # an encoder that declares its minimum is checked before it runs
+    with pytest.raises(AudioError, match=r"needs at least 700 samples .*short\.wav"):
+        extract_embeddings(declared, dataset, cache=False, progress=False)
+    assert declared.calls == 1  # only the long clip ran
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path

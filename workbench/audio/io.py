@@ -9,6 +9,9 @@ from __future__ import annotations
 import io
 import math
 import os
+import struct
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +74,15 @@ def load(
     min_duration: Seconds | None = None,
     pad: bool = False,
 ) -> tuple[torch.Tensor, SampleRate]:
-    """Read an audio file as a float32 tensor ``(channels, samples)`` in [-1, 1].
+    """Read an audio file as a float32 tensor ``(channels, samples)``.
+
+    Integer formats (PCM WAV, FLAC, ...) give samples in [-1, 1). Floating-point files (float WAV,
+    ...) are returned as stored: samples beyond [-1, 1] are **kept, not clipped** (clipping would
+    distort the sound for good, while a scale can be undone), and the first read of such a file
+    warns once, with its peak, so that you can normalise it (or fix its export).
+
+    A WAV file whose header declares more sample frames than the file holds (a truncated copy or an
+    interrupted download) is an error, not the shorter clip libsndfile would return.
 
     Args:
         path: any format libsndfile reads (WAV, FLAC, OGG/Vorbis, OGG/Opus, MP3).
@@ -86,17 +97,30 @@ def load(
 
     Raises:
         MissingFileError: the file does not exist.
-        AudioError: the file is unreadable, empty, holds NaN/Inf, or is too short; the message names it.
+        AudioError: the file is unreadable, truncated, empty, holds NaN/Inf, or is too short; the
+            message names it.
     """
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"audio file not found: {path}")
     try:
-        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(path)) as stream:
+            header_frames = stream.frames
+            file_format = stream.format
+            data = stream.read(dtype="float32", always_2d=True)
+            file_rate = stream.samplerate
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise AudioError(f"{path}: unreadable audio file ({error})") from error
+    declared = _declared_wav_frames(path) if file_format in ("WAV", "WAVEX") else None
+    expected = max(header_frames, declared or 0)
+    if len(data) < expected:
+        raise AudioError(
+            f"{path}: truncated audio file: its header declares {expected} sample frames but it holds "
+            f"{len(data)} ({len(data) / file_rate:.3f} of {expected / file_rate:.3f} s); copy or download it again"
+        )
     waveform = torch.from_numpy(np.ascontiguousarray(data.T))  # (channels, samples)
     waveform = check_waveform(waveform, file_rate, source=str(path))
+    _warn_out_of_range(path, waveform)
     if mono and waveform.shape[0] > 1:
         waveform = waveform.mean(dim=0, keepdim=True)
     if sample_rate is not None and sample_rate != file_rate:
@@ -104,6 +128,64 @@ def load(
         file_rate = sample_rate
     waveform = check_waveform(waveform, file_rate, source=str(path), min_duration=min_duration, pad=pad)
     return waveform.contiguous(), int(file_rate)
+
+
+_WARNED_OUT_OF_RANGE: set[tuple[str, int, int]] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def _warn_out_of_range(path: Path, waveform: torch.Tensor) -> None:
+    """Warn once per file (path, size and modification time) about samples beyond [-1, 1] (kept)."""
+    peak = float(waveform.abs().max())
+    if peak <= 1.0:
+        return
+    status = path.stat()
+    key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+    with _WARNED_LOCK:
+        if key in _WARNED_OUT_OF_RANGE:
+            return
+        _WARNED_OUT_OF_RANGE.add(key)
+    outside = int((waveform.abs() > 1.0).sum())
+    warnings.warn(
+        f"{path}: {outside} samples lie outside [-1, 1] (peak {peak:.3g}); they are kept as stored, not "
+        f"clipped: normalise the file (or its export) if the scale is a mistake",
+        stacklevel=3,
+    )
+
+
+def _declared_wav_frames(path: Path) -> int | None:
+    """Sample frames a RIFF/RF64 WAV header declares (its data chunk's size over the frame size), or
+    None where the header does not say (a streaming writer's placeholder size) or cannot be parsed.
+
+    libsndfile clamps its frame count to the bytes present, so a truncated file looks whole to it.
+    """
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(12)
+            if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in (b"RIFF", b"RIFX"):
+                return None  # RF64/W64 and others: no check here
+            endian = "<" if head[:4] == b"RIFF" else ">"
+            block_align = None
+            while True:
+                chunk = stream.read(8)
+                if len(chunk) < 8:
+                    return None
+                name, size = chunk[:4], struct.unpack(f"{endian}I", chunk[4:])[0]
+                if name == b"fmt ":
+                    body = stream.read(size)
+                    if len(body) < 14:
+                        return None
+                    block_align = struct.unpack(f"{endian}H", body[12:14])[0]
+                    if size % 2:
+                        stream.seek(1, os.SEEK_CUR)
+                elif name == b"data":
+                    if block_align in (None, 0) or size in (0, 0xFFFFFFFF, 0x7FFFFFFF):
+                        return None
+                    return size // block_align
+                else:
+                    stream.seek(size + (size % 2), os.SEEK_CUR)
+    except (OSError, struct.error):
+        return None
 
 
 def save(

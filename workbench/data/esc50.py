@@ -76,6 +76,7 @@ ESC50_INFO = DatasetInfo(
     remotes=(REMOTE,),
     folder=FOLDER,
     expected_clips=2000,
+    expected_folds=tuple((fold, 400) for fold in range(1, 6)),
 )
 ESC10_INFO = dataclasses.replace(
     ESC50_INFO,
@@ -83,6 +84,7 @@ ESC10_INFO = dataclasses.replace(
     description="ESC-10: the 400-clip, 10-class subset of ESC-50 (same files, same folds).",
     licence="CC BY 3.0",
     expected_clips=400,
+    expected_folds=tuple((fold, 80) for fold in range(1, 6)),
 )
 OPTIONS = ("folds", "sample_rate", "mono", "path")
 _COLUMNS = ("filename", "fold", "target", "category", "esc10")

@@ -15,7 +15,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
+import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,7 +26,7 @@ from typing import Any
 import soundfile
 import torch
 
-from workbench.audio.io import load
+from workbench.audio.io import load, resample
 from workbench.data.records import AudioDataset, ClipRecord, DatasetInfo, TargetKind
 from workbench.data.registry import register
 from workbench.errors import AudioError, DatasetNotFoundError, MissingFileError, UnknownNameError, WorkbenchError
@@ -195,9 +198,16 @@ class ListedAudioDataset(AudioDataset):
             indices (``"multilabel"``).
         classes: class names in target order.
         directory: the dataset folder (reported in ``repr`` and by downloads).
-        sample_rate: rate of the returned waveforms; None uses the rate of the first file (read
-            from its header), and every clip is resampled to it where its own rate differs.
+        sample_rate: rate of the returned waveforms; every file is resampled on its own, from its
+            own rate, where that differs. None takes the rate from the files' headers (see
+            ``rate_from``).
         default_rate: the rate declared when ``sample_rate`` is None and there are no clips.
+        rate_from: with ``sample_rate`` None, ``"first"`` reads the first file's header (an official
+            copy has one rate; a file at a higher rate is an error when it is read, naming it,
+            since resampling it down would band-limit it), ``"highest"`` reads every header and takes
+            the highest rate (a folder of mixed rates: no clip loses bandwidth; one warning lists
+            the rates), ``"declared"`` takes ``default_rate`` (a dataset whose official files mix
+            rates, such as UrbanSound8K).
         mono: average channels to one.
         target_kind: ``"class"`` or ``"multilabel"``.
         duration: clip length in seconds when all clips have the same length.
@@ -217,6 +227,7 @@ class ListedAudioDataset(AudioDataset):
         mono: bool = True,
         target_kind: TargetKind = "class",
         duration: Seconds | None = None,
+        rate_from: str = "first",
     ):
         if sample_rate is not None and (
             isinstance(sample_rate, bool) or not float(sample_rate).is_integer() or sample_rate <= 0
@@ -231,12 +242,19 @@ class ListedAudioDataset(AudioDataset):
         self.target_kind = target_kind
         self.duration = duration
         self.folds = tuple(sorted({record.fold for record in self.records if record.fold is not None}))
+        _check_unique_ids(self.records, self.directory)
+        self._rate_given = sample_rate is not None
+        if rate_from not in ("first", "highest", "declared"):
+            raise ValueError(f"rate_from must be 'first', 'highest' or 'declared', got {rate_from!r}")
         if sample_rate is not None:
             self.sample_rate = int(sample_rate)
-        elif self.records:
+        elif not self.records or rate_from == "declared":
+            self._rate_given = rate_from == "declared"
+            self.sample_rate = int(default_rate)
+        elif rate_from == "first":
             self.sample_rate = _header_rate(self.records[0].path)
         else:
-            self.sample_rate = int(default_rate)
+            self.sample_rate = _highest_rate(self.records, self.directory)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -267,9 +285,57 @@ class ListedAudioDataset(AudioDataset):
     def targets(self) -> list[Any]:
         return [self._target(record) for record in self.records]
 
+    def clip_ids(self) -> list[str]:
+        return [str(record.id) for record in self.records]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The folder, file count and bytes, and a sha256 over each clip's relative path, size,
+        modification time (ns), id, target, fold and split and the class names (one ``stat`` per
+        file, no audio read)."""
+        digest = hashlib.sha256()
+        total_bytes = 0
+        for record in self.records:
+            if record.path is None:
+                size, mtime, name = -1, -1, ""
+            else:
+                path = Path(record.path)
+                try:
+                    status = path.stat()
+                    size, mtime = status.st_size, status.st_mtime_ns
+                except FileNotFoundError:
+                    size, mtime = -1, -1
+                try:
+                    name = path.relative_to(self.directory).as_posix()
+                except ValueError:
+                    name = str(path)
+            total_bytes += max(size, 0)
+            target = list(record.target) if isinstance(record.target, tuple) else record.target
+            digest.update(f"{name}\t{size}\t{mtime}\t{record.id}\t{target}\t{record.fold}\t{record.split}\n".encode())
+        digest.update("\t".join(self.classes).encode())
+        return {
+            "kind": "files",
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "directory": str(self.directory),
+            "clips": len(self.records),
+            "bytes": total_bytes,
+            "files": digest.hexdigest(),
+            "classes": len(self.classes),
+            "sample_rate": int(self.sample_rate),
+            "mono": self.mono,
+            "target_kind": self.target_kind,
+        }
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any, dict[str, Any]]:
         record = self.records[index]
-        waveform, _ = load(record.path, self.sample_rate, mono=self.mono)
+        waveform, file_rate = load(record.path, None, mono=self.mono)
+        if file_rate > self.sample_rate and not self._rate_given:
+            raise AudioError(
+                f"{record.path} is at {file_rate} Hz, above the dataset's {self.sample_rate} Hz (the rate of "
+                f"its first file, {self.records[0].path}); the copy mixes sample rates, and resampling this "
+                f"file down would cut its band above {self.sample_rate // 2} Hz: pass sample_rate=<rate> "
+                f"(e.g. {file_rate}, or your encoder's) to resample every file on its own"
+            )
+        waveform = resample(waveform, file_rate, self.sample_rate)
         meta: dict[str, Any] = {"id": record.id, "path": str(record.path)}
         if record.fold is not None:
             meta["fold"] = record.fold
@@ -280,6 +346,33 @@ class ListedAudioDataset(AudioDataset):
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, directory={str(self.directory)!r})"
+
+
+def _check_unique_ids(records: Sequence[ClipRecord], directory: Path) -> None:
+    """Raise MetadataError when two records share an id (one clip listed twice), naming them."""
+    counts = Counter(record.id for record in records)
+    repeated = [clip_id for clip_id, count in counts.items() if count > 1]
+    if repeated:
+        shown = ", ".join(repr(clip_id) for clip_id in repeated[:_MISSING_SHOWN])
+        more = f" and {len(repeated) - _MISSING_SHOWN} more" if len(repeated) > _MISSING_SHOWN else ""
+        raise MetadataError(
+            f"dataset in {directory}: {len(repeated)} clip id(s) listed more than once: {shown}{more}; "
+            f"each clip must be listed once (remove the repeated rows or files)"
+        )
+
+
+def _highest_rate(records: Sequence[ClipRecord], directory: Path) -> SampleRate:
+    """The highest header rate of the records' files; one warning when they differ."""
+    rates = Counter(_header_rate(record.path) for record in records)
+    highest = max(rates)
+    if len(rates) > 1:
+        listed = ", ".join(f"{count} at {rate} Hz" for rate, count in sorted(rates.items()))
+        warnings.warn(
+            f"{directory}: the files' sample rates differ ({listed}); every file is resampled on its own "
+            f"to {highest} Hz, the highest (pass sample_rate=<rate>, e.g. your encoder's, to choose)",
+            stacklevel=3,
+        )
+    return highest
 
 
 def _header_rate(path: Path | None) -> SampleRate:
@@ -316,13 +409,17 @@ class FolderDataset(ListedAudioDataset):
             Several labels separated by ``;`` in any row make the dataset multi-label (targets
             multi-hot over the sorted label names); otherwise targets are class indices over the
             sorted label names. None: every subfolder of ``path`` is a class holding its files.
-        sample_rate: resample to this rate; None keeps the rate of the first file.
+        sample_rate: the rate of the returned clips (e.g. your encoder's); every file is resampled
+            on its own from its own rate. None reads every file's header and takes the highest rate
+            (warning once when the rates differ), so no clip is band-limited by another's rate.
         mono: average channels to one.
 
     Raises:
         DatasetNotFoundError: ``path`` is not a folder.
         MissingFileError: the CSV lists files that do not exist (up to five are named).
-        MetadataError: a malformed CSV, or no CSV and no class subfolders.
+        MetadataError: a malformed CSV, no CSV and no class subfolders, or a clip listed on several
+            rows (a duplicate, two labels, or two folds/splits such as train and test; the rows are
+            named).
     """
 
     def __init__(
@@ -357,6 +454,7 @@ class FolderDataset(ListedAudioDataset):
             default_rate=16000,
             mono=mono,
             target_kind=target_kind,
+            rate_from="highest",
         )
 
     @staticmethod
@@ -369,6 +467,7 @@ class FolderDataset(ListedAudioDataset):
             raise MetadataError(
                 f"{labels}, line {line}: empty label (use ';' between labels for multi-label data)"
             )
+        _check_rows(labels, rows, clip_labels)
         classes = sorted({name for names in clip_labels for name in names})
         index_of = {name: index for index, name in enumerate(classes)}
         paths = resolve_listed_files(
@@ -412,6 +511,45 @@ class FolderDataset(ListedAudioDataset):
             for file in class_folders[name]
         ]
         return records, classes
+
+
+def _check_rows(labels: Path, rows: Sequence[dict[str, str]], clip_labels: Sequence[Sequence[str]]) -> None:
+    """Raise one MetadataError listing every clip that the CSV lists on more than one row.
+
+    A clip is its filename without the extension (``a.wav`` and ``a.flac`` are one clip). Each
+    repeated clip is reported with its line numbers and what differs: its labels (contradicting
+    labels), its fold or split (one clip in two partitions, e.g. train and test), or nothing (a
+    duplicate row).
+    """
+    lines_of: dict[str, list[int]] = {}
+    for line, row in enumerate(rows, start=2):
+        lines_of.setdefault(str(PurePosixPath(row["filename"]).with_suffix("")), []).append(line)
+    problems = []
+    for clip, lines in lines_of.items():
+        if len(lines) < 2:
+            continue
+        picked = [rows[line - 2] for line in lines]
+        label_sets = {tuple(sorted(clip_labels[line - 2])) for line in lines}
+        folds = {row.get("fold", "") for row in picked}
+        splits = {row.get("split", "") for row in picked}
+        where = f"lines {', '.join(str(line) for line in lines)}"
+        if len(label_sets) > 1:
+            shown = " vs ".join(repr(";".join(names)) for names in sorted(label_sets))
+            problems.append(f"clip {clip!r} on {where} has contradicting labels {shown}")
+        elif len(folds) > 1 or len(splits) > 1:
+            parts = [f"folds {sorted(folds)}"] if len(folds) > 1 else []
+            parts += [f"splits {sorted(splits)}"] if len(splits) > 1 else []
+            problems.append(f"clip {clip!r} on {where} is in two partitions ({', '.join(parts)})")
+        else:
+            problems.append(f"clip {clip!r} is listed twice, on {where}")
+    if problems:
+        shown = "; ".join(problems[:_MISSING_SHOWN])
+        more = f"; and {len(problems) - _MISSING_SHOWN} more" if len(problems) > _MISSING_SHOWN else ""
+        raise MetadataError(
+            f"{labels}: {len(problems)} clip(s) listed on more than one row: {shown}{more}. List each clip "
+            f"once, with all its labels on one row (separated by ';' for multi-label data) and one "
+            f"fold/split."
+        )
 
 
 @register(FOLDER_INFO)

@@ -85,6 +85,7 @@ INFO = DatasetInfo(
     remotes=REMOTES,
     folder=FOLDER,
     expected_clips=EXPECTED_CLIPS,
+    expected_splits=tuple(SPLIT_CLIPS.items()),
 )
 OPTIONS = ("task", "split", "sample_rate", "mono", "path")
 

@@ -57,6 +57,10 @@ class DatasetInfo:
     """The folder under the data root where the dataset lives (and where a download puts it)."""
     expected_clips: int | None = None
     """Clips a complete copy holds; checked after a download (stands in where no sha256 is published)."""
+    expected_folds: tuple[tuple[int, int], ...] = ()
+    """``(fold, clips)`` of a complete copy, from the official metadata, where the dataset has folds."""
+    expected_splits: tuple[tuple[str, int], ...] = ()
+    """``(split, clips)`` of a complete copy, from the official metadata, where the dataset has splits."""
 
 
 class AudioDataset(torch.utils.data.Dataset):
@@ -92,6 +96,24 @@ class AudioDataset(torch.utils.data.Dataset):
     def targets(self) -> list[Any]:
         """Every clip's target without reading audio, where the dataset can (class/multilabel)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list targets without loading audio")
+
+    def clip_ids(self) -> list[str]:
+        """Every clip's id (``meta["id"]``) in index order, without reading or rendering audio.
+
+        Raises:
+            NotImplementedError: the dataset cannot list its ids without its items.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list its clip ids without loading audio")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """A plain, JSON-able description of the data this dataset reads, cheap to compute (no audio is
+        read): what a run id and an embedding cache key hash, so that changed data is a new run.
+
+        File datasets give their files' sizes and modification times, the synthetic views their seed
+        and parameters. This default (class, ``repr`` and length) is all a dataset that overrides
+        nothing can say; override it where the data can change under the same ``repr``.
+        """
+        return {"class": _qualified_name(self), "repr": repr(self), "clips": len(self)}
 
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -131,11 +153,34 @@ class Subset(AudioDataset):
         all_targets = self.dataset.targets()
         return [all_targets[i] for i in self.indices]
 
+    def clip_ids(self) -> list[str]:
+        parent_ids = self.dataset.clip_ids()
+        return [parent_ids[i] for i in self.indices]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return subset_fingerprint(self.dataset, self.indices)
+
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, index: int):
         return self.dataset[self.indices[index]]
+
+
+def _qualified_name(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def subset_fingerprint(parent: Any, indices: Sequence[int]) -> dict[str, Any]:
+    """The fingerprint of the clips ``indices`` of ``parent``: the parent's and a digest of the indices."""
+    import hashlib
+    import json
+
+    from workbench.data.fingerprint import dataset_fingerprint
+
+    listed = [int(index) for index in indices]
+    digest = hashlib.sha256(json.dumps(listed, separators=(",", ":")).encode()).hexdigest()
+    return {"kind": "subset", "of": dataset_fingerprint(parent), "clips": len(listed), "indices": digest}
 
 
 def collate_clips(batch: Sequence[tuple[torch.Tensor, Any, dict[str, Any]]]):

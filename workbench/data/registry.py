@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,42 @@ def get(name: str, root: str | Path | None = None, **options: Any) -> AudioDatas
     if name not in _FACTORIES:
         raise UnknownNameError("dataset", name, names())
     return _FACTORIES[name](Path(root) if root is not None else data_root(), **options)
+
+
+def describe_copy(name: str, dataset: AudioDataset) -> str:
+    """How complete a local copy of dataset ``name`` is: clips found against the official counts.
+
+    Per fold (or split) where the registry knows a complete copy's counts (``expected_folds`` /
+    ``expected_splits``), else the total (``expected_clips``), else just the count found. Reads no
+    audio (folds and splits come from the metadata).
+
+    Returns:
+        e.g. ``"complete: 2000 clips (5 folds of 400)"``, ``"partial: 414 of 2000 clips; fold 1: 0/400,
+        fold 2: 11/400, ..."`` or ``"found 83 clips"``.
+    """
+    entry = info(name)
+    found = len(dataset)
+    expected_parts: tuple[tuple[Any, int], ...] = ()
+    if entry.expected_folds:
+        expected_parts, kind = entry.expected_folds, "fold"
+        counts = Counter(dataset.fold_of(index) for index in range(found))
+    elif entry.expected_splits:
+        expected_parts, kind = entry.expected_splits, "split"
+        counts = Counter(dataset.split_of(index) for index in range(found))
+    expected = entry.expected_clips if entry.expected_clips is not None else (
+        sum(count for _, count in expected_parts) if expected_parts else None
+    )
+    if expected is None:
+        return f"found {found} clips (no official count to compare with)"
+    parts_complete = all(counts.get(part, 0) == count for part, count in expected_parts)
+    if found == expected and parts_complete:
+        if expected_parts and len({count for _, count in expected_parts}) == 1:
+            return f"complete: {found} clips ({len(expected_parts)} {kind}s of {expected_parts[0][1]})"
+        return f"complete: {found} clips"
+    line = f"partial: {found} of {expected} clips"
+    if expected_parts:
+        line += "; " + ", ".join(f"{kind} {part}: {counts.get(part, 0)}/{count}" for part, count in expected_parts)
+        extra = sorted(set(counts) - {part for part, _ in expected_parts}, key=str)
+        if extra:
+            line += ", " + ", ".join(f"{kind} {part}: {counts[part]} (not official)" for part in extra)
+    return line

@@ -18,8 +18,8 @@ Targets: the official ``classID`` column (0..9); ``classes[i]`` is the ``class``
 (``air_conditioner`` = 0 ... ``street_music`` = 9). Folds: the official ten folds, which must be used
 as they are (the authors warn that re-shuffled splits inflate scores): ``fold_of(i)`` is the
 ``fold`` column. The clips keep the sample rates, bit depths and channel counts of their Freesound
-sources (mixed), so ``sample_rate=None`` adopts the rate of the first clip and resamples the others
-to it; pass ``sample_rate`` explicitly for a predictable rate. Clips last from a few tenths of a
+sources (mixed), so ``sample_rate=None`` gives every clip at 44.1 kHz, most clips' rate, each file
+resampled on its own; pass ``sample_rate`` (e.g. your encoder's) to choose another. Clips last from a few tenths of a
 second to 4 s: ``duration`` is None and batches need cropping or padding.
 
 Download: ``workbench download urbansound8k`` fetches ``UrbanSound8K.tar.gz`` (about 6 GB) from Zenodo.
@@ -57,6 +57,8 @@ LISTING = "metadata/UrbanSound8K.csv"
 N_CLASSES = 10
 FOLDS = tuple(range(1, 11))
 EXPECTED_CLIPS = 8732
+FOLD_CLIPS = ((1, 873), (2, 888), (3, 925), (4, 990), (5, 936), (6, 823), (7, 838), (8, 806), (9, 816), (10, 837))
+"""Clips per official fold (the rows of ``metadata/UrbanSound8K.csv`` per ``fold``)."""
 NATIVE_RATE = 44100
 """The most common rate of the clips (declared when the listing is empty); the clips' rates vary."""
 
@@ -80,6 +82,7 @@ INFO = DatasetInfo(
     remotes=(REMOTE,),
     folder=FOLDER,
     expected_clips=EXPECTED_CLIPS,
+    expected_folds=FOLD_CLIPS,
 )
 OPTIONS = ("folds", "sample_rate", "mono", "path")
 _COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
@@ -91,7 +94,7 @@ class UrbanSound8K(ListedAudioDataset):
     Args:
         root: the data root holding ``UrbanSound8K/``, or the dataset folder itself.
         folds: keep these folds (1..10); an int keeps one; None keeps all.
-        sample_rate: resample to this rate on load; None adopts the first clip's rate (the clips' rates vary).
+        sample_rate: resample to this rate on load; None gives 44.1 kHz (the clips' rates vary; each is resampled on its own).
         mono: average channels to one (some clips are stereo).
         path: the dataset folder, overriding the search under ``root``.
 
@@ -173,6 +176,7 @@ class UrbanSound8K(ListedAudioDataset):
             directory=directory,
             sample_rate=sample_rate,
             default_rate=NATIVE_RATE,
+            rate_from="declared",  # the official files mix rates: each is resampled on its own
             mono=mono,
         )
         self.name = NAME

@@ -18,8 +18,8 @@ be given with ``path=`` (and the CSV with ``labels=``, relative to the folder or
 ``voxforge.csv`` is the truth: every file it lists must exist (another audio extension with the same
 stem is accepted); ``split`` is ``train``, ``valid`` (``validation``/``val`` accepted) or ``test``.
 Targets: the ``label`` column (language codes), classes in sorted order, the same whichever ``split``
-is kept. Most recordings are 16 kHz; ``sample_rate=None`` adopts the first file's rate and resamples
-the others to it, so pass ``sample_rate=16000`` for a predictable rate.
+is kept. Most recordings are 16 kHz; ``sample_rate=None`` gives every clip at 16 kHz, each file
+resampled on its own; pass ``sample_rate`` (e.g. your encoder's) to choose another.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class VoxForge(ListedAudioDataset):
         root: the data root holding ``voxforge/``, or that folder itself.
         split: ``"train"``, ``"valid"`` or ``"test"``; None keeps every row.
         labels: the CSV (columns ``file_name,label,split``); default ``voxforge.csv`` in the folder.
-        sample_rate: resample to this rate on load; None adopts the first file's rate.
+        sample_rate: resample to this rate on load; None gives 16 kHz (each file resampled on its own).
         mono: average channels to one.
         path: the folder of the audio, overriding the search under ``root``.
 
@@ -167,6 +167,7 @@ class VoxForge(ListedAudioDataset):
             directory=directory,
             sample_rate=sample_rate,
             default_rate=NATIVE_RATE,
+            rate_from="declared",  # the official files mix rates: each is resampled on its own
             mono=mono,
         )
         self.name = NAME

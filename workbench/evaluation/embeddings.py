@@ -3,8 +3,11 @@
 Linear evaluation (BYOL-A, EVAR), the SVM back-end, retrieval and the embedding explorer all start from
 the same table: one embedding per clip with its target, fold/split and id. :func:`extract_embeddings`
 builds that table with :meth:`workbench.models.base.Encoder.embed` and caches it under
-``<cache root>/embeddings/<key>.npz``; the key hashes the encoder's weights and the dataset's contents,
-so retraining or changing the dataset never reads a stale cache.
+``<cache root>/embeddings/<key>.npz``; the key hashes the encoder's weights and the dataset's
+fingerprint (:mod:`workbench.data.fingerprint`: its files' sizes and modification times, or the
+synthetic world's seed and parameters) with its clip ids, labels and partition, so retraining or
+changing the dataset never reads a stale cache. The key comes from metadata only: a cache hit renders
+and reads no clip.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from workbench.atomic import atomic_path
+from workbench.atomic import atomic_path, remove_stale_temporaries
 from workbench.audio.io import resample
-from workbench.data.records import AudioDataset, Subset
+from workbench.data.fingerprint import dataset_fingerprint as data_fingerprint_of
+from workbench.data.records import AudioDataset
+from workbench.errors import AudioError
 from workbench.models.base import Encoder
 from workbench.paths import cache_dir as default_cache_dir
 
@@ -159,8 +164,12 @@ def extract_embeddings(
     is padded or cropped (padding would change a mean-pooled embedding).
 
     The result is cached in ``<cache_dir>/embeddings/<key>.npz``. The key hashes the encoder
-    (class, sample rate, module structure, every tensor of its ``state_dict``) and the dataset (class,
-    ``repr``, length, clip ids, targets, folds, splits), so changed weights or data give a new file.
+    (class, sample rate, module structure, every tensor of its ``state_dict``) and the dataset (its
+    fingerprint: files' sizes and modification times, or the synthetic seed and parameters; clip
+    ids, targets, folds, splits), all from metadata: a cache hit reads and renders no clip.
+
+    Clips shorter than the encoder takes (its ``min_samples`` where it declares one, else the shortest
+    length its ``embed`` accepts, found when a call fails) raise an error naming the clips' files.
 
     Args:
         encoder: any :class:`~workbench.models.base.Encoder`; it is put in eval mode during the call and
@@ -179,6 +188,7 @@ def extract_embeddings(
     Raises:
         ValueError: the dataset has waveform targets, is empty, has folds/splits on only some clips,
             ``batch_size < 1``, or the encoder returns embeddings of the wrong shape.
+        AudioError: clips too short for the encoder (the message names them and the minimum length).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -202,6 +212,7 @@ def extract_embeddings(
 
     embeddings = _compute_embeddings(encoder, dataset, batch_size, progress, num_workers)
     if cache_file is not None:
+        remove_stale_temporaries(cache_file.parent)  # of killed writers; live writers' files stay
         embeddings.save(cache_file)
     return embeddings
 
@@ -237,7 +248,8 @@ def encoder_fingerprint(encoder: Encoder) -> str:
 
 
 def dataset_fingerprint(dataset: AudioDataset) -> str:
-    """A string that changes whenever the dataset's clips, labels or partition change."""
+    """A string that changes whenever the dataset's data, clips, labels or partition change; computed
+    from metadata (no clip is read or rendered where the dataset lists its ids)."""
     count = len(dataset)
     try:
         targets: Any = [_plain(target) for target in dataset.targets()]
@@ -247,6 +259,7 @@ def dataset_fingerprint(dataset: AudioDataset) -> str:
         {
             "class": f"{type(dataset).__module__}.{type(dataset).__qualname__}",
             "repr": repr(dataset),
+            "data": data_fingerprint_of(dataset),
             "length": count,
             "sample_rate": int(dataset.sample_rate),
             "classes": list(dataset.classes),
@@ -272,16 +285,67 @@ def _plain(target: Any) -> Any:
     return target
 
 
-def _clip_ids(dataset: AudioDataset) -> list[str]:
-    """Every clip's id, without reading audio where the dataset lists its records."""
-    if isinstance(dataset, Subset):
+def _clip_ids(dataset: Any) -> list[str]:
+    """Every clip's id, from metadata: the dataset's ``clip_ids()``, a subset's (the workbench's or
+    ``torch.utils.data.Subset``) indices mapped to its parent's ids, or listed records. Only a dataset
+    with none of these is read item by item."""
+    if hasattr(dataset, "dataset") and hasattr(dataset, "indices"):  # a Subset of either kind
         parent_ids = _clip_ids(dataset.dataset)
-        return [parent_ids[index] for index in dataset.indices]
+        return [parent_ids[int(index)] for index in dataset.indices]
+    method = getattr(dataset, "clip_ids", None)
+    if callable(method):
+        try:
+            return [str(clip_id) for clip_id in method()]
+        except NotImplementedError:
+            pass
     records = getattr(dataset, "records", None)
     if records is not None and len(records) == len(dataset):
         return [str(record.id) for record in records]
     # No metadata listing: the only way to the ids is through the items themselves.
     return [str(dataset[index][2]["id"]) for index in range(len(dataset))]
+
+
+def _minimum_samples(encoder: Encoder, failing_length: int, device: torch.device) -> int | None:
+    """The shortest input ``encoder.embed`` accepts, where a clip of ``failing_length`` samples failed:
+    ``encoder.min_samples`` when it declares one, else found by doubling then bisecting on silent
+    clips. None when a silent clip of ``failing_length`` passes (the failure was not about length)."""
+    declared = getattr(encoder, "min_samples", None)
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0:
+        return declared
+
+    def accepts(length: int) -> bool:
+        try:
+            encoder.embed(torch.zeros(1, length, device=device))
+            return True
+        except Exception:  # noqa: BLE001 - any failure counts as "too short" for this search
+            return False
+
+    if accepts(failing_length):
+        return None
+    low, high = failing_length, max(2 * failing_length, 16)  # low fails
+    ceiling = 600 * int(encoder.sample_rate)  # ten minutes: past this, length is not the problem
+    while not accepts(high):
+        low, high = high, 2 * high
+        if high > ceiling:
+            return None
+    while high - low > 1:
+        middle = (low + high) // 2
+        if accepts(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _too_short_error(encoder: Encoder, dataset: AudioDataset, clips: list[tuple[str, int]], minimum: int) -> AudioError:
+    rate = int(encoder.sample_rate)
+    shown = ", ".join(f"{name} ({length} samples)" for name, length in clips[:5])
+    more = f" and {len(clips) - 5} more" if len(clips) > 5 else ""
+    return AudioError(
+        f"{len(clips)} clip(s) of {type(dataset).__name__} are too short for {type(encoder).__name__}, which "
+        f"needs at least {minimum} samples ({minimum / rate:.3f} s at {rate} Hz): {shown}{more}; "
+        f"remove them, or zero-pad them to that length"
+    )
 
 
 def _mono(waveform: torch.Tensor, source: str) -> torch.Tensor:
@@ -307,13 +371,25 @@ def _compute_embeddings(
     targets: list[Any] = []
     ids: list[str] = []
     pending: list[torch.Tensor] = []
+    sources: list[str] = []  # the pending clips' files (or ids), for errors
+    declared = getattr(encoder, "min_samples", None)
+    declared = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
 
     def flush() -> None:
         if not pending:
             return
         batch = torch.stack(pending)  # (batch, samples) at the dataset's rate
         batch = resample(batch, dataset.sample_rate, encoder.sample_rate)
-        embedded = encoder.embed(batch.to(device))
+        length = batch.shape[-1]
+        if declared is not None and length < declared:
+            raise _too_short_error(encoder, dataset, [(source, length) for source in sources], declared)
+        try:
+            embedded = encoder.embed(batch.to(device))
+        except Exception as error:
+            minimum = _minimum_samples(encoder, length, device)
+            if minimum is not None and length < minimum:
+                raise _too_short_error(encoder, dataset, [(source, length) for source in sources], minimum) from error
+            raise
         if embedded.ndim != 2 or embedded.shape[0] != len(pending):
             raise ValueError(
                 f"{type(encoder).__name__}.embed must return (batch, dim) = ({len(pending)}, dim), "
@@ -321,6 +397,7 @@ def _compute_embeddings(
             )
         features.append(embedded.detach().float().cpu().numpy())
         pending.clear()
+        sources.clear()
 
     was_training = encoder.training
     encoder.eval()
@@ -333,6 +410,7 @@ def _compute_embeddings(
                 if pending and (len(pending) == batch_size or clip.shape[-1] != pending[0].shape[-1]):
                     flush()
                 pending.append(clip)
+                sources.append(str(meta.get("path", meta["id"])))
                 targets.append(_plain(target))
                 ids.append(str(meta["id"]))
             flush()

@@ -835,7 +835,7 @@ def train_loss(
     """
     prepared = {} if prepared is None else prepared
     params = canonical(params)
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset if dataset is not None else build_dataset(params, _encoder_rate(params)))
     if dataset is None:
         dataset = build_dataset(params, _encoder_rate(params))
     splits = plan_splits(dataset, params.folds)
@@ -900,7 +900,7 @@ def run(params: Params) -> AddLossResult:
         loss_run = train_loss(params.replace(**variant.changes), dataset, prepared)
         runs[loss_run.label] = loss_run
     claims = comparison_claims(runs, {variant.key: variant.label(params) for variant in variants})
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset)
     metrics = {"losses": {label: {**run.metrics(), "run_dir": str(run.run_dir)} for label, run in runs.items()},
                "claims": [dataclasses.asdict(claim) for claim in claims]}  # fmt: skip
     if not run_dir.finished:

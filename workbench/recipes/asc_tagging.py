@@ -540,7 +540,7 @@ def run(params: Params) -> AscTaggingRun:
 
     An identical rerun finds the finished run directory and reads everything back instead of training.
     """
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[build_dataset(params), tagging_data(params)])
     dataset = build_dataset(params)
     if run_dir.finished:
         return _read_back(params, run_dir, dataset)

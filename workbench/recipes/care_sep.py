@@ -541,7 +541,7 @@ def _build(config: CaReSepConfig, seed: int, class_names: Sequence[str]) -> CaRe
 
 def pretrain(params: Params, seed: int, dataset: SeparationData, progress: bool = True) -> CaReSep:
     """The CLS-pretrained classifier of ``seed`` (trained now, or read back from its run directory)."""
-    run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, seed))
+    run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, seed), data=None if params.dataset in ("synthetic", "synthetic-separation") else data.get(params.dataset, root=expand_shared(params.data_root) or None))
     weights = run_dir.artifact("classifier.pt")
     classifier = _build(classifier_config(model_config(params, dataset.n_classes)), seed, dataset.class_names)
     if run_dir.finished and weights.is_file():
@@ -595,7 +595,7 @@ def train_row(
     params: Params, row: str, seed: int, dataset: SeparationData, classifier: CaReSep | None, progress: bool = True
 ) -> Trained:
     """Train one ablation row (or read back its finished run directory; an interrupted one resumes)."""
-    run_dir = RunDir.open(TRAIN_NAME, training_params(params, row, seed))
+    run_dir = RunDir.open(TRAIN_NAME, training_params(params, row, seed), data=None if params.dataset in ("synthetic", "synthetic-separation") else data.get(params.dataset, root=expand_shared(params.data_root) or None))
     weights = run_dir.artifact("system.pt")
     system = build_system(params, row, seed, dataset, classifier)
     if run_dir.finished and weights.is_file():
@@ -854,7 +854,7 @@ def _pool(evaluations: Sequence[RowEvaluation]) -> dict[str, tuple[float, float]
 
 def _run(params: Params, progress: bool) -> CareSepRun:
     seed_everything(params.world_seed)
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=None if params.dataset in ("synthetic", "synthetic-separation") else data.get(params.dataset, root=expand_shared(params.data_root) or None))
     dataset = separation_data(params)
     for label in params.figure_classes:
         if not 0 <= label < dataset.n_classes:

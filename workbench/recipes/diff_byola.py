@@ -354,7 +354,7 @@ def pretrain(
         clips: precomputed log-mels of the pre-training data (:func:`log_mel_clips`); computed when None.
         progress: show the trainer's progress bars.
     """
-    run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, difference_weight, seed))
+    run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, difference_weight, seed), data=pretraining_dataset(params))
     encoder_file = run_dir.artifact("encoder.pt")
     frontend = LogMelSpectrogram()
     if run_dir.finished and encoder_file.is_file():
@@ -603,7 +603,7 @@ def run(params: Params, progress: bool = True) -> DiffBYOLARun:
 
 def _run(params: Params, progress: bool) -> DiffBYOLARun:
     seed_everything(params.world_seed)
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[pretraining_dataset(params), bgknown_builder(params).foregrounds, *general_datasets(params).values()])
     builder = bgknown_builder(params)
     labels = [model_label(weight) for weight in params.difference_weights]
     histories: dict[str, dict[str, list[float]]] = {}
@@ -629,7 +629,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         evaluations: dict[str, list[Evaluation]] = {}
         for weight, label in zip(params.difference_weights, labels):
             for seed in params.pretrain_seeds:
-                pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed))
+                pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=pretraining_dataset(params))
                 if clips is None and not pretrained_dir.finished:
                     clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
                 pretrained = pretrain(params, weight, seed, clips, progress=progress)

@@ -453,7 +453,7 @@ def run(params: Params) -> LayerFusionRun:
     if not params.tasks:
         raise ValueError("no tasks: give at least one in 'tasks' (e.g. event,speaker,word,pitch)")
     seed_everything(params.model_seed)
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[build_dataset(spec, params) for spec in params.tasks])
     encoder = build_model(params)
     stack = LayerVectorEncoder(
         encoder, tapped_layers(encoder, params.layers), view=params.layer_view, n_frames=params.n_frames or None

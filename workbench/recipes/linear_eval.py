@@ -132,7 +132,7 @@ def run(params: Params) -> LinearEvalRun:
     seed_everything(params.encoder_seed)
     dataset = build_dataset(params)  # before the run directory: a missing dataset leaves no orphan run
     encoders = build_encoders(params)
-    run_dir = RunDir.open(NAME, params.to_dict())
+    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset)
     embeddings = {name: extract_embeddings(encoder, dataset) for name, encoder in encoders.items()}
     if run_dir.finished:
         stored = run_dir.read_metrics()["scores"]

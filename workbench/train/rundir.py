@@ -4,15 +4,27 @@ Layout (``root`` defaults to :func:`workbench.paths.runs_root`, ``$WORKBENCH_RUN
 
     <root>/<recipe>/<run-id>/
         params.yaml             the parameters, loadable by the recipe's ``Params.from_dict``
-        metrics.json            {"finished": bool, "metrics": {...}}
+        provenance.json         workbench version and git commit, Python and package versions, and
+                                the fingerprint of the data the run reads (when it was given)
+        metrics.json            {"finished": bool, "metrics": {...}}: strict JSON, NaN/inf as null
         log.jsonl               one JSON object per line: {"time": UTC ISO 8601, "event": ..., **fields}
         checkpoints/step-<n>.pt training state after optimizer step n (the last ``keep_last`` kept)
         arrays/<name>.npz       arrays a notebook draws
         artifacts/<name>        anything else (figures, audio, reports)
+        .lock                   held (``fcntl.flock``) by the process running the run
 
-The run id is a hash of the recipe name and the parameters (:func:`run_id`), so running the same
-parameters again finds the same directory: a finished run's metrics are there to read, and an
-interrupted one resumes from its latest checkpoint.
+The run id is a hash of the recipe name, the parameters and the fingerprint of the data the run reads
+(:func:`run_id`; :mod:`workbench.data.fingerprint`: file sizes and modification times, synthetic
+seeds and parameters), so running the same parameters on the same data again finds the same
+directory: a finished run's metrics are there to read, and an interrupted one resumes from its latest
+checkpoint (its log gets a ``resumed`` row). Overwritten data gives another id: a new run.
+
+One process runs a run at a time: :meth:`RunDir.open` takes an exclusive lock on ``.lock``, held as long
+as any :class:`RunDir` of it opened in that process is alive (or until :meth:`RunDir.close`). A second
+process opening the same run waits for it (``wait`` seconds; ``None`` waits as long as it takes, after
+saying whom it waits for) or, with ``wait=0``, refuses with :class:`RunLockedError`, naming the holder.
+The kernel releases the lock of a process that dies, so a killed run never blocks the next one; once it
+holds the lock, ``open`` removes the temporary files a killed atomic write left in the directory.
 
 Every file is written atomically (temporary file + rename, :mod:`workbench.atomic`), so a process killed
 mid-write leaves the old file or the new one, never half of one. The one exception is ``log.jsonl``, which
@@ -20,18 +32,28 @@ is appended to line by line (rewriting it per event would cost time quadratic in
 killed mid-line leaves a partial last line, which :meth:`RunDir.read_log` ignores and the next
 :meth:`RunDir.log` call removes.
 
-Only one process should write to a run directory; under ``torchrun`` the trainer writes from rank 0 only.
+Under ``torchrun`` the trainer writes from rank 0 only, and only rank 0 takes the lock and writes
+params.yaml and provenance.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import fcntl
+import functools
 import hashlib
 import json
 import math
 import os
+import platform
 import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -40,8 +62,16 @@ import numpy as np
 import torch
 import yaml
 
-from workbench.atomic import atomic_path, atomic_torch_save, atomic_write_json, atomic_write_text
-from workbench.errors import CheckpointError, MissingFileError
+from workbench.atomic import (
+    atomic_path,
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    json_safe,
+    remove_stale_temporaries,
+)
+from workbench.data.fingerprint import data_fingerprint
+from workbench.errors import CheckpointError, MissingFileError, WorkbenchError
 from workbench.paths import runs_root
 
 RUN_ID_HEX_DIGITS = 12
@@ -110,8 +140,13 @@ def params_dict(params: Any) -> dict[str, Any]:
     return plain(params, "params")
 
 
-def run_id(recipe: str, params: Any) -> str:
-    """A run's id, ``"<recipe>-<12 hex digits>"``, derived from the recipe name and its parameters.
+class RunLockedError(WorkbenchError):
+    """Another process holds the run directory's lock (it is running the same run)."""
+
+
+def run_id(recipe: str, params: Any, data: Any = None) -> str:
+    """A run's id, ``"<recipe>-<12 hex digits>"``, derived from the recipe name, its parameters and
+    the fingerprint of its data.
 
     What is hashed: the sha256 of the UTF-8 text ``json.dumps({"params": P, "recipe": recipe},
     sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, where ``P`` is the parameters made
@@ -125,22 +160,185 @@ def run_id(recipe: str, params: Any) -> str:
     Pass the validated parameters (``Params.to_dict()`` or the ``Params`` itself): a raw ``"1"`` string
     and the int ``1`` are different values here, as they are different before the dataclass coerces them.
 
+    With ``data``, the hashed object also holds ``"data": <digest>``, the sha256 hex digest of
+    :func:`workbench.data.fingerprint.data_fingerprint` of it; without, the id is the one above (and
+    that of runs made before data entered the id).
+
     Args:
         recipe: the recipe's name (letters, digits, ``_``, ``-``, ``.``).
         params: a mapping of parameter name -> value, or a dataclass (a recipe's ``Params``).
+        data: what the run reads: a dataset, a list or ``{name: dataset}`` of them, or a fingerprint
+            from :func:`~workbench.data.fingerprint.data_fingerprint`; None leaves data out.
 
     Raises:
         ValueError: the recipe name is not a safe directory name.
         TypeError: a parameter value is not a plain scalar/list/mapping.
     """
     _check_name("recipe name", recipe)
-    canonical = {"params": _canonical(params_dict(params)), "recipe": recipe}
+    canonical: dict[str, Any] = {"params": _canonical(params_dict(params)), "recipe": recipe}
+    if data is not None:
+        canonical["data"] = data_fingerprint(data)["digest"]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return f"{recipe}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:RUN_ID_HEX_DIGITS]}"
 
 
+def _find_non_finite(value: Any, where: list[Any], found: list[list[Any]]) -> None:
+    """Append ``[path, "nan"|"inf"|"-inf"]`` for every non-finite float inside ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append([list(where), str(value)])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _find_non_finite(item, [*where, key], found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _find_non_finite(item, [*where, index], found)
+
+
 def _utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+_PACKAGES = ("torch", "torchaudio", "numpy", "scikit-learn")
+
+
+@functools.lru_cache(maxsize=1)
+def _code_provenance() -> dict[str, Any]:
+    """Workbench version and git commit (where the package runs from a checkout), Python and package
+    versions; computed once per process."""
+    from importlib import metadata
+
+    import workbench
+
+    packages = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    checkout = Path(workbench.__file__).resolve().parent.parent
+    commit = dirty = None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip() or None
+        if commit:
+            status = subprocess.run(
+                ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True, text=True, timeout=10, check=True,
+            ).stdout  # fmt: skip
+            dirty = bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit = dirty = None  # not a git checkout (an installed package), or no git
+    return {
+        "workbench": getattr(workbench, "__version__", None),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": platform.python_version(),
+        "packages": packages,
+    }
+
+
+def provenance(data: Any = None) -> dict[str, Any]:
+    """What :meth:`RunDir.open` writes to provenance.json: the code's provenance (workbench version, git
+    commit and whether the checkout had uncommitted changes, Python and package versions), the host,
+    and the data fingerprint (None when the run was opened without ``data``)."""
+    return {
+        **_code_provenance(),
+        "host": socket.gethostname(),
+        "data": None if data is None else data_fingerprint(data),
+        "time": _utc_now(),
+    }
+
+
+class _RunLock:
+    """An exclusive ``flock`` on ``<run>/.lock``, shared by every RunDir of that run in this process."""
+
+    _held: weakref.WeakValueDictionary[str, _RunLock] = weakref.WeakValueDictionary()
+    _guard = threading.Lock()
+
+    def __init__(self, path: Path, handle: int):
+        self.path = path
+        self._handle: int | None = handle
+
+    @classmethod
+    def acquire(cls, path: Path, wait: float | None) -> tuple[_RunLock, bool]:
+        """The lock of ``path``, and whether this process held it already (through another RunDir)."""
+        key = str(path.resolve())
+        with cls._guard:
+            held = cls._held.get(key)
+            if held is not None and held._handle is not None:
+                return held, True
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                cls._take(path, handle, wait)
+            except BaseException:
+                os.close(handle)
+                raise
+            # Who holds it, for the message of a process that finds it taken.
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} since {_utc_now()}\n".encode(), 0)
+            lock = cls(path, handle)
+            cls._held[key] = lock
+            return lock, False
+
+    @staticmethod
+    def _take(path: Path, handle: int, wait: float | None) -> None:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        holder = _read_holder(path)
+        run = path.parent
+        if wait is not None and wait <= 0:
+            raise RunLockedError(
+                f"run {run.name} is being run by another process ({holder}); wait for it to finish (its "
+                f"results are then read back), or stop it; its directory: {run}"
+            )
+        print(f"workbench: run {run.name} is being run by another process ({holder}); waiting for it "
+              f"to finish", file=sys.stderr, flush=True)  # fmt: skip
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise RunLockedError(
+                        f"run {run.name} is still being run by another process ({_read_holder(path)}) after "
+                        f"waiting {wait:g} s; try again when it has finished; its directory: {run}"
+                    ) from None
+                time.sleep(0.05 if deadline is not None and deadline - time.monotonic() < 1 else 0.5)
+
+    def release(self) -> None:
+        with self._guard:
+            if self._handle is not None:
+                os.close(self._handle)  # closing the descriptor releases the flock
+                self._handle = None
+
+    def __del__(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            try:
+                os.close(handle)
+            except OSError:  # pragma: no cover - interpreter shutdown
+                pass
+
+
+def _launch_rank() -> int:
+    """This process's rank under ``torchrun`` (``$RANK``), 0 otherwise."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "holder unknown"
 
 
 class RunDir:
@@ -151,6 +349,8 @@ class RunDir:
     """
 
     PARAMS_FILE = "params.yaml"
+    PROVENANCE_FILE = "provenance.json"
+    LOCK_FILE = ".lock"
     METRICS_FILE = "metrics.json"
     LOG_FILE = "log.jsonl"
     CHECKPOINT_DIR = "checkpoints"
@@ -159,26 +359,54 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._lock: _RunLock | None = None
 
     @classmethod
-    def open(cls, recipe: str, params: Any, root: str | os.PathLike | None = None) -> RunDir:
-        """Create (or find) the directory of ``recipe`` run with ``params`` and write its params.yaml.
+    def open(
+        cls,
+        recipe: str,
+        params: Any,
+        root: str | os.PathLike | None = None,
+        *,
+        data: Any = None,
+        wait: float | None = None,
+    ) -> RunDir:
+        """Create (or find) the directory of ``recipe`` run with ``params`` on ``data``, lock it, and
+        write its params.yaml and provenance.json.
+
+        Opening an existing, unfinished run that no RunDir of this process holds (an interrupted run
+        being resumed) logs a ``resumed`` row with its latest checkpoint's step.
 
         Args:
             recipe: the recipe's name.
             params: a mapping or dataclass of parameters (see :func:`run_id`).
             root: the runs root; default :func:`workbench.paths.runs_root`.
+            data: what the run reads (datasets or their fingerprint, see :func:`run_id`); changed
+                data gives another run id.
+            wait: seconds to wait for another process running the same run; None waits until it
+                finishes, 0 refuses at once.
 
         Returns:
-            The :class:`RunDir` at ``<root>/<recipe>/<run-id>``.
+            The :class:`RunDir` at ``<root>/<recipe>/<run-id>``, holding the run's lock until it (and
+            every other RunDir of the run in this process) is closed or garbage-collected.
 
         Raises:
             CheckpointError: the directory already holds a params.yaml with different parameters (a
                 run-id collision or a hand-edited file) or one that cannot be read.
+            RunLockedError: another process runs the same run (with ``wait`` 0, or still after
+                ``wait`` seconds).
         """
-        identifier = run_id(recipe, params)
+        identifier = run_id(recipe, params, data)
         values = params_dict(params)
         run = cls(Path(root if root is not None else runs_root()) / recipe / identifier)
+        run.path.mkdir(parents=True, exist_ok=True)
+        if _launch_rank() != 0:
+            # Another rank of a distributed launch: rank 0 holds the lock and writes every file.
+            return run
+        run._lock, held_already = _RunLock.acquire(run.path / cls.LOCK_FILE, wait)
+        if not held_already:
+            # We hold the lock: no other process writes here, so every temporary file is a killed write's.
+            remove_stale_temporaries(run.path, recursive=True, every=True)
         params_path = run.path / cls.PARAMS_FILE
         if params_path.exists():
             existing = run.params
@@ -193,10 +421,45 @@ class RunDir:
                     f"those of run id {identifier}; it was edited by hand or is a run-id collision: move "
                     f"{run.path} away or use another runs root"
                 )
+            if not held_already and not run.finished and run.log_path.is_file():
+                latest = run.latest_checkpoint()
+                run.log(
+                    "resumed",
+                    checkpoint_step=None if latest is None else int(_CHECKPOINT_NAME.match(latest.name).group(1)),
+                    pid=os.getpid(),
+                    git_commit=_code_provenance()["git_commit"],
+                )
         else:
             header = f"# parameters of {recipe} run {identifier}\n"
             atomic_write_text(params_path, header + yaml.safe_dump(values, sort_keys=True))
+        if not (run.path / cls.PROVENANCE_FILE).is_file():
+            atomic_write_json(run.path / cls.PROVENANCE_FILE, provenance(data))
         return run
+
+    def close(self) -> None:
+        """Release this RunDir's hold on the run's lock (the lock goes when no RunDir of the run in this
+        process holds it); the RunDir can still read and write files."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            del lock  # the lock object goes when its last holder drops it
+
+    def __enter__(self) -> RunDir:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """provenance.json as written when the run was created.
+
+        Raises:
+            MissingFileError: the run has no provenance.json (made by an older workbench).
+        """
+        path = self.path / self.PROVENANCE_FILE
+        if not path.is_file():
+            raise MissingFileError(f"{path} does not exist; the run was made before runs recorded provenance")
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -227,12 +490,21 @@ class RunDir:
     # --- metrics -----------------------------------------------------------------------------------
 
     def write_metrics(self, metrics: Mapping[str, Any], finished: bool = True) -> Path:
-        """Write metrics.json atomically: ``{"finished": finished, "metrics": metrics}``.
+        """Write metrics.json atomically: ``{"finished": finished, "metrics": metrics}``, strict JSON.
+
+        A NaN or infinite metric (an undefined score) is written as ``null``, which every JSON reader
+        accepts, and its place is listed under ``"non_finite"`` (``[[key, index, ...], "nan"]``) so
+        that :meth:`read_metrics` gives back the very same value.
 
         Raises:
             TypeError: a metric value is not a plain number/string/list/mapping.
         """
-        document = {"finished": bool(finished), "metrics": plain(metrics, "metrics"), "time": _utc_now()}
+        values = plain(metrics, "metrics")
+        non_finite: list[list[Any]] = []
+        _find_non_finite(values, [], non_finite)
+        document = {"finished": bool(finished), "metrics": values, "time": _utc_now()}
+        if non_finite:
+            document["non_finite"] = non_finite
         return atomic_write_json(self.path / self.METRICS_FILE, document)
 
     def _read_metrics_document(self) -> dict[str, Any] | None:
@@ -260,7 +532,20 @@ class RunDir:
                 f"{self.path / self.METRICS_FILE} does not exist: the run has not written metrics yet; "
                 f"run the recipe to produce them"
             )
-        return document["metrics"]
+        metrics = document["metrics"]
+        for entry in document.get("non_finite", []):
+            try:
+                where, spelling = entry
+                container = metrics
+                for key in where[:-1]:
+                    container = container[key]
+                container[where[-1]] = float(spelling)
+            except (TypeError, ValueError, KeyError, IndexError) as error:
+                raise CheckpointError(
+                    f"{self.path / self.METRICS_FILE}: a 'non_finite' entry {entry!r} does not fit the metrics "
+                    f"({error}); delete the file and rerun"
+                ) from error
+        return metrics
 
     @property
     def finished(self) -> bool:
@@ -285,7 +570,8 @@ class RunDir:
         if clash:
             raise ValueError(f"log fields may not be named {sorted(clash)}: those keys are set by log()")
         record = {"time": _utc_now(), "event": event, **plain(fields, f"log event {event!r}")}
-        line = (json.dumps(record, sort_keys=False) + "\n").encode("utf-8")
+        # Strict JSON lines: an undefined value (NaN, inf) is logged as null.
+        line = (json.dumps(json_safe(record), sort_keys=False, allow_nan=False) + "\n").encode("utf-8")
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a+b") as stream:
             end = stream.seek(0, os.SEEK_END)

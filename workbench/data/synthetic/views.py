@@ -171,10 +171,38 @@ class _SyntheticView(AudioDataset):
     def _rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self._stream, self._index(index)])
 
-    def _base_meta(self, index: int, prefix: str) -> dict[str, Any]:
+    def _id_prefix(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _clip_id(self, index: int) -> str:
+        return f"{self._id_prefix()}-seed{self.seed}-{index:06d}"
+
+    def clip_ids(self) -> list[str]:
+        """Every clip's id, as ``meta["id"]`` gives it, without rendering a clip."""
+        return [self._clip_id(index) for index in range(self.n_clips)]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The view's class, seed and every parameter that shapes its clips (nothing is rendered)."""
+        parameters = {
+            name: getattr(self, name)
+            for name in ("task", "target", "channels")
+            if hasattr(self, name)
+        }
+        return {
+            "kind": "synthetic",
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "seed": int(self.seed),
+            "clips": int(self.n_clips),
+            "duration": float(self.duration),
+            "sample_rate": int(self.sample_rate),
+            "n_folds": int(self.n_folds),
+            "n_event_classes": len(self.world.events),
+            **parameters,
+        }
+
+    def _base_meta(self, index: int) -> dict[str, Any]:
         index = self._index(index)
-        clip_id = f"{prefix}-seed{self.seed}-{index:06d}"
-        return {"id": clip_id, "fold": self.fold_of(index), "split": self.split_of(index)}
+        return {"id": self._clip_id(index), "fold": self.fold_of(index), "split": self.split_of(index)}
 
 
 class SyntheticDataset(_SyntheticView):
@@ -232,6 +260,9 @@ class SyntheticDataset(_SyntheticView):
             "pitch": world.pitch_classes,
         }[task]
 
+    def _id_prefix(self) -> str:
+        return f"synthetic-{self.task}"
+
     def _n_combinations(self) -> int:
         if self.task == "event":
             return len(self.world.events)
@@ -283,7 +314,7 @@ class SyntheticDataset(_SyntheticView):
         else:
             clip = world.render_voice(factors["speaker"], factors["word"], rng, self.duration)
         clip = self._with_noise_floor(clip, rng)
-        meta = {**self._base_meta(index, f"synthetic-{self.task}"), "task": self.task, **factors}
+        meta = {**self._base_meta(index), "task": self.task, **factors}
         return torch.from_numpy(clip[None]), factors[self.task], meta
 
     def _with_noise_floor(self, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -340,6 +371,9 @@ class SceneDataset(_SyntheticView):
         names = self.world.scenes if target == "scene" else self.world.events
         self.classes = tuple(definition.name for definition in names)
 
+    def _id_prefix(self) -> str:
+        return "synthetic-scenes"
+
     def _n_combinations(self) -> int:
         return len(self.world.scenes)
 
@@ -368,7 +402,7 @@ class SceneDataset(_SyntheticView):
             {**dataclasses.asdict(event), "name": self.world.events[event.class_index].name} for event in plan.events
         ]
         meta = {
-            **self._base_meta(index, "synthetic-scenes"),
+            **self._base_meta(index),
             "scene": plan.scene,
             "scene_name": self.world.scenes[plan.scene].name,
             "tags": plan.tags(len(self.world.events)).tolist(),
@@ -411,6 +445,9 @@ class SeparationDataset(_SyntheticView):
         self.event_classes = tuple(event_class.name for event_class in self.world.events)
         self.classes = ()
 
+    def _id_prefix(self) -> str:
+        return "synthetic-separation"
+
     def _n_combinations(self) -> int:
         n_classes = len(self.world.events)
         return n_classes * (n_classes - 1)
@@ -437,7 +474,7 @@ class SeparationDataset(_SyntheticView):
             sources *= np.float32(MAX_PEAK / peak)
         mixture = sources[0] + sources[1]
         meta = {
-            **self._base_meta(index, "synthetic-separation"),
+            **self._base_meta(index),
             "classes": list(classes),
             "class_names": [self.event_classes[class_index] for class_index in classes],
         }
@@ -494,6 +531,9 @@ class BackgroundDataset(_SyntheticView):
         super().__init__(seed, n_clips, duration, sample_rate, n_folds, world)
         self.classes = self.world.background_kinds
 
+    def _id_prefix(self) -> str:
+        return "synthetic-backgrounds"
+
     def _n_combinations(self) -> int:
         return len(self.world.background_kinds)
 
@@ -507,7 +547,7 @@ class BackgroundDataset(_SyntheticView):
         index = self._index(index)
         kind = self.kind_of(index)
         audio = self.world.render_background(self.world.background_kinds[kind], self._rng(index), self.duration)
-        meta = {**self._base_meta(index, "synthetic-backgrounds"), "kind": self.world.background_kinds[kind]}
+        meta = {**self._base_meta(index), "kind": self.world.background_kinds[kind]}
         return torch.from_numpy(signals.limit_peak(audio, MAX_PEAK)), kind, meta
 
 

@@ -1,0 +1,85 @@
+"""Data fingerprints: what a run id and an embedding cache key hash so that changed data is a new run.
+
+A fingerprint is a plain, JSON-able mapping computed without reading audio:
+
+- a file dataset (:class:`~workbench.data.folder.ListedAudioDataset`): its folder, the number of
+  files and their total bytes, and a sha256 over every clip's relative path, size, modification time
+  (nanoseconds), id, target, fold and split; overwriting a file changes its time (and usually size),
+  editing a label changes its target, so either gives a new fingerprint. Audio contents are not
+  hashed: that would read the whole dataset on every run (seconds to minutes on a real dataset).
+- a synthetic view: its class, seed and every parameter that shapes its clips;
+- a subset (the workbench's :class:`~workbench.data.records.Subset` or ``torch.utils.data.Subset``):
+  the parent's fingerprint and a digest of the indices;
+- any other dataset: its class, ``repr`` and length (all that can be known without its items).
+
+:func:`data_fingerprint` combines any number of them and adds a ``digest`` over the whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+
+def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
+    """The fingerprint of one dataset (see the module docstring)."""
+    method = getattr(dataset, "fingerprint", None)
+    if callable(method):
+        return dict(method())
+    if isinstance(dataset, torch.utils.data.Subset) or (
+        hasattr(dataset, "dataset") and hasattr(dataset, "indices")
+    ):
+        from workbench.data.records import subset_fingerprint
+
+        return subset_fingerprint(dataset.dataset, dataset.indices)
+    return {
+        "class": f"{type(dataset).__module__}.{type(dataset).__qualname__}",
+        "repr": repr(dataset),
+        "clips": len(dataset) if hasattr(dataset, "__len__") else None,
+    }
+
+
+def digest(value: Any) -> str:
+    """sha256 hex digest of ``value``'s canonical JSON text (sorted keys, no spaces)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def data_fingerprint(data: Any) -> dict[str, Any]:
+    """The fingerprint of what a run reads: a dataset, a fingerprint mapping, or a list/tuple/dict of them.
+
+    Returns:
+        ``{"datasets": [fingerprint, ...], "digest": <sha256 hex of the list>}``; a mapping that already
+        has that form is returned as it is.
+
+    Raises:
+        TypeError: ``data`` is a string or a number (not a dataset nor a fingerprint).
+    """
+    if isinstance(data, Mapping) and "datasets" in data and "digest" in data:
+        return dict(data)
+    if isinstance(data, Mapping) and _is_dataset_map(data):
+        items = [dataset_fingerprint(dataset) for _, dataset in sorted(data.items())]
+    elif isinstance(data, Mapping):
+        items = [dict(data)]
+    elif isinstance(data, (list, tuple)):
+        items = [item for element in data for item in data_fingerprint(element)["datasets"]]
+    elif isinstance(data, (str, bytes, int, float)) or data is None:
+        raise TypeError(
+            f"data must be a dataset, a fingerprint mapping or a list of them, got {type(data).__name__} {data!r}"
+        )
+    else:
+        items = [dataset_fingerprint(data)]
+    return {"datasets": items, "digest": digest(items)}
+
+
+def _is_dataset_map(data: Mapping) -> bool:
+    """A ``{name: dataset}`` mapping (rather than a fingerprint, whose values are plain)."""
+    return bool(data) and all(isinstance(key, str) and _is_dataset(value) for key, value in data.items())
+
+
+def _is_dataset(value: Any) -> bool:
+    return isinstance(value, torch.utils.data.Dataset) or callable(getattr(value, "fingerprint", None))
