@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from benchmarks.timing import row
 from workbench.models.asc_raw import RawASCConfig
 from workbench.models.tag_fusion import FusionConfig, TagFusionASC
 
@@ -63,7 +64,7 @@ def run(quick: bool = False) -> list[dict]:
                 "value": clips_per_second(config, batch, variant, steps),
                 "unit": "clips/s",
             })  # fmt: skip
-    return rows
+    return [row(**entry) for entry in rows]
 
 
 if __name__ == "__main__":
