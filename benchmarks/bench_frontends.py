@@ -46,7 +46,7 @@ def _librosa_log_mel(array: np.ndarray):
 
 
 def run(quick: bool = False) -> list[dict]:
-    batch, rounds = (4, 3) if quick else (32, 7)
+    batch, rounds = (4, 5) if quick else (32, 7)
     setting = f"batch {batch} x {CLIP_SECONDS} s @ {SAMPLE_RATE // 1000} kHz, 1 thread"
     generator = torch.Generator().manual_seed(0)
     waveforms = torch.rand(batch, SAMPLE_RATE * CLIP_SECONDS, generator=generator) - 0.5
