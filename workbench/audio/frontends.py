@@ -73,6 +73,17 @@ def _check_positive(**values: float) -> None:
             raise ValueError(f"{name} must be positive, got {value!r}")
 
 
+def _complex_stft(
+    waveform: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, center: bool
+) -> torch.Tensor:
+    """One-sided, unnormalised complex STFT ``(B, samples) -> (B, n_fft // 2 + 1, frames)``, reflect-padded
+    when ``center``; a window shorter than ``n_fft`` is zero-padded on both sides (torch's convention)."""
+    return torch.stft(
+        waveform, n_fft=n_fft, hop_length=hop_length, win_length=window.shape[0], window=window, center=center,
+        pad_mode="reflect", normalized=False, onesided=True, return_complex=True,
+    )  # fmt: skip
+
+
 class _Framing:
     """Frame arithmetic shared by the STFT-based front-ends (needs ``n_fft``, ``hop_length``, ``center``)."""
 
@@ -192,18 +203,8 @@ class LogMelSpectrogram(_Framing, nn.Module):
         waveform = _as_batch(waveform, type(self).__name__, keep_channels=False)  # (B, samples)
         _check_length(waveform, self.min_samples, type(self).__name__)
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            spectrum = torch.stft(
-                waveform,
-                n_fft=self.n_fft,
-                hop_length=self.hop_length,
-                win_length=self.win_length,
-                window=self.window_samples,
-                center=self.center,
-                pad_mode="reflect",
-                normalized=False,
-                onesided=True,
-                return_complex=True,
-            )  # (B, n_freq, frames), a transposed view of frames-major memory
+            spectrum = _complex_stft(waveform, self.n_fft, self.hop_length, self.window_samples, self.center)
+            # (B, n_freq, frames), on the CPU a transposed view of frames-major memory
             pairs = torch.view_as_real(spectrum.transpose(1, 2))  # (B, frames, n_freq, 2)
             if not pairs.is_contiguous():  # other FFT back-ends may lay it out bins-major
                 pairs = pairs.contiguous()
@@ -397,17 +398,8 @@ class STFT(_ShortTimeFourier):
         _check_length(waveform, self.min_samples, type(self).__name__)
         leading = waveform.shape[:-1]
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            spectrum = torch.stft(
-                waveform.reshape(-1, waveform.shape[-1]),
-                n_fft=self.n_fft,
-                hop_length=self.hop_length,
-                win_length=self.window_samples.shape[0],
-                window=self.window_samples,
-                center=self.center,
-                pad_mode="reflect",
-                normalized=False,
-                onesided=True,
-                return_complex=True,
+            spectrum = _complex_stft(
+                waveform.reshape(-1, waveform.shape[-1]), self.n_fft, self.hop_length, self.window_samples, self.center
             )  # (B*C, n_freq, frames)
         return spectrum.reshape(*leading, *spectrum.shape[-2:])
 
