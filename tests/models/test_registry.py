@@ -327,3 +327,12 @@ def test_the_mn04_checksum_is_the_one_shipped_with_the_shared_file(shared_dir: P
     remote = spec("efficientat-mn04").remote
     assert listed[f"./{remote.filename}"] == remote.sha256
     assert (sums.parent / remote.filename).stat().st_size == remote.size_bytes
+
+
+def test_the_weights_listing_says_which_checkpoints_are_unverified(capsys):
+    from workbench import cli
+
+    assert cli.main(["weights"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "sha256-verified" in lines["byola-d512"] and "sha256-verified" in lines["beats-iter3-plus"]
+    assert "unverified" in lines["byola-d2048"] and "unverified" in lines["ast-audioset"]
