@@ -110,12 +110,3 @@ def compared_row(
         goal=goal, met=met, note=(note or None) if met is not True else None,
     )  # fmt: skip
 
-
-def best_seconds(function: Callable[[], object], repeats: int) -> float:
-    """Best of ``repeats`` timed calls after a warm-up, for rows that compare with nothing."""
-    return min(interleaved({"function": function}, rounds=repeats)["function"])
-
-
-def table_rows(prefix: str, setting: str, measured: list[tuple[str, float, str]]) -> list[dict]:
-    """``(what, value, unit)`` triples as rows ``"<prefix>: <what>"`` without an anchor."""
-    return [row(f"{prefix}: {what}", setting, value, unit) for what, value, unit in measured]
