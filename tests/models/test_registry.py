@@ -295,8 +295,13 @@ def test_unverified_weights_warn_once_and_record_the_computed_sha256(registered:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the second load of the same model is silent
             load_pretrained(name)
+            # A file passed as path= is the caller's choice: recorded, never warned about.
+            register_pretrained(dataclasses.replace(spec(name), name=name + "-local"))
+            assert load_pretrained(name + "-local", path=official).weights_record.sha256 == expected
     finally:
         unregister_pretrained(name)
+        if name + "-local" in names():
+            unregister_pretrained(name + "-local")
 
 
 def test_a_spec_contradicting_a_published_checksum_is_rejected():

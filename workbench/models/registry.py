@@ -342,12 +342,13 @@ def loaded_weights() -> dict[str, WeightsRecord]:
     return dict(_LOADED)
 
 
-def _record(name: str, file: Path, from_verified_cache: bool) -> WeightsRecord:
+def _record(name: str, file: Path, from_cache: bool) -> WeightsRecord:
     remote = spec(name).remote
     # A cached file of a checksummed spec was just hashed by fetch; hash only what nothing verified.
-    digest = remote.sha256 if from_verified_cache and remote.sha256 else sha256sum(file)
+    digest = remote.sha256 if from_cache and remote.sha256 else sha256sum(file)
     record = WeightsRecord(name, str(file), digest, file.stat().st_size, digest == remote.sha256)
-    if remote.sha256 is None and name not in _WARNED:
+    # A file passed as path= is the caller's choice (often a fine-tuned copy): recorded, not warned about.
+    if remote.sha256 is None and from_cache and name not in _WARNED:
         _WARNED.add(name)
         warnings.warn(
             f"{name}: no published sha256 is known for {remote.filename}, so {file} is loaded unverified; "
@@ -370,8 +371,9 @@ def load_pretrained(name: str, path: str | os.PathLike | None = None) -> Encoder
 
     Returns:
         The encoder in eval mode, on the CPU, with ``weights_record`` (a :class:`WeightsRecord`: the
-        file, its sha256 and whether it is the official one). Weights without a published sha256
-        warn once per name (:class:`UnverifiedWeightsWarning`).
+        file, its sha256 and whether it is the official one). Cached weights without a published
+        sha256 warn once per name (:class:`UnverifiedWeightsWarning`); a ``path=`` file is recorded
+        without a warning.
 
     Raises:
         UnknownNameError: no such model (the message lists the registered ones).
@@ -402,7 +404,7 @@ def load_pretrained(name: str, path: str | os.PathLike | None = None) -> Encoder
         raise CheckpointError(f"{file}: the checkpoint for {name!r} is a {type(state).__name__}, not a state_dict")
     model = entry.build()
     load_state_dict_strict(model, state, source=str(file))
-    model.weights_record = _record(name, file, from_verified_cache=path is None)
+    model.weights_record = _record(name, file, from_cache=path is None)
     return model.eval()
 
 
