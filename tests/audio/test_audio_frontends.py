@@ -154,6 +154,10 @@ def test_log_mel_stays_float32_under_autocast(generator):
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         features = LogMelSpectrogram()(torch.rand(1, 4000, generator=generator))
     assert features.dtype == torch.float32
+    # A model converted to half precision converts the front-end's buffers too; features stay float32.
+    waveform = torch.rand(1, 4000, generator=generator)
+    torch.testing.assert_close(LogMelSpectrogram().half()(waveform.half()), LogMelSpectrogram()(waveform.half().float()),
+                               rtol=0, atol=1e-2)  # fmt: skip
 
 
 def test_invalid_constructor_arguments_are_rejected():

@@ -203,7 +203,8 @@ class LogMelSpectrogram(_Framing, nn.Module):
         waveform = _as_batch(waveform, type(self).__name__, keep_channels=False)  # (B, samples)
         _check_length(waveform, self.min_samples, type(self).__name__)
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            spectrum = _complex_stft(waveform, self.n_fft, self.hop_length, self.window_samples, self.center)
+            # .float(): a model converted with .half() converts these buffers too; features stay float32.
+            spectrum = _complex_stft(waveform, self.n_fft, self.hop_length, self.window_samples.float(), self.center)
             # (B, n_freq, frames), on the CPU a transposed view of frames-major memory
             pairs = torch.view_as_real(spectrum.transpose(1, 2))  # (B, frames, n_freq, 2)
             if not pairs.is_contiguous():  # other FFT back-ends may lay it out bins-major
@@ -215,7 +216,7 @@ class LogMelSpectrogram(_Framing, nn.Module):
                 power = pairs.flatten(2)  # (B, frames, 2F'): real**2, imag**2 interleaved
             else:
                 power = pairs.sum(dim=-1).pow_(self.power / 2)  # (B, frames, F')
-            return self.filterbank_rows @ power.transpose(1, 2)  # (B, n_mels, frames)
+            return self.filterbank_rows.float() @ power.transpose(1, 2)  # (B, n_mels, frames)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         mel = self.power_mel(waveform)  # (B, n_mels, frames)
