@@ -4,11 +4,13 @@
 
 Rows:
 
-- ``add_loss: fwd+bwd time``: :class:`~workbench.losses.ADDLoss` (one ``(B, B)`` distance matrix and
-  masked moments) and :func:`add_loss_loop` (what one writes first: each anchor's distances in turn,
-  the same-class and different-class values gathered into two lists), for batches of 32, 256 and
-  1024 embeddings of dimension 768 over 50 classes (ESC-50's). The quick run skips the loop at 1024.
-- ``add_loss: memory``: bytes of the tensors autograd keeps for the backward pass (on CPU; Python's
+- ``add_loss: fwd+bwd``: :class:`~workbench.losses.ADDLoss` (one ``(B, B)`` distance matrix and
+  masked moments) against :func:`add_loss_loop` (what one writes first: each anchor's distances in
+  turn; goal: faster, ratio <= 1; batches of 32 and 256) and against :func:`gram_floor` (normalise,
+  one ``z @ z.T``, a sum: the least a pairwise loss does; goal <= 2), for batches of 32, 256 and 1024
+  embeddings of dimension 768 over 50 classes (ESC-50's), one thread, interleaved rounds. The quick
+  run skips 1024.
+- ``add_loss: memory``: of the vectorised loss, bytes of the tensors autograd keeps for the backward pass (on CPU; Python's
   ``tracemalloc`` does not see torch's allocator), or the peak CUDA memory of forward + backward
   when a GPU is present.
 - ``add_loss: loop - vectorised``: the largest difference of the two losses (a sanity check, ~1e-7).
@@ -26,6 +28,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from benchmarks.timing import compared_row, interleaved, row
 from workbench.losses import ADDLoss
 from workbench.models.ast import ASTConfig, AudioSpectrogramTransformer
 from workbench.models.beats import BEATs, BEATsConfig
@@ -99,35 +102,43 @@ def _memory_bytes(loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     return float(sum(saved.values()))
 
 
+def gram_floor(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The least any pairwise-cosine loss does: normalise, one ``z @ z.T``, a sum (the floor ADD is timed against)."""
+    unit = F.normalize(embeddings, dim=1)
+    return (unit @ unit.T).sum()
+
+
 def _loss_rows(quick: bool, device: torch.device) -> list[dict]:
     vectorised = ADDLoss()
-    implementations = {"vectorised": vectorised, "loop over anchors": add_loss_loop}
+    implementations = {"vectorised": vectorised, "loop over anchors": add_loss_loop, "bare z @ z.T": gram_floor}
     memory_name = "add_loss: peak CUDA memory" if device.type == "cuda" else "add_loss: memory saved for backward"
+    rounds = 5 if quick else 7
     rows = []
     for size in (32, 256, 1024):
-        setting_base = f"batch {size} x {DIM}-d, {CLASSES} classes, {device.type}"
-        for name, loss_fn in implementations.items():
-            if quick and size == 1024 and name != "vectorised":
-                continue
-            embeddings, labels = _batch(size, device)
+        if quick and size == 1024:
+            continue
+        setting = f"batch {size} x {DIM}-d, {CLASSES} classes, {device.type}, 1 thread"
+        embeddings, labels = _batch(size, device)
+        timed = {name: implementations[name] for name in implementations if not (name == "loop over anchors" and size > 256)}
 
-            def forward_backward(loss_fn=loss_fn, embeddings=embeddings, labels=labels) -> None:
+        def forward_backward(loss_fn) -> Callable[[], None]:
+            def step() -> None:
                 embeddings.grad = None
                 loss_fn(embeddings, labels).backward()
+                _synchronise(device)
 
-            repeats = 1 if quick or (name != "vectorised" and size >= 1024) else 5
-            seconds = _best_seconds(forward_backward, repeats, device)
-            setting = f"{name}, {setting_base}"
-            rows.append({"benchmark": "add_loss: fwd+bwd time", "setting": setting, "value": seconds * 1e3,
-                         "unit": "ms"})  # fmt: skip
-            rows.append({"benchmark": memory_name, "setting": setting,
-                         "value": _memory_bytes(loss_fn, size, device) / 2**20, "unit": "MiB"})  # fmt: skip
-        if not (quick and size == 1024):
-            embeddings, labels = _batch(size, device)
+            return step
+
+        seconds = interleaved({name: forward_backward(loss_fn) for name, loss_fn in timed.items()}, rounds)
+        if "loop over anchors" in seconds:
+            rows.append(compared_row("add_loss: fwd+bwd", setting, seconds, "vectorised", "loop over anchors", goal=1.0))
+        rows.append(compared_row("add_loss: fwd+bwd", setting, seconds, "vectorised", "bare z @ z.T", goal=2.0,
+                                 note="per-op overhead: a dozen small ops against one matmul at small batches"))  # fmt: skip
+        rows.append(row(memory_name, f"vectorised, {setting}", _memory_bytes(vectorised, size, device) / 2**20, "MiB"))
+        if size <= 256:
             with torch.no_grad():
                 difference = (vectorised(embeddings, labels) - add_loss_loop(embeddings, labels)).abs().item()
-            rows.append({"benchmark": "add_loss: loop - vectorised", "setting": setting_base, "value": difference,
-                         "unit": "abs"})  # fmt: skip
+            rows.append(row("add_loss: loop - vectorised", setting, difference, "abs"))
     return rows
 
 
@@ -153,8 +164,8 @@ def _encoder_rows(quick: bool) -> list[dict]:
             with torch.no_grad():
                 elapsed = _best_seconds(lambda model=model, waveform=waveform: model(waveform), 1 if quick else 3,
                                         torch.device("cpu"))  # fmt: skip
-            rows.append({"benchmark": "encoder forward (CPU)", "setting": f"{name}, batch 1, {seconds:g} s clip",
-                         "value": elapsed * 1e3, "unit": "ms"})  # fmt: skip
+            rows.append(row("encoder forward (CPU)", f"{name}, batch 1, {seconds:g} s clip, 1 thread",
+                            elapsed * 1e3, "ms"))  # fmt: skip
     return rows
 
 

@@ -9,7 +9,7 @@ tag transforms and the filter attention), at two input sizes:
 - the paper's: 10-s stereo clips at 48 kHz (479,999 samples), 128 filters, batch 8;
 - the synthetic default of ``asc_tagging``: 2-s stereo clips at 16 kHz, 16 filters, batch 32.
 
-Measured on the torch threads of the caller (``python -m benchmarks.run`` prints their number).
+Measured on one thread (``python -m benchmarks.run`` runs every row on one unless its setting says otherwise).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from benchmarks.timing import row
 from workbench.models.asc_raw import RawASCConfig
 from workbench.models.tag_fusion import FusionConfig, TagFusionASC
 
@@ -63,7 +64,7 @@ def run(quick: bool = False) -> list[dict]:
                 "value": clips_per_second(config, batch, variant, steps),
                 "unit": "clips/s",
             })  # fmt: skip
-    return rows
+    return [row(**entry) for entry in rows]
 
 
 if __name__ == "__main__":

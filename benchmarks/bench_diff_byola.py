@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from benchmarks.timing import row
 from workbench.audio.byola_augment import byola_augmentation
 from workbench.models.audiontt import AudioNTT2020, AudioNTTConfig
 from workbench.models.byola import BYOLConfig, BYOLNetworks
@@ -66,4 +67,4 @@ def run(quick: bool = False) -> list[dict]:
                 })  # fmt: skip
     finally:
         torch.set_num_threads(previous)
-    return rows
+    return [row(**entry) for entry in rows]

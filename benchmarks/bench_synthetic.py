@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 
+from benchmarks.timing import row
 from workbench.data.records import AudioDataset
 from workbench.data.synthetic import (
     BackgroundDataset,
@@ -61,4 +62,4 @@ def run(quick: bool = False) -> list[dict]:
     milliseconds = (time.perf_counter() - start) / worlds * 1000
     rows.append({"benchmark": "synthetic: draw a world", "setting": "default sizes", "value": milliseconds,
                  "unit": "ms"})  # fmt: skip
-    return rows
+    return [row(**entry) for entry in rows]

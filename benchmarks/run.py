@@ -1,23 +1,34 @@
 """Run every ``benchmarks/bench_*.py`` and print one table.
 
     python -m benchmarks.run            # full settings (a few minutes on 2 CPU cores)
-    python -m benchmarks.run --quick    # seconds: checks that every benchmark still runs
-    python -m benchmarks.run synthetic  # only benchmarks whose module name contains "synthetic"
+    python -m benchmarks.run --quick    # fewer rounds, smaller inputs: checks that every benchmark runs
+    python -m benchmarks.run frontends  # only benchmarks whose module name contains "frontends"
 
-Each module exposes ``run(quick: bool = False) -> list[dict]`` with rows
-``{"benchmark", "setting", "value", "unit"}``.
+Each module exposes ``run(quick: bool = False) -> list[dict]`` with rows of
+:data:`benchmarks.timing.COLUMNS`. Everything runs on one thread (torch, and the BLAS/OpenMP pools of
+numpy-based anchors such as librosa) unless a row's setting names another count. Comparisons are
+interleaved rounds with warm-up; ``ratio`` is candidate / anchor per round, shown as median (min);
+``goal`` is the median ratio to stay at or below.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import platform
-import sys
-import time
-from pathlib import Path
+import os
 
-import torch
+# Before numpy and torch are imported: one thread for the OpenMP/BLAS pools of every library.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from benchmarks.timing import COLUMNS  # noqa: E402
 
 
 def discover(selection: list[str]) -> list[str]:
@@ -25,26 +36,57 @@ def discover(selection: list[str]) -> list[str]:
     return [name for name in names if not selection or any(word in name for word in selection)]
 
 
+def _cell(row: dict, key: str) -> str:
+    value = row.get(key)
+    if key == "value":
+        return f"{value:.4g} {row['unit']}"
+    if key == "ratio":
+        if row["ratio_median"] is None:
+            return ""
+        return f"{row['ratio_median']:.2f} ({row['ratio_min']:.2f})"
+    if key == "goal":
+        return "" if value is None else f"<= {value:.2f}"
+    if key == "met":
+        return "" if value is None else ("yes" if value else "NO")
+    return "" if value is None else str(value)
+
+
+def format_table(rows: list[dict]) -> list[str]:
+    """The rows as aligned text lines, header first."""
+    keys = ["benchmark", "setting", "value", "anchor", "ratio", "goal", "met", "note"]
+    titles = {"ratio": "ratio med (min)", "value": "value"}
+    cells = [[titles.get(key, key) for key in keys]] + [[_cell(row, key) for key in keys] for row in rows]
+    widths = [max(len(line[column]) for line in cells) for column in range(len(keys) - 1)]
+    return ["  ".join([*(text.ljust(width) for text, width in zip(line, widths)), line[-1]]).rstrip()
+            for line in cells]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("selection", nargs="*", help="substrings of benchmark module names")
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller inputs")
     arguments = parser.parse_args(argv)
-    rows = []
-    for name in discover(arguments.selection):
-        start = time.perf_counter()
-        module = importlib.import_module(f"benchmarks.{name}")
-        rows += module.run(quick=arguments.quick)
-        print(f"# {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows: list[dict] = []
+    try:
+        for name in discover(arguments.selection):
+            start = time.perf_counter()
+            module = importlib.import_module(f"benchmarks.{name}")
+            module_rows = module.run(quick=arguments.quick)
+            for row in module_rows:
+                if set(row) != set(COLUMNS):
+                    raise ValueError(f"benchmarks.{name} returned a row with keys {sorted(row)}; expected {COLUMNS}")
+            rows += module_rows
+            print(f"# {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    finally:
+        torch.set_num_threads(previous_threads)
     print(
-        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}, quick={arguments.quick}"
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, 1 thread per row unless "
+        f"its setting says otherwise, torch {torch.__version__}, quick={arguments.quick}"
     )
-    widths = [max(len(str(row[key])) for row in rows + [{"benchmark": "benchmark", "setting": "setting"}])
-              for key in ("benchmark", "setting")]
-    print(f"{'benchmark':{widths[0]}}  {'setting':{widths[1]}}  {'value':>12}  unit")
-    for row in rows:
-        print(f"{row['benchmark']:{widths[0]}}  {row['setting']:{widths[1]}}  {row['value']:>12.4g}  {row['unit']}")
+    for line in format_table(rows):
+        print(line)
     return 0
 
 

@@ -1,7 +1,6 @@
-"""The benchmark command still runs: every ``benchmarks/bench_*.py`` yields rows of the printed table.
+"""The benchmark harness: interleaved rounds, per-round ratios against an anchor, and the printed table.
 
-Smoke only (``--quick``, about ten seconds); the speeds themselves are read from the table, never
-asserted here.
+Smoke and bookkeeping only: the speeds themselves are read from the table, never asserted here.
 """
 
 from __future__ import annotations
@@ -9,23 +8,63 @@ from __future__ import annotations
 import importlib
 import math
 
-from benchmarks import run
+import pytest
+
+from benchmarks import bench_frontends, run, timing
 
 
-def test_every_benchmark_yields_finite_rows_in_quick_mode(capsys):
+def test_interleaved_warms_up_then_rotates_the_order_every_round():
+    calls: list[str] = []
+    functions = {name: (lambda name=name: calls.append(name)) for name in ("a", "b", "c")}
+    seconds = timing.interleaved(functions, rounds=4, warmup=2)
+    assert calls[:6] == ["a", "b", "c"] * 2  # warm-up rounds, untimed
+    assert calls[6:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    assert {name: len(values) for name, values in seconds.items()} == {"a": 4, "b": 4, "c": 4}
+    assert all(value >= 0 for values in seconds.values() for value in values)
+    with pytest.raises(ValueError, match="need rounds >= 1"):
+        timing.interleaved(functions, rounds=0)
+
+
+def test_compared_row_takes_the_ratio_round_by_round():
+    seconds = {"ours": [2.0, 1.0, 3.0, 1.0], "theirs": [4.0, 1.0, 2.0, 4.0]}  # ratios 0.5, 1, 1.5, 0.25
+    entry = timing.compared_row("bench", "setting", seconds, "ours", "theirs", goal=0.8, note="why not")
+    assert set(entry) == set(timing.COLUMNS)
+    assert entry["ratio_median"] == pytest.approx(0.75) and entry["ratio_min"] == pytest.approx(0.25)
+    assert entry["value"] == pytest.approx(1500.0) and entry["unit"] == "ms"  # the candidate's median time
+    assert entry["met"] is True and entry["note"] is None  # the note explains a miss, so a met goal drops it
+    missed = timing.compared_row("bench", "setting", seconds, "ours", "theirs", goal=0.5, note="why not", scale=2)
+    assert missed["ratio_median"] == pytest.approx(1.5) and missed["met"] is False and missed["note"] == "why not"
+    assert timing.compared_row("bench", "setting", seconds, "ours", "theirs")["met"] is None  # no goal
+    with pytest.raises(ValueError, match="unknown row fields"):
+        timing.row("bench", "setting", 1.0, "ms", speedup=2.0)
+
+
+def test_every_benchmark_yields_complete_rows_in_quick_mode():
     names = run.discover([])
-    assert "bench_care_sep" in names and "bench_layer_fusion" in names
+    expected = {"bench_frontends", "bench_layer_fusion", "bench_linear_eval", "bench_embedding_cache", "bench_care_sep"}
+    assert expected <= set(names)
     for name in names:
         rows = importlib.import_module(f"benchmarks.{name}").run(quick=True)
         assert rows, name
-        for row in rows:
-            assert set(row) == {"benchmark", "setting", "value", "unit"}, name
-            # NaN marks a comparison whose library is absent (librosa), and says so in the setting.
-            assert math.isfinite(row["value"]) or row["setting"] == "not installed", row
+        for entry in rows:
+            assert set(entry) == set(timing.COLUMNS), name
+            assert math.isfinite(entry["value"]) or "not installed" in (entry["note"] or ""), entry
+            if entry["goal"] is not None:
+                assert entry["anchor"] and entry["met"] in (True, False), entry
+                assert entry["ratio_min"] <= entry["ratio_median"], entry
+
+
+def test_librosa_absent_is_said_in_its_row(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "librosa" else real_find_spec(name, *args))  # fmt: skip
+    rows = [entry for entry in bench_frontends.run(quick=True) if entry["anchor"] == "librosa melspectrogram"]
+    assert len(rows) == 1 and rows[0]["note"].startswith("librosa not installed") and rows[0]["met"] is None
 
 
 def test_the_command_prints_one_table(capsys):
     assert run.main(["--quick", "synthetic"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("machine: ") and lines[1].split()[:3] == ["benchmark", "setting", "value"]
-    assert len(lines) > 2
+    assert lines[0].startswith("machine: ") and "1 thread per row" in lines[0]
+    assert lines[1].split()[:3] == ["benchmark", "setting", "value"] and "goal" in lines[1]
+    assert len(lines) > 2 and all(line.startswith("synthetic: ") for line in lines[2:])

@@ -187,7 +187,10 @@ def _command_weights(arguments: argparse.Namespace) -> int:
     for name in names:
         spec = models.spec(name)
         cached = (cache_dir() / "weights" / spec.remote.filename).is_file()
-        print(f"{name:28s} {'cached' if cached else 'not cached':10s}  {spec.description}")
+        checked = {"sha256": "sha256-verified", "size only": "size-checked"}.get(
+            models.registry.checksum_status(name), "unverified"
+        )
+        print(f"{name:28s} {'cached' if cached else 'not cached':10s}  {checked:15s}  {spec.description}")
     return 0
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torchaudio.compliance.kaldi
 import torchaudio.functional
+import torchaudio.transforms
 from torch import nn
 
 from workbench.audio import (
@@ -75,6 +76,48 @@ def test_log_mel_equals_a_hand_computation_from_stft_and_mel_filterbank(generato
     torch.testing.assert_close(features.double(), expected, rtol=1e-4, atol=1e-4)
 
 
+TORCHAUDIO_CONFIGS = [
+    {},  # BYOL-A's defaults
+    {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 40, "f_min": 0.0, "f_max": 8000.0},
+    {"n_fft": 1024, "win_length": 800, "hop_length": 320, "n_mels": 128, "sample_rate": 32000, "f_max": 15000.0},
+    {"power": 1.0},
+    {"center": False, "n_mels": 96, "f_min": 20.0, "f_max": 4000.0, "hop_length": 100},
+    {"n_fft": 256, "win_length": 256, "hop_length": 64, "n_mels": 24, "power": 1.5, "center": False},
+]
+
+
+@pytest.mark.parametrize("parameters", TORCHAUDIO_CONFIGS, ids=lambda parameters: str(sorted(parameters.items())))
+def test_log_mel_equals_torchaudio_mel_spectrogram(generator, parameters):
+    frontend = LogMelSpectrogram(**parameters)
+    reference = torchaudio.transforms.MelSpectrogram(
+        sample_rate=frontend.sample_rate, n_fft=frontend.n_fft, win_length=frontend.win_length,
+        hop_length=frontend.hop_length, f_min=frontend.f_min, f_max=frontend.f_max, n_mels=frontend.n_mels,
+        power=frontend.power, center=frontend.center, pad_mode="reflect", norm=None, mel_scale="htk",
+    )
+    waveform = (torch.rand(3, 9000, generator=generator) - 0.5) * torch.tensor([[1.0], [0.01], [0.3]])
+    expected_power = reference(waveform)  # (B, n_mels, frames)
+    power = frontend.power_mel(waveform)
+    assert power.shape == expected_power.shape == (3, frontend.n_mels, frontend.num_frames(9000))
+    # Float32 rounding of two summation orders: relative to each value (powers reach 1e3 here).
+    torch.testing.assert_close(power, expected_power, rtol=1e-5, atol=1e-5)
+    log_mel = frontend(waveform)
+    assert (log_mel - torch.log(expected_power + frontend.log_offset)).abs().max() <= 1e-5
+
+
+def test_log_mel_gradient_equals_torchaudio_gradient(generator):
+    """The in-place fast path is skipped under autograd, so gradients reach the waveform unchanged."""
+    frontend = LogMelSpectrogram(n_fft=512, win_length=512, n_mels=32)
+    reference = torchaudio.transforms.MelSpectrogram(
+        sample_rate=16000, n_fft=512, win_length=512, hop_length=160, f_min=60.0, f_max=7800.0, n_mels=32,
+        norm=None, mel_scale="htk",
+    )
+    waveform = torch.rand(2, 4000, generator=generator) - 0.5
+    ours, theirs = waveform.clone().requires_grad_(True), waveform.clone().requires_grad_(True)
+    frontend(ours).sum().backward()
+    torch.log(reference(theirs) + frontend.log_offset).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-4)
+
+
 def test_log_mel_of_silence_is_the_log_of_the_offset():
     features = LogMelSpectrogram(log_offset=1e-6)(torch.zeros(1, 4000))
     torch.testing.assert_close(features, torch.full_like(features, torch.log(torch.tensor(1e-6)).item()))
@@ -111,6 +154,10 @@ def test_log_mel_stays_float32_under_autocast(generator):
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         features = LogMelSpectrogram()(torch.rand(1, 4000, generator=generator))
     assert features.dtype == torch.float32
+    # A model converted to half precision converts the front-end's buffers too; features stay float32.
+    waveform = torch.rand(1, 4000, generator=generator)
+    torch.testing.assert_close(LogMelSpectrogram().half()(waveform.half()), LogMelSpectrogram()(waveform.half().float()),
+                               rtol=0, atol=1e-2)  # fmt: skip
 
 
 def test_invalid_constructor_arguments_are_rejected():

@@ -213,7 +213,11 @@ def test_registered_iter3_plus_entries():
     pretrained, finetuned = spec("beats-iter3-plus"), spec("beats-iter3-plus-as2m-cpt2")
     assert pretrained.remote.filename == "BEATs_iter3_plus_AS2M.pt"
     assert finetuned.remote.filename == "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
-    assert pretrained.remote.sha256 is None and finetuned.remote.sha256 is None  # none published
+    # Checksums of the official OneDrive files (workbench.models.registry.PUBLISHED_CHECKSUMS).
+    assert (pretrained.remote.sha256, pretrained.remote.size_bytes) == (
+        "d43cbfad4d7b56381c061d7a24774f908d4d94c72961f6eb1d9090ff18cd8d34", 361_499_833)
+    assert (finetuned.remote.sha256, finetuned.remote.size_bytes) == (
+        "e5815275a04b6885e7b8af63d120b29bffae2cd2225cf4915e1ec6d819d3022c", 363_145_291)
     assert "2**15" in pretrained.frontend and "15.41663" in pretrained.frontend
     # convert accepts the official cfg (extra training entries included) and passes the state_dict through.
     state = {"encoder.layers.0.self_attn.relative_attention_bias.weight": torch.ones(320, 12)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,19 @@ from workbench.atomic import atomic_torch_save
 from workbench.data.download import RemoteFile
 from workbench.errors import CheckpointError, MissingFileError, UnknownNameError
 from workbench.models import Encoder, PretrainedSpec, download_weights, load_pretrained, names, register_pretrained
-from workbench.models.registry import chain, rename_prefix, spec, unregister_pretrained, unwrap, weights_path
+from workbench.models.registry import (
+    PUBLISHED_CHECKSUMS,
+    UnverifiedWeightsWarning,
+    WeightsRecord,
+    chain,
+    checksum_status,
+    loaded_weights,
+    rename_prefix,
+    spec,
+    unregister_pretrained,
+    unwrap,
+    weights_path,
+)
 
 NAME = "test-tiny-encoder"
 
@@ -208,3 +221,123 @@ def test_checkpoints_holding_plain_numpy_arrays_load_without_running_code(tmp_pa
     loaded = read_checkpoint(path)
     assert torch.equal(loaded["model"]["w"], torch.ones(2))
     np.testing.assert_array_equal(loaded["statistics"], np.arange(3.0))
+
+
+# --------------------------------------------------------------------------------------------------
+# Checksums: verified files, refused impostors, unverified files recorded
+
+
+def test_random_weights_at_the_cache_path_of_byola_d512_are_refused(tmp_path, monkeypatch):
+    """The official file's sha256 and size are registered, so other weights saved there never load."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
+    entry = spec("byola-d512")
+    assert entry.remote.sha256 == "6cc64226318494f06ef41d7e5810be7d37abfd6490da45abdab48f188c5332e2"
+    assert entry.remote.size_bytes == 2_410_576
+    random_weights = weights_path("byola-d512")
+    atomic_torch_save(random_weights, entry.build().state_dict())  # a loadable, random AudioNTT2020
+    with pytest.raises(CheckpointError) as caught:
+        load_pretrained("byola-d512")
+    message = str(caught.value)
+    assert str(random_weights) in message and entry.remote.sha256 in message
+    assert "Delete it" in message and "pass path=" in message
+
+
+def test_an_impostor_of_the_right_size_fails_on_its_sha256(registered: PretrainedSpec, official: Path, tmp_path,
+                                                            monkeypatch):  # fmt: skip
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    register_pretrained(dataclasses.replace(registered, remote=dataclasses.replace(
+        registered.remote, size_bytes=official.stat().st_size)), replace=True)  # fmt: skip
+    impostor = bytearray(official.read_bytes())
+    impostor[-30] ^= 0xFF  # same size, other bytes
+    cached = weights_path(NAME)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(bytes(impostor))
+    with pytest.raises(CheckpointError) as caught:
+        load_pretrained(NAME)
+    assert str(cached) in str(caught.value) and registered.remote.sha256 in str(caught.value)
+    assert hashlib.sha256(bytes(impostor)).hexdigest() in str(caught.value)  # what it is, beside what it should be
+
+
+def test_a_verified_load_records_the_file_and_its_sha256(registered: PretrainedSpec, official: Path, tmp_path,
+                                                         monkeypatch):  # fmt: skip
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "0")
+    assert checksum_status(NAME) == "sha256"
+    model = load_pretrained(NAME)
+    record = model.weights_record
+    assert record == WeightsRecord(NAME, str(weights_path(NAME)), registered.remote.sha256,
+                                   official.stat().st_size, verified=True)  # fmt: skip
+    assert loaded_weights()[NAME] == record
+    # A local file (e.g. a fine-tuned copy) loads too, recorded with its own hash, not as the official one.
+    state = {f"module.{key}": value * 2 for key, value in _trained_state().items()}
+    tuned = atomic_torch_save(tmp_path / "tuned.pt", {"model": state})
+    record = load_pretrained(NAME, path=tuned).weights_record
+    assert record.sha256 == hashlib.sha256(tuned.read_bytes()).hexdigest() and not record.verified
+
+
+def test_unverified_weights_warn_once_and_record_the_computed_sha256(registered: PretrainedSpec, official: Path,
+                                                                      tmp_path, monkeypatch):  # fmt: skip
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "0")
+    name = "test-tiny-unverified"
+    register_pretrained(dataclasses.replace(registered, name=name, remote=dataclasses.replace(
+        registered.remote, sha256=None)))  # fmt: skip
+    try:
+        assert checksum_status(name) == "unverified"
+        expected = hashlib.sha256(official.read_bytes()).hexdigest()
+        with pytest.warns(UnverifiedWeightsWarning) as caught:
+            model = load_pretrained(name)
+        message = str(caught[0].message)
+        assert name in message and expected in message and "unverified" in message
+        assert model.weights_record.sha256 == expected and not model.weights_record.verified
+        assert loaded_weights()[name].sha256 == expected
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the second load of the same model is silent
+            load_pretrained(name)
+            # A file passed as path= is the caller's choice: recorded, never warned about.
+            register_pretrained(dataclasses.replace(spec(name), name=name + "-local"))
+            assert load_pretrained(name + "-local", path=official).weights_record.sha256 == expected
+    finally:
+        unregister_pretrained(name)
+        if name + "-local" in names():
+            unregister_pretrained(name + "-local")
+
+
+def test_a_spec_contradicting_a_published_checksum_is_rejected():
+    entry = spec("byola-d512")
+    wrong = dataclasses.replace(entry, name="test-wrong-sha", remote=dataclasses.replace(entry.remote, sha256="0" * 64))
+    with pytest.raises(ValueError, match=r"registered with sha256 0{64} .* published ones are 6cc64226"):
+        register_pretrained(wrong)
+    assert "test-wrong-sha" not in names()
+
+
+def test_every_registered_checkpoint_is_verified_or_listed_as_unverified():
+    """The known gaps are exactly the files for which no sha256 could be found (see PUBLISHED_CHECKSUMS)."""
+    unverified = {name for name in names() if checksum_status(name) != "sha256"}
+    assert unverified <= {"ast-audioset", "panns-cnn14-16k", "byola-d1024", "byola-d2048"}
+    for name in set(names()) - unverified:
+        remote = spec(name).remote
+        published = PUBLISHED_CHECKSUMS.get(remote.filename)
+        assert published is None or (remote.sha256, remote.size_bytes) == (
+            published.sha256, published.size_bytes or remote.size_bytes)  # fmt: skip
+
+
+@pytest.mark.shared
+def test_the_mn04_checksum_is_the_one_shipped_with_the_shared_file(shared_dir: Path):
+    sums = shared_dir / "weights" / "efficientat-mn04" / "SHA256SUMS"
+    if not sums.is_file():
+        pytest.skip(f"{sums} not found in the shared material")
+    listed = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line.strip())
+    remote = spec("efficientat-mn04").remote
+    assert listed[f"./{remote.filename}"] == remote.sha256
+    assert (sums.parent / remote.filename).stat().st_size == remote.size_bytes
+
+
+def test_the_weights_listing_says_which_checkpoints_are_unverified(capsys):
+    from workbench import cli
+
+    assert cli.main(["weights"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "sha256-verified" in lines["byola-d512"] and "sha256-verified" in lines["beats-iter3-plus"]
+    assert "unverified" in lines["byola-d2048"] and "unverified" in lines["ast-audioset"]

@@ -222,7 +222,8 @@ def test_registered_entries_and_the_offline_pca_message(tmp_path: Path, monkeypa
     release = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
     for name in ("vggish", "vggish-postprocessed"):
         entry = spec(name)
-        assert entry.remote.url == release + "vggish-10086976.pth" and entry.remote.sha256 is None
+        assert entry.remote.url == release + "vggish-10086976.pth"
+        assert entry.remote.sha256 == "10086976245803799d9194e9a73d9b6c1549c71d1b80106f5cade5608a561f4b"
     monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
     torch.save(random_state(VGGishConfig.tiny(), seed=6), tmp_path / "vggish.pth")

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 import torchaudio.compliance.kaldi
-import torchaudio.transforms
+import torchaudio.functional
 from torch import nn
 
 from workbench.errors import AudioError
@@ -67,17 +67,21 @@ def _check_length(waveform: torch.Tensor, min_samples: int, name: str) -> None:
         )
 
 
-def _drop_buffers_from_state_dict(module: nn.Module) -> None:
-    """Mark every buffer of ``module`` non-persistent: it is rebuilt from constructor arguments."""
-    for submodule in module.modules():
-        for buffer_name, buffer in list(submodule.named_buffers(recurse=False)):
-            submodule.register_buffer(buffer_name, buffer, persistent=False)
-
-
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+def _complex_stft(
+    waveform: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, center: bool
+) -> torch.Tensor:
+    """One-sided, unnormalised complex STFT ``(B, samples) -> (B, n_fft // 2 + 1, frames)``, reflect-padded
+    when ``center``; a window shorter than ``n_fft`` is zero-padded on both sides (torch's convention)."""
+    return torch.stft(
+        waveform, n_fft=n_fft, hop_length=hop_length, win_length=window.shape[0], window=window, center=center,
+        pad_mode="reflect", normalized=False, onesided=True, return_complex=True,
+    )  # fmt: skip
 
 
 class _Framing:
@@ -100,7 +104,11 @@ class _Framing:
 
 
 class LogMelSpectrogram(_Framing, nn.Module):
-    """Log mel spectrogram ``log(mel + log_offset)`` on :class:`torchaudio.transforms.MelSpectrogram`.
+    """Log mel spectrogram ``log(mel + log_offset)``, equal to :class:`torchaudio.transforms.MelSpectrogram`'s.
+
+    The values are torchaudio's (``norm=None, mel_scale="htk"``, within float32 rounding: 1e-6 on
+    the log), computed faster than torchaudio and librosa on the CPU (``python -m benchmarks.run
+    frontends``): see :meth:`power_mel`.
 
     The defaults are BYOL-A's (Niizumi et al., "BYOL for Audio", IJCNN 2021): 64 HTK mel bands from
     60 to 7800 Hz of a 1024-point power spectrum every 10 ms at 16 kHz, Hann window, reflect-padded
@@ -160,33 +168,59 @@ class LogMelSpectrogram(_Framing, nn.Module):
         self.power = power
         self.log_offset = log_offset
         self.center = center
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate,
-            n_fft=n_fft,
-            win_length=win_length,
-            hop_length=hop_length,
-            f_min=f_min,
-            f_max=f_max,
-            n_mels=n_mels,
-            power=power,
-            center=center,
-            pad_mode="reflect",
-            norm=None,
-            mel_scale="htk",
-        )
-        _drop_buffers_from_state_dict(self.mel)
+        # The same window and filterbank as torchaudio.transforms.MelSpectrogram(norm=None,
+        # mel_scale="htk"), built once. Only the bins the filterbank reaches enter the matmul.
+        filterbank = torchaudio.functional.melscale_fbanks(
+            n_freqs=n_fft // 2 + 1, f_min=f_min, f_max=f_max, n_mels=n_mels, sample_rate=sample_rate,
+            norm=None, mel_scale="htk",
+        )  # (n_freq, n_mels)
+        reached = torch.nonzero(filterbank.abs().sum(dim=1) > 0).squeeze(1)
+        self._first_bin = int(reached[0]) if len(reached) else 0
+        self._end_bin = int(reached[-1]) + 1 if len(reached) else 1
+        filterbank = filterbank[self._first_bin : self._end_bin]  # (F', n_mels)
+        self.register_buffer("window_samples", torch.hann_window(win_length), persistent=False)
+        if power == 2.0:
+            # Power folded into the matmul: each bin's row twice, once for its real and once for its
+            # imaginary part, applied to the squared interleaved (real, imag) STFT values.
+            self.register_buffer(
+                "filterbank_rows", filterbank.repeat_interleave(2, dim=0).T.contiguous(), persistent=False
+            )  # (n_mels, 2F')
+        else:
+            self.register_buffer("filterbank_rows", filterbank.T.contiguous(), persistent=False)  # (n_mels, F')
 
     @property
     def n_bins(self) -> int:
         return self.n_mels
 
+    def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The mel spectrogram before the log, ``(batch, n_mels, frames)`` (torchaudio's values, within float rounding).
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        torchaudio computes ``|X| ** power`` through the complex ``abs`` (as slow as the FFT itself),
+        then multiplies the whole spectrum by the filterbank. Here ``real**2 + imag**2`` is computed
+        in place on the STFT's own memory (frames-major, so the interleaved real/imag pairs are
+        contiguous) and, for ``power=2``, the sum of the pair happens inside the filterbank matmul.
+        """
         waveform = _as_batch(waveform, type(self).__name__, keep_channels=False)  # (B, samples)
         _check_length(waveform, self.min_samples, type(self).__name__)
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            mel = self.mel(waveform)  # (B, n_mels, frames)
-            return torch.log(mel + self.log_offset)
+            # .float(): a model converted with .half() converts these buffers too; features stay float32.
+            spectrum = _complex_stft(waveform, self.n_fft, self.hop_length, self.window_samples.float(), self.center)
+            # (B, n_freq, frames), on the CPU a transposed view of frames-major memory
+            pairs = torch.view_as_real(spectrum.transpose(1, 2))  # (B, frames, n_freq, 2)
+            if not pairs.is_contiguous():  # other FFT back-ends may lay it out bins-major
+                pairs = pairs.contiguous()
+            pairs = pairs[:, :, self._first_bin : self._end_bin]  # (B, frames, F', 2)
+            # In place on the STFT's own memory unless autograd needs the values (gradient through the front-end).
+            pairs = pairs.square() if pairs.requires_grad else pairs.square_()
+            if self.power == 2.0:
+                power = pairs.flatten(2)  # (B, frames, 2F'): real**2, imag**2 interleaved
+            else:
+                power = pairs.sum(dim=-1).pow_(self.power / 2)  # (B, frames, F')
+            return self.filterbank_rows.float() @ power.transpose(1, 2)  # (B, n_mels, frames)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        mel = self.power_mel(waveform)  # (B, n_mels, frames)
+        return torch.log(mel + self.log_offset)
 
 
 class KaldiFbank(nn.Module):
@@ -365,17 +399,8 @@ class STFT(_ShortTimeFourier):
         _check_length(waveform, self.min_samples, type(self).__name__)
         leading = waveform.shape[:-1]
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            spectrum = torch.stft(
-                waveform.reshape(-1, waveform.shape[-1]),
-                n_fft=self.n_fft,
-                hop_length=self.hop_length,
-                win_length=self.window_samples.shape[0],
-                window=self.window_samples,
-                center=self.center,
-                pad_mode="reflect",
-                normalized=False,
-                onesided=True,
-                return_complex=True,
+            spectrum = _complex_stft(
+                waveform.reshape(-1, waveform.shape[-1]), self.n_fft, self.hop_length, self.window_samples, self.center
             )  # (B*C, n_freq, frames)
         return spectrum.reshape(*leading, *spectrum.shape[-2:])
 

@@ -165,6 +165,9 @@ class CaReSepConfig:
 class BandEncoder(nn.Module):
     """Compress each band's bins to ``channels`` features: a separate linear map per band.
 
+    Computed as a grouped 1x1 convolution (one group per band); the parameters keep the per-band
+    layout ``weight: (n_bands, max_width, channels)``, ``bias: (n_bands, channels)``.
+
     Shape:
         bands: ``(batch, n_bands, max_width, frames)`` real (compressed magnitudes, zero-padded).
         output: ``(batch, channels, n_bands, frames)``.
@@ -180,11 +183,22 @@ class BandEncoder(nn.Module):
             self.weight[~band_split.valid] = 0.0
 
     def forward(self, bands: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bkwt,kwc->bckt", bands, self.weight) + self.bias.T[None, :, :, None]
+        # One grouped 1x1 convolution over the bands' bins (group k = band k) reads the split's memory
+        # as it lies, (B, K*W, T), where an einsum would first copy it into a batched-matmul layout.
+        n_bands, width, channels = self.weight.shape
+        batch, frames = bands.shape[0], bands.shape[-1]
+        kernel = self.weight.transpose(1, 2).reshape(n_bands * channels, width, 1)  # (K*C, W, 1), group-major
+        features = nn.functional.conv1d(
+            bands.reshape(batch, n_bands * width, frames), kernel, self.bias.reshape(-1), groups=n_bands
+        )  # (B, K*C, T)
+        return features.view(batch, n_bands, channels, frames).transpose(1, 2)  # (B, C, K, T)
 
 
 class BandMaskHead(nn.Module):
     """Map ``channels`` features per band back to one value per bin of that band (a per-band linear map).
+
+    Computed as a grouped 1x1 convolution (one group per band); the parameters keep the per-band
+    layout ``weight: (n_bands, channels, max_width)``, ``bias: (n_bands, max_width)``.
 
     Shape:
         features: ``(batch, channels, n_bands, frames)``.
@@ -198,7 +212,13 @@ class BandMaskHead(nn.Module):
         nn.init.uniform_(self.weight, -(channels**-0.5), channels**-0.5)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bckt,kcw->bkwt", features, self.weight) + self.bias[None, :, :, None]
+        # The grouped 1x1 convolution writes (B, K*W, T), the layout BandSplit.merge reads without a copy.
+        n_bands, channels, width = self.weight.shape
+        batch, frames = features.shape[0], features.shape[-1]
+        grouped = features.transpose(1, 2).reshape(batch, n_bands * channels, frames)  # (B, K*C, T)
+        kernel = self.weight.transpose(1, 2).reshape(n_bands * width, channels, 1)  # (K*W, C, 1)
+        masks = nn.functional.conv1d(grouped, kernel, self.bias.reshape(-1), groups=n_bands)  # (B, K*W, T)
+        return masks.view(batch, n_bands, width, frames)
 
 
 # --------------------------------------------------------------------------------------------------

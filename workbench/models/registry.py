@@ -6,6 +6,14 @@ A :class:`PretrainedSpec` says where the official checkpoint lives (a
 rename a prefix; then ``load_state_dict(strict=True)``), which front-end the weights expect, and
 their licence. Recipes and model files register their specs; the registry starts empty.
 
+Checksums: :data:`PUBLISHED_CHECKSUMS` holds the sha256 and size of each official file the model
+files register, with where each value comes from; :func:`register_pretrained` fills them into a
+spec whose file has none, so a file in the cache that is not the official one (e.g. random weights
+saved at its path) is refused with an error naming the file, the expected sha256 and what to do.
+Where no checksum could be found, :func:`checksum_status` says ``"unverified"`` (``workbench
+weights`` shows it), the loader warns once per model, and the sha256 it computes is recorded on the
+returned encoder (``encoder.weights_record``) and in :func:`loaded_weights`, for a run to store.
+
 :func:`load_pretrained` returns the encoder in eval mode, from a local file (``path=``) or from
 ``cache_dir()/weights/<filename>``, downloaded and verified on first use. Loading never executes
 pickled code (``torch.load(..., weights_only=True)``). Every failure says which file and what to do:
@@ -15,8 +23,10 @@ file says to delete it; a layout mismatch lists the missing and unexpected keys 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from workbench.data.download import ChecksumError, RemoteFile, fetch
+from workbench.data.download import ChecksumError, RemoteFile, fetch, sha256sum
 from workbench.errors import CheckpointError, MissingFileError, UnknownNameError
 from workbench.models.base import Encoder
 from workbench.paths import cache_dir
@@ -63,13 +73,92 @@ class PretrainedSpec:
     licence: str = ""
 
 
+@dataclass(frozen=True)
+class PublishedChecksum:
+    """The sha256 and size of an official checkpoint file, and where the values come from."""
+
+    sha256: str
+    size_bytes: int | None
+    source: str
+
+
+PUBLISHED_CHECKSUMS: dict[str, PublishedChecksum] = {
+    "AudioNTT2020-BYOLA-64x96d512.pth": PublishedChecksum(
+        "6cc64226318494f06ef41d7e5810be7d37abfd6490da45abdab48f188c5332e2",
+        2_410_576,
+        "the file itself in nttcslab/byol-a, pretrained_weights/ (git blob 314a35a5, commit 3e65c92)",
+    ),
+    "BEATs_iter3_plus_AS2M.pt": PublishedChecksum(
+        "d43cbfad4d7b56381c061d7a24774f908d4d94c72961f6eb1d9090ff18cd8d34",
+        361_499_833,
+        "the official OneDrive file of microsoft/unilm's BEATs README (size from OneDrive's API), as "
+        "pinned by downstream projects that download it from there",
+    ),
+    "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt": PublishedChecksum(
+        "e5815275a04b6885e7b8af63d120b29bffae2cd2225cf4915e1ec6d819d3022c",
+        363_145_291,
+        "the official OneDrive file; the same sha256 is the Git LFS object id of byte-identical "
+        "Hugging Face uploads (THUdyh/Ola_speech_encoders, SaraAlthubaiti/TinyOctopus)",
+    ),
+    "Cnn14_mAP=0.431.pth": PublishedChecksum(
+        "0dc499e40e9761ef5ea061ffc77697697f277f6a960894903df3ada000e34b31",
+        327_428_481,
+        "Zenodo record 3987831 (which publishes only an md5); the sha256 and size agree across several "
+        "independent projects that download it from Zenodo and a Hugging Face LFS upload",
+    ),
+    "MIT-ast-finetuned-audioset-10-10-0.4593.bin": PublishedChecksum(
+        "9ca280ba0276a0d2243f7dd561c72b10cc7c3955a2b1f12e42e93983f24b8ca4",
+        346_445_675,
+        "the Git LFS object of pytorch_model.bin in the Hugging Face repository "
+        "MIT/ast-finetuned-audioset-10-10-0.4593 at the pinned revision (size from its file headers)",
+    ),
+    "vggish-10086976.pth": PublishedChecksum(
+        "10086976245803799d9194e9a73d9b6c1549c71d1b80106f5cade5608a561f4b",
+        None,
+        "torchvggish release v0.1; the file name's tag 10086976 is the prefix of this sha256 (torch.hub's "
+        "check_hash convention), and independent installers pin the full digest",
+    ),
+}
+"""Checksums of official checkpoint files, by file name. No sha256 could be found for
+``audioset_10_10_0.4593.pth`` (AST, Dropbox), ``Cnn14_16k_mAP=0.438.pth`` (Zenodo publishes only md5s)
+or ``AudioNTT2020-BYOLA-64x96d1024.pth`` / ``-d2048.pth``: those load "unverified" (see module docstring)."""
+
+
+def _with_published_checksum(entry: PretrainedSpec) -> PretrainedSpec:
+    """``entry`` with the published sha256 and size of its file filled in (a conflicting one is an error)."""
+    published = PUBLISHED_CHECKSUMS.get(entry.remote.filename)
+    if published is None:
+        return entry
+    registered = (entry.remote.sha256, entry.remote.size_bytes)
+    if registered[0] not in (None, published.sha256) or registered[1] not in (None, published.size_bytes):
+        raise ValueError(
+            f"pretrained model {entry.name!r}: its file {entry.remote.filename} is registered with sha256 "
+            f"{registered[0]} and size {registered[1]}, but the published ones are {published.sha256} and "
+            f"{published.size_bytes} ({published.source}); fix the spec or "
+            f"workbench.models.registry.PUBLISHED_CHECKSUMS"
+        )
+    size = published.size_bytes if published.size_bytes is not None else entry.remote.size_bytes
+    if registered == (published.sha256, size):
+        return entry
+    remote = dataclasses.replace(entry.remote, sha256=published.sha256, size_bytes=size)
+    return dataclasses.replace(entry, remote=remote)
+
+
 _SPECS: dict[str, PretrainedSpec] = {}
 
 
 def register_pretrained(spec: PretrainedSpec, *, replace: bool = False) -> PretrainedSpec:
-    """Add ``spec`` to the registry; a second spec under the same name needs ``replace=True``."""
+    """Add ``spec`` to the registry; a second spec under the same name needs ``replace=True``.
+
+    A spec whose file has no sha256 gets the one in :data:`PUBLISHED_CHECKSUMS` (the returned spec
+    is the registered one).
+
+    Raises:
+        ValueError: the name is taken, or the spec's sha256 contradicts the published one.
+    """
     if spec.name in _SPECS and not replace:
         raise ValueError(f"pretrained model {spec.name!r} is registered twice; pass replace=True to override")
+    spec = _with_published_checksum(spec)
     _SPECS[spec.name] = spec
     return spec
 
@@ -98,6 +187,14 @@ def weights_path(name: str) -> Path:
     return cache_dir() / "weights" / spec(name).remote.filename
 
 
+def checksum_status(name: str) -> str:
+    """How a cached download of ``name`` is verified: ``"sha256"``, ``"size only"`` or ``"unverified"``."""
+    remote = spec(name).remote
+    if remote.sha256 is not None:
+        return "sha256"
+    return "size only" if remote.size_bytes is not None else "unverified"
+
+
 def download_weights(name: str, *, offline: bool | None = None, progress: bool = True) -> Path:
     """Fetch the weights of ``name`` into the cache (verifying the sha256) and return their path.
 
@@ -108,10 +205,21 @@ def download_weights(name: str, *, offline: bool | None = None, progress: bool =
         CheckpointError: the file in the cache, or the one downloaded, has the wrong sha256.
     """
     remote = spec(name).remote
+    target = weights_path(name)
+    if remote.sha256 is not None and remote.size_bytes is not None and target.is_file():
+        size = target.stat().st_size  # a cheap first check before hashing hundreds of MB
+        if size != remote.size_bytes:
+            raise CheckpointError(
+                f"{target} is not the official {remote.filename} of {name!r}: it has {size:,} bytes, expected "
+                f"{remote.size_bytes:,} (sha256 {remote.sha256}). Delete it (or replace it with the file from "
+                f"{remote.url}) and run again; to load your own weights, pass path= instead of using the cache."
+            )
     try:
-        return fetch(remote, weights_path(name).parent, offline=offline, progress=progress)
+        return fetch(remote, target.parent, offline=offline, progress=progress)
     except ChecksumError as error:
-        raise CheckpointError(str(error)) from error
+        raise CheckpointError(
+            f"{error} To load weights of your own, pass path= instead of saving them in the cache."
+        ) from error
 
 
 def numpy_safe_globals() -> list[Any]:
@@ -198,6 +306,61 @@ def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, Any], *, 
     model.load_state_dict(dict(state), strict=True)
 
 
+
+class UnverifiedWeightsWarning(UserWarning):
+    """Weights loaded from a file whose official sha256 is unknown (see :func:`checksum_status`)."""
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """Which weights file an encoder was loaded from, for a run to store with its results.
+
+    Args:
+        name: the registry name.
+        path: the file read.
+        sha256: the file's sha256 (computed, or the published one that the cache verified).
+        size_bytes: the file's size.
+        verified: the file is the official one (its sha256 equals the published one).
+    """
+
+    name: str
+    path: str
+    sha256: str
+    size_bytes: int
+    verified: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_LOADED: dict[str, WeightsRecord] = {}
+_WARNED: set[str] = set()
+
+
+def loaded_weights() -> dict[str, WeightsRecord]:
+    """The weights file of every model :func:`load_pretrained` returned in this process, by name."""
+    return dict(_LOADED)
+
+
+def _record(name: str, file: Path, from_cache: bool) -> WeightsRecord:
+    remote = spec(name).remote
+    # A cached file of a checksummed spec was just hashed by fetch; hash only what nothing verified.
+    digest = remote.sha256 if from_cache and remote.sha256 else sha256sum(file)
+    record = WeightsRecord(name, str(file), digest, file.stat().st_size, digest == remote.sha256)
+    # A file passed as path= is the caller's choice (often a fine-tuned copy): recorded, not warned about.
+    if remote.sha256 is None and from_cache and name not in _WARNED:
+        _WARNED.add(name)
+        warnings.warn(
+            f"{name}: no published sha256 is known for {remote.filename}, so {file} is loaded unverified; "
+            f"its sha256 is {digest} ({record.size_bytes:,} bytes), recorded in encoder.weights_record and "
+            f"workbench.models.registry.loaded_weights() for the run to keep.",
+            UnverifiedWeightsWarning,
+            stacklevel=3,
+        )
+    _LOADED[name] = record
+    return record
+
+
 def load_pretrained(name: str, path: str | os.PathLike | None = None) -> Encoder:
     """Build the encoder registered as ``name`` and fill it with its pretrained weights.
 
@@ -207,13 +370,17 @@ def load_pretrained(name: str, path: str | os.PathLike | None = None) -> Encoder
             fine-tuned copies load too; the strict key/shape check still applies).
 
     Returns:
-        The encoder in eval mode, on the CPU.
+        The encoder in eval mode, on the CPU, with ``weights_record`` (a :class:`WeightsRecord`: the
+        file, its sha256 and whether it is the official one). Cached weights without a published
+        sha256 warn once per name (:class:`UnverifiedWeightsWarning`); a ``path=`` file is recorded
+        without a warning.
 
     Raises:
         UnknownNameError: no such model (the message lists the registered ones).
         MissingFileError: ``path`` does not exist, or the weights are not cached and cannot be
             downloaded (the message names URL, file, sha256 and where to put it).
-        CheckpointError: the file is corrupt, fails its checksum, or does not fit the model.
+        CheckpointError: the file is corrupt, fails its checksum (e.g. other weights saved at the
+            cache path of a verified checkpoint), or does not fit the model.
     """
     entry = spec(name)
     if path is not None:
@@ -237,6 +404,7 @@ def load_pretrained(name: str, path: str | os.PathLike | None = None) -> Encoder
         raise CheckpointError(f"{file}: the checkpoint for {name!r} is a {type(state).__name__}, not a state_dict")
     model = entry.build()
     load_state_dict_strict(model, state, source=str(file))
+    model.weights_record = _record(name, file, from_cache=path is None)
     return model.eval()
 
 
