@@ -13,7 +13,7 @@ def test_run_scores_claims_and_reuses_a_finished_run(tmp_path, monkeypatch):
     params = linear_eval.Params.from_dict(QUICK)
     result = linear_eval.run(params)
     score = result.scores["logmel-stats"]
-    assert score.metric == "accuracy" and score.protocol == "folds" and len(score.per_seed) == 3
+    assert score.metric == "accuracy" and score.protocol == "official" and len(score.per_seed) == 3
     assert result.claims[0].holds and result.claims[0].name == "linear probe on logmel-stats beats chance"
     run = RunDir(result.run_dir)
     assert run.finished and run.read_metrics()["scores"]["logmel-stats"]["mean"] == score.mean
@@ -27,6 +27,15 @@ def test_run_scores_claims_and_reuses_a_finished_run(tmp_path, monkeypatch):
     again = linear_eval.run(params)
     assert again.summary() == result.summary()
     assert again.scores["logmel-stats"].per_fold == score.per_fold
+
+
+def test_protocol_reaches_the_evaluation_and_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+    params = linear_eval.Params.from_dict({**QUICK, "n_seeds": 2, "max_epochs": 10, "protocol": "kfold"})
+    score = linear_eval.run(params).scores["logmel-stats"]
+    assert score.protocol == "kfold" and score.requested_protocol == "kfold" and score.n_test == 200
+    with pytest.raises(KeyError, match="unknown protocol of linear_eval 'folds'"):
+        linear_eval.run(linear_eval.Params.from_dict({**QUICK, "protocol": "folds"}))
 
 
 def test_unknown_dataset_is_named():
@@ -44,6 +53,6 @@ def test_fsdd_speaker_identification_on_the_real_recordings(shared_dir, tmp_path
     )  # fmt: skip
     result = linear_eval.run(params)
     score = result.scores["logmel-stats"]
-    assert score.protocol == "splits" and score.n_test == 300 and len(result.dataset.classes) == 6
+    assert score.protocol == "official" and score.n_test == 300 and len(result.dataset.classes) == 6
     assert score.mean > 0.9 and 0.0 <= score.ci95 < 0.05
     assert result.claims[0].holds

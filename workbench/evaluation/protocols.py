@@ -286,6 +286,11 @@ def carve_validation(
         n_groups = len(np.unique(groups[train]))
         # scikit-learn refuses more splits than the largest class has clips.
         largest_class = int(np.unique(labels, return_counts=True)[1].max())
+        if largest_class < 2:  # one clip per class: no stratification possible, draw whole groups
+            names = np.random.default_rng(random_state).permutation(np.unique(groups[train]))
+            held = set(names[: min(len(names) - 1, max(1, math.ceil(fraction * len(names))))].tolist())
+            carved = np.isin(groups[train], list(held))
+            return np.sort(train[~carved]), np.sort(train[carved])
         n_splits = max(2, min(n_splits, n_groups, largest_class))
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
         fit, valid = next(splitter.split(train, labels, groups[train]))

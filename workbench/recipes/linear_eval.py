@@ -17,8 +17,10 @@ from typing import Any, ClassVar
 
 from workbench import data
 from workbench.data.records import AudioDataset
+from workbench.errors import UnknownNameError
 from workbench.evaluation.embeddings import Embeddings, extract_embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
+from workbench.evaluation.protocols import PROTOCOLS
 from workbench.evaluation.stats import compare_to_value
 from workbench.models.zoo import build_encoder
 from workbench.recipes import base
@@ -44,6 +46,7 @@ class Params(base.Params):
     patience: int = 10  # epochs without validation improvement before stopping
     learning_rate: float = 1e-3  # Adam learning rate of the linear probe
     batch_size: int = 64  # linear-probe batch size
+    protocol: str = "auto"  # auto | official | kfold | grouped-kfold (workbench.evaluation.protocols)
 
 
 @dataclass
@@ -77,6 +80,8 @@ def run(params: Params) -> LinearEvalRun:
     An identical rerun finds the finished run directory and reads its scores back instead of
     training the probes again (embeddings come from the embedding cache).
     """
+    if params.protocol not in PROTOCOLS:  # before minutes of embedding, not after
+        raise UnknownNameError("protocol of linear_eval", params.protocol, PROTOCOLS)
     seed_everything(params.encoder_seed)
     run_dir = RunDir.open(NAME, params.to_dict())
     dataset = build_dataset(params)
@@ -100,7 +105,9 @@ def run(params: Params) -> LinearEvalRun:
         )
         scores = {}
         for index, name in enumerate(params.encoders):
-            scores[name] = linear_evaluation(embeddings[name], seeds=tuple(range(params.n_seeds)), config=config)
+            scores[name] = linear_evaluation(
+                embeddings[name], seeds=tuple(range(params.n_seeds)), config=config, protocol=params.protocol
+            )
             run_dir.save_arrays(f"scores-{index}", **scores[name].arrays())
             run_dir.log("scored", encoder=name, summary=scores[name].summary())
     claims = chance_claims(scores, dataset.n_classes)
