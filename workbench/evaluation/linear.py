@@ -628,6 +628,8 @@ class LinearEvalResult:
         learning_rate: the probe learning rate used (chosen on validation scores when a grid is given).
         valid_by_learning_rate: ``str(lr)`` -> mean best validation score over seeds and folds (empty
             without a grid).
+        valid_score: the mean best validation score over seeds and folds at ``learning_rate``: what a
+            model selection (a layer choice) may look at, since no test clip enters it.
     """
 
     metric: str
@@ -650,6 +652,7 @@ class LinearEvalResult:
     seed_predictions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     learning_rate: float = 0.0
     valid_by_learning_rate: dict[str, float] = field(default_factory=dict)
+    valid_score: float = 0.0
 
     ARRAY_FIELDS: ClassVar[tuple[str, ...]] = ("test_indices", "test_targets", "predictions", "seed_predictions")
 
@@ -673,6 +676,7 @@ class LinearEvalResult:
             "n_test": self.n_test, "classes": list(self.classes), "requested_protocol": self.requested_protocol,
             "protocol_note": self.protocol_note, "fold_sizes": dict(self.fold_sizes),
             "learning_rate": self.learning_rate, "valid_by_learning_rate": dict(self.valid_by_learning_rate),
+            "valid_score": self.valid_score,
         }  # fmt: skip
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -897,6 +901,7 @@ def linear_evaluation(
         seed_predictions=np.stack(seed_predictions),
         learning_rate=float(chosen),
         valid_by_learning_rate={repr(rate): score for rate, score in valid_by_rate.items()} if len(learning_rates) > 1 else {},
+        valid_score=valid_by_rate[chosen],
     )
 
 
