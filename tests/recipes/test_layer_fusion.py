@@ -256,11 +256,12 @@ def test_paper_presets_pin_the_papers_pairs_and_say_where_they_come_from():
 def test_real_mn04_layers_and_fusion_on_esc10(shared_dir: Path, tmp_path, monkeypatch):
     """The real-sound check: EfficientAT mn04 with its AudioSet weights on the 83 shared ESC-10 clips.
 
-    Measured with the preset (3 seeds, 5 stratified folds): layers rise from 0.70-0.83 (blocks 1-7) to
-    0.99 at block16 and 0.98 at block17; the usual embedding 0.97 ± 0.02; the automatic fusion
-    block9 + block16 0.97 ± 0.04. ESC-10 is the AudioSet model's home ground: its late layers win and
-    fusion only ties the last layer, as the paper finds for sound events (the gains are on speech; see the
-    ``mn04-fsdd-esc10`` preset: FSDD digits 0.887 -> 0.988, speakers 0.969 -> 0.999 with block3 + block12).
+    Measured with ungrouped stratified folds (3 seeds): layers rise from 0.70-0.83 (blocks 1-7) to 0.99 at
+    block16; the usual embedding 0.97 ± 0.02. With the preset's folds grouped by ``src_file`` and the probe
+    learning rate chosen on validation clips (1 seed, as below): block16 0.976, the usual embedding 0.952,
+    the fusion chosen on validation scores 0.880. ESC-10 is the AudioSet model's home ground: its late
+    layers win and fusion does not beat them, as the paper finds for sound events (Table III: ESC-50 gains
+    are the smallest for CNN14 and AST).
     """
     if not (shared_dir / MN04).is_file():
         pytest.skip(f"the EfficientAT release file is not at {shared_dir / MN04}")
@@ -272,7 +273,8 @@ def test_real_mn04_layers_and_fusion_on_esc10(shared_dir: Path, tmp_path, monkey
     result = layer_fusion.run(params)
     scores = result.scores["esc10"]
     assert len(scores.layers) == 17 and scores.last.n_test == 83
-    assert scores.layers["block16"].mean > 0.9 and scores.last.mean > 0.9 and scores.fused.mean > 0.9
+    assert scores.layers["block16"].mean > 0.9 and scores.last.mean > 0.9 and scores.fused.mean > 0.8
+    assert scores.last.protocol == "grouped-kfold"  # clips of one recording never straddle train and test
     assert scores.layers["block16"].mean > scores.layers["block2"].mean + 0.1  # deeper layers know the events
     assert result.choice.layers[1] in layer_fusion.late_region(result.layer_names)
     assert "esc10: block" in result.summary()

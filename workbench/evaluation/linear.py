@@ -41,7 +41,13 @@ from torch import nn
 from workbench.errors import UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
 from workbench.evaluation.metrics import mean_average_precision
-from workbench.evaluation.protocols import PROTOCOLS, ProtocolPlan, carve_validation, plan_protocol
+from workbench.evaluation.protocols import (
+    PROTOCOLS,
+    ProtocolPlan,
+    carve_validation,
+    official_partitions,
+    plan_protocol,
+)
 from workbench.evaluation.stats import mean_confidence_interval, weighted_fold_mean
 
 logger = logging.getLogger(__name__)
@@ -487,21 +493,30 @@ def _train_chunk(
     active = np.ones(n_probes, dtype=bool)
     best_weight, best_bias = weight.clone(), bias.clone()
     batch_size = config.batch_size
+    sizes = np.asarray(train_sizes)
     for epoch in range(config.max_epochs):
         running = np.flatnonzero(active)
-        n_steps = max(math.ceil(train_sizes[p] / batch_size) for p in running)
-        # The epoch's batches of every probe, padded: probe p's step s is order[p, s*B:(s+1)*B].
-        order = torch.zeros(n_probes, n_steps * batch_size, dtype=torch.long)
-        order_mask = torch.zeros(n_probes, n_steps * batch_size)
-        for p in running:
-            order[p, : train_sizes[p]] = train_rows[p][torch.randperm(train_sizes[p], generator=generators[p])]
-            order_mask[p, : train_sizes[p]] = 1.0
+        live = torch.from_numpy(running)
+        # Stopped probes leave the batch: the epoch works on the live probes' slices of the state.
+        w, b, rate, split = weight[live], bias[live], learning_rate[live], split_of[live].view(-1, 1)
+        m = [moments[0][live], moments[1][live]]
+        v = [squares[0][live], squares[1][live]]
+        n_live = len(running)
+        n_steps = int(max(math.ceil(sizes[p] / batch_size) for p in running))
+        # The epoch's batches of every live probe, padded: its step s is order[i, s*B:(s+1)*B].
+        order = torch.zeros(n_live, n_steps * batch_size, dtype=torch.long)
+        order_mask = torch.zeros(n_live, n_steps * batch_size)
+        for i, p in enumerate(running):
+            order[i, : sizes[p]] = train_rows[p][torch.randperm(int(sizes[p]), generator=generators[p])]
+            order_mask[i, : sizes[p]] = 1.0
         for step in range(n_steps):
             batch_index = order[:, step * batch_size : (step + 1) * batch_size]
             batch_mask = order_mask[:, step * batch_size : (step + 1) * batch_size]
-            stepping = (batch_mask[:, 0] > 0).view(-1, 1, 1)
-            x = standardised[split_of.view(-1, 1), batch_index]  # (P, B, D)
-            logits = torch.baddbmm(bias, x, weight)  # (P, B, C)
+            stepping_host = sizes[running] > step * batch_size  # known on the host: no synchronisation
+            everyone = bool(stepping_host.all())
+            stepping = torch.from_numpy(stepping_host).view(-1, 1, 1)
+            x = standardised[split, batch_index]  # (P, B, D)
+            logits = torch.baddbmm(b, x, w)  # (P, B, C)
             counts = batch_mask.sum(dim=1).clamp(min=1).view(-1, 1, 1)
             if multilabel:  # BCEWithLogitsLoss averages over clips and classes
                 gradient = (torch.sigmoid(logits) - labels[batch_index]) / (counts * n_outputs)
@@ -509,34 +524,42 @@ def _train_chunk(
                 gradient = (torch.softmax(logits, dim=-1) - labels[batch_index]) / counts
             gradient = gradient * batch_mask.unsqueeze(-1)  # (P, B, C)
             grads = [torch.bmm(x.transpose(1, 2), gradient), gradient.sum(dim=1, keepdim=True)]
-            steps = steps + stepping
-            correction1 = 1 - beta1**steps.clamp(min=1)
-            correction2 = 1 - beta2**steps.clamp(min=1)
-            for position, (parameter, grad) in enumerate(zip((weight, bias), grads)):
+            steps[live] += stepping
+            probe_steps = steps[live]
+            correction1 = 1 - beta1**probe_steps.clamp(min=1)
+            correction2_root = (1 - beta2**probe_steps.clamp(min=1)).sqrt()
+            for position, (parameter, grad) in enumerate(zip((w, b), grads)):
                 if config.weight_decay:
                     grad = grad + config.weight_decay * parameter
-                moment = torch.where(stepping, beta1 * moments[position] + (1 - beta1) * grad, moments[position])
-                square = torch.where(stepping, beta2 * squares[position] + (1 - beta2) * grad * grad, squares[position])
-                moments[position], squares[position] = moment, square
-                denominator = square.sqrt() / correction2.sqrt() + epsilon
-                update = learning_rate / correction1 * moment / denominator
-                parameter -= torch.where(stepping, update, torch.zeros_like(update))
-        valid_logits = torch.baddbmm(bias, valid_x, weight)  # (P, V, C)
+                if everyone:  # torch.optim.Adam's update, in place
+                    m[position].mul_(beta1).add_(grad, alpha=1 - beta1)
+                    v[position].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                else:
+                    m[position] = torch.where(stepping, beta1 * m[position] + (1 - beta1) * grad, m[position])
+                    v[position] = torch.where(stepping, beta2 * v[position] + (1 - beta2) * grad * grad, v[position])
+                denominator = (v[position].sqrt() / correction2_root).add_(epsilon)
+                update = (rate / correction1) * m[position] / denominator
+                parameter -= update if everyone else torch.where(stepping, update, torch.zeros_like(update))
+        weight[live], bias[live] = w, b
+        moments[0][live], moments[1][live] = m[0], m[1]
+        squares[0][live], squares[1][live] = v[0], v[1]
+        valid_logits = torch.baddbmm(b, valid_x[live], w)  # (P_live, V, C)
+        mask, truth, counted = valid_mask[live], valid_y[live], valid_counts[live]
+        scores, losses = np.full(n_probes, -math.inf), np.full(n_probes, math.inf)
         if multilabel:
-            elementwise = torch.nn.functional.binary_cross_entropy_with_logits(valid_logits, valid_y, reduction="none")
-            valid_loss = (elementwise.mean(dim=-1) * valid_mask).sum(dim=1) / valid_counts
+            elementwise = torch.nn.functional.binary_cross_entropy_with_logits(valid_logits, truth, reduction="none")
+            losses[running] = ((elementwise.mean(dim=-1) * mask).sum(dim=1) / counted).numpy()
             logits_host = valid_logits.numpy()
-            scores = np.array([
-                mean_average_precision(logits_host[p, : len(probes[p].valid)], targets[probes[p].valid])
-                if active[p] else -math.inf for p in range(n_probes)
-            ])  # fmt: skip
-            losses = valid_loss.numpy()
+            scores[running] = [
+                mean_average_precision(logits_host[i, : len(probes[p].valid)], targets[probes[p].valid])
+                for i, p in enumerate(running)
+            ]
         else:
             log_probabilities = torch.log_softmax(valid_logits, dim=-1)
-            valid_loss = -((log_probabilities * valid_y).sum(dim=-1) * valid_mask).sum(dim=1) / valid_counts
-            hits = (valid_logits.argmax(dim=-1) == valid_y.argmax(dim=-1)) & valid_mask
-            host = torch.stack([valid_loss, hits.sum(dim=1) / valid_counts]).numpy()  # the epoch's one sync
-            losses, scores = host[0].astype(np.float64), host[1].astype(np.float64)
+            valid_loss = -((log_probabilities * truth).sum(dim=-1) * mask).sum(dim=1) / counted
+            hits = (valid_logits.argmax(dim=-1) == truth.argmax(dim=-1)) & mask
+            host = torch.stack([valid_loss, hits.sum(dim=1) / counted]).numpy()  # the epoch's one sync
+            losses[running], scores[running] = host[0], host[1]
         improved = active & ((scores > best_score) | ((scores == best_score) & (losses < best_loss)))
         epochs_trained[active] += 1
         best_score[improved], best_loss[improved], best_epoch[improved] = scores[improved], losses[improved], epoch
@@ -821,11 +844,17 @@ def linear_evaluation(
     plans = {seed: plan_for(embeddings, protocol, seed, n_folds) for seed in seeds}
     first = plans[seeds[0]]
     if first.note:
-        official_exists = bool(embeddings.folds is not None or embeddings.splits is not None)
+        # "auto" leaving official folds that exist is a fallback the user did not ask for: warned. Notes on
+        # an explicit protocol (fewer folds than asked) and on data without official folds are logged.
+        fell_back = first.requested == "auto" and first.protocol != "official" and bool(official_partitions(
+            embeddings.folds, embeddings.splits
+        ))  # fmt: skip
         message = f"linear evaluation: protocol {first.requested!r} -> {first.protocol!r}: {first.note}"
-        logger.warning(message) if official_exists and first.protocol != "official" else logger.info(message)
-        if official_exists and first.protocol != "official":
+        if fell_back:
+            logger.warning(message)
             warnings.warn(message, UserWarning, stacklevel=2)
+        else:
+            logger.info(message)
     learning_rates = tuple(config.learning_rates) or (config.lr,)
     probes: list[ProbeSpec] = []
     layout: list[tuple[int, int, str, int]] = []  # (seed position, rate position, fold name, probe index)
