@@ -140,7 +140,9 @@ def test_vggish_pools_six_frames_per_example_like_separately_encoded_segments():
         per_segment = [
             encoder.layers(waveform[:, start : start + example_span], layers) for start in (0, example_hop)
         ]
+    layer_features = LayerFeatures(encoder, layers)(waveform)  # the same T_o outside the cached table
     for name in layers:
+        torch.testing.assert_close(layer_features[name], torch.as_tensor(columns[name]))
         frames = torch.cat([temporal_maxpool(segment[name], 6) for segment in per_segment], dim=-1)
         assert frames.shape[-1] == 12
         torch.testing.assert_close(torch.as_tensor(columns[name]), pool_clip(frames), rtol=1e-5, atol=1e-5)

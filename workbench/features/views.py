@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from workbench.errors import UnknownNameError
-from workbench.features.compose import default_n_frames, pool_clip, temporal_maxpool
+from workbench.features.compose import default_n_frames, model_n_frames, pool_clip, temporal_maxpool
 from workbench.models.ast import AudioSpectrogramTransformer
 from workbench.models.base import Encoder
 from workbench.models.cnn14 import Cnn14
@@ -120,9 +120,7 @@ def fusion_frames(encoder: Encoder, n_samples: int, viewed: Mapping[str, torch.T
     """``T_o`` of Eq. 1 for a batch of ``n_samples``-sample clips: 6 per 0.96-s example for VGGish
     (:meth:`~workbench.models.vggish.VGGish.fusion_frames`), otherwise the fewest frames among the
     viewed layers (CNN14: ``T/32``, the deepest block's frames)."""
-    if isinstance(encoder, VGGish):
-        return encoder.fusion_frames(n_samples)
-    return default_n_frames(viewed)
+    return model_n_frames(encoder, n_samples, viewed)
 
 
 def resolve_view(encoder: Encoder, view: str) -> str:
