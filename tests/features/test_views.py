@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -121,7 +123,11 @@ def test_paper_layer_sets():
         "embeddings.1", "embeddings.3", "embeddings.5",
     ]  # ReLU layers 2, 5, 8, 10, 13, 15, 18, 20, 22 of Table I
     assert paper_layers(build_encoder("cnn14-tiny")) == [f"block{k}" for k in range(1, 7)]  # not fc1
-    assert paper_layers(build_encoder("ast-tiny")) == ["block2"]  # layers 2 to the last
+    assert paper_layers(build_encoder("ast-tiny")) == ["block1", "block2"]  # 2 blocks: both (else 2 to the last)
+    from workbench.models.ast import ASTConfig, AudioSpectrogramTransformer
+
+    three = AudioSpectrogramTransformer(dataclasses.replace(ASTConfig.tiny(), depth=3))
+    assert paper_layers(three) == ["block2", "block3"]
     mn = build_encoder("audiontt-tiny")
     assert paper_layers(mn) == list(mn.layer_names)
 

@@ -850,11 +850,9 @@ def linear_evaluation(
             embeddings.folds, embeddings.splits
         ))  # fmt: skip
         message = f"linear evaluation: protocol {first.requested!r} -> {first.protocol!r}: {first.note}"
-        if fell_back:
-            logger.warning(message)
+        logger.info(message)
+        if fell_back:  # shown once per call site (Python's warning filter), not once per layer or encoder
             warnings.warn(message, UserWarning, stacklevel=2)
-        else:
-            logger.info(message)
     learning_rates = tuple(config.learning_rates) or (config.lr,)
     probes: list[ProbeSpec] = []
     layout: list[tuple[int, int, str, int]] = []  # (seed position, rate position, fold name, probe index)

@@ -353,7 +353,7 @@ layer features and of its fusion, and the gain on the 0-1 scale (by model-name p
 def paper_gain(model: str) -> tuple[str, float | None]:
     """The paper's Table III figure for ``model`` (or a general statement for models it does not cover)."""
     for prefix, (text, gain) in PAPER_FUSION_GAINS.items():
-        if model.startswith(prefix):
+        if model.startswith(prefix) and not model.endswith("-tiny"):  # the paper's trained models only
             return f"Table III average over 9 tasks: {text} (+{gain * 100:.1f} points)", gain
     return "Table III: fusion beats the last-layer features of VGGish, CNN14 and AST on average (+4.3 to +24.1 points)", None
 
@@ -491,6 +491,11 @@ def run(params: Params) -> LayerFusionRun:
     )
     layer_names = stack.names
     automatic = tuple(params.fuse_layers) in ((), ("auto",))
+    if automatic and len(layer_names) < 2:  # checked now, not after the layer-wise evaluation
+        raise ValueError(
+            f"choosing a middle and a late layer needs at least two tapped layers, {params.model} has {layer_names}; "
+            "tap more ('layers': all) or give 'fuse_layers'"
+        )
     for layer in () if automatic else params.fuse_layers:
         if layer not in stack.columns:  # checked now, not after minutes of layer-wise evaluation
             raise UnknownNameError(f"layer to fuse of {params.model}", layer, stack.columns)
