@@ -314,3 +314,22 @@ def test_result_round_trips_through_scalars_and_arrays():
     assert restored.scalars() == result.scalars()
     for name, array in result.arrays().items():
         np.testing.assert_array_equal(getattr(restored, name), array)
+
+
+def test_batched_probes_in_memory_bounded_chunks_give_the_same_outcomes(monkeypatch):
+    import workbench.evaluation.linear as linear
+
+    features, labels = blobs(count=120, spread=0.7)
+    config = LinearEvalConfig(lr=1e-2, batch_size=32, max_epochs=10, patience=3)
+    probes = [
+        ProbeSpec(np.arange(0, 80 + 10 * k), np.arange(100, 110), seed, 1e-2, np.arange(110, 120))
+        for k in range(2) for seed in (0, 1)
+    ]  # fmt: skip
+    together = train_linear_batched(features, labels, probes, config)
+    monkeypatch.setattr(linear, "MEMORY_BUDGET_BYTES", 1)  # one training set per chunk
+    apart = train_linear_batched(features, labels, probes, config)
+    for first, second in zip(together, apart):
+        assert (first.best_epoch, first.valid_score) == (second.best_epoch, second.valid_score)
+        np.testing.assert_allclose(first.test_logits, second.test_logits, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="use train_linear for hidden layers"):
+        train_linear_batched(features, labels, probes, LinearEvalConfig(hidden=(4,)))
