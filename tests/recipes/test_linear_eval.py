@@ -34,6 +34,11 @@ def test_protocol_reaches_the_evaluation_and_is_checked(tmp_path, monkeypatch):
     params = linear_eval.Params.from_dict({**QUICK, "n_seeds": 2, "max_epochs": 10, "protocol": "kfold"})
     score = linear_eval.run(params).scores["logmel-stats"]
     assert score.protocol == "kfold" and score.requested_protocol == "kfold" and score.n_test == 200
+    # A world too small for its official folds: auto falls back, and the summary says so.
+    small = linear_eval.Params.from_dict({**QUICK, "n_clips": 30, "n_seeds": 2, "max_epochs": 5})
+    with pytest.warns(UserWarning, match="official folds not usable"):
+        result = linear_eval.run(small)
+    assert "protocol auto -> kfold: official folds not usable" in result.summary()
     with pytest.raises(KeyError, match="unknown protocol of linear_eval 'folds'"):
         linear_eval.run(linear_eval.Params.from_dict({**QUICK, "protocol": "folds"}))
 

@@ -61,6 +61,9 @@ class LinearEvalRun(base.Result):
         lines = [f"recipe: {self.recipe} on {self.params['dataset']} ({self.params['task'] or 'default task'})"]
         for name, score in self.scores.items():
             lines.append(f"{name}: {score.metric} {score.mean:.2f} ± {score.ci95:.2f}")
+        notes = {f"protocol {s.requested_protocol} -> {s.protocol}: {s.protocol_note}" for s in self.scores.values()
+                 if s.protocol_note and s.requested_protocol == "auto" and s.protocol != "official"}  # fmt: skip
+        lines += sorted(notes)  # a fallback from the official folds is never silent
         lines += [f"claim {claim.line()}" for claim in self.claims]
         return "\n".join(lines)
 
