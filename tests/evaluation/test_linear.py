@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,11 +11,15 @@ import torch
 from workbench.errors import UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
 from workbench.evaluation.linear import (
+    LEARNING_RATE_GRID,
     LinearEvalConfig,
+    ProbeSpec,
     evaluation_splits,
     linear_evaluation,
     score_predictions,
     train_linear,
+    train_linear_batched,
+    train_linear_reference,
 )
 from workbench.evaluation.stats import mean_confidence_interval
 
@@ -40,12 +46,16 @@ def table(features, targets, folds=None, splits=None, classes=None):
 def test_separated_blobs_score_near_one():
     features, labels = blobs()
     result = linear_evaluation((features, labels, None), seeds=(0, 1), config=FAST)
-    assert result.metric == "accuracy" and result.protocol == "holdout"
+    assert result.metric == "accuracy" and result.protocol == "kfold" and result.requested_protocol == "auto"
+    assert "no official folds" in result.protocol_note
     assert result.mean >= 0.98
-    assert len(result.per_seed) == 2 and result.per_fold.keys() == {"holdout"}
-    assert result.n_test == 48 and result.n_train + result.n_valid == 192
+    assert len(result.per_seed) == 2 and result.per_fold.keys() == {f"k-fold {k}" for k in range(1, 6)}
+    assert result.n_test == 240 and result.n_train + result.n_valid == 192
+    np.testing.assert_array_equal(result.test_indices, np.arange(240))
     np.testing.assert_array_equal(result.test_targets, labels[result.test_indices])
     assert (result.predictions == result.test_targets).mean() == pytest.approx(result.per_seed[0])
+    assert result.seed_predictions.shape == (2, 240)
+    np.testing.assert_allclose(result.correct().mean(axis=1), result.per_seed)
 
 
 def test_random_labels_score_near_chance():
@@ -62,7 +72,7 @@ def test_confidence_interval_comes_from_the_per_seed_scores():
     mean, half_width = mean_confidence_interval(result.per_seed)
     assert result.mean == pytest.approx(mean) and result.ci95 == pytest.approx(half_width)
     assert result.seeds == (0, 1, 2)
-    assert "3 seeds, holdout" in result.summary()
+    assert "3 seeds, kfold" in result.summary()
 
 
 def test_same_seed_same_result_and_global_torch_state_untouched():
@@ -167,13 +177,13 @@ def test_fold_protocol_tests_each_fold_once_and_validates_inside_training_folds(
         assert len(partition.train) + len(partition.valid) == 120
         assert len(partition.valid) == 12
         assert sorted(np.bincount(labels[partition.valid]).tolist()) == [3, 3, 3, 3]  # stratified
-    again = evaluation_splits(embeddings, "folds", seed=0, config=FAST)
-    other_seed = evaluation_splits(embeddings, "folds", seed=1, config=FAST)
+    again = evaluation_splits(embeddings, "official", seed=0, config=FAST)
+    other_seed = evaluation_splits(embeddings, "official", seed=1, config=FAST)
     assert all((a.valid == b.valid).all() for a, b in zip(partitions, again))
     assert any((a.valid != b.valid).any() for a, b in zip(partitions, other_seed))
 
     result = linear_evaluation(embeddings, seeds=(0,), config=FAST)
-    assert result.protocol == "folds" and result.per_fold.keys() == {f"fold {k}" for k in range(1, 6)}
+    assert result.protocol == "official" and result.per_fold.keys() == {f"fold {k}" for k in range(1, 6)}
     assert result.n_test == 150 and sorted(result.test_indices.tolist()) == list(range(150))
     assert result.per_seed[0] == pytest.approx(np.mean([scores[0] for scores in result.per_fold.values()]))
 
@@ -188,36 +198,98 @@ def test_split_protocol_uses_official_splits():
     assert partition.test.tolist() == list(range(100, 120))
 
     without_valid = table(features, labels, splits=np.where(splits == "valid", "train", splits))
-    (carved,) = evaluation_splits(without_valid, "splits", seed=0, config=FAST)
+    (carved,) = evaluation_splits(without_valid, "official", seed=0, config=FAST)
     assert len(carved.valid) == 10 and set(carved.valid) <= set(range(100))
     assert carved.test.tolist() == list(range(100, 120))
     result = linear_evaluation((features, labels, splits), seeds=(0,), config=FAST)
-    assert result.protocol == "splits" and result.n_test == 20 and result.mean >= 0.95
+    assert result.protocol == "official" and result.n_test == 20 and result.mean >= 0.95
 
 
-def test_holdout_test_set_is_stratified_and_shared_by_all_seeds():
+def test_kfold_reshuffles_per_seed_and_tests_every_clip_once():
     features, labels = blobs(count=200)
     embeddings = table(features, labels)
-    (first,) = evaluation_splits(embeddings, "holdout", seed=0, config=FAST)
-    (second,) = evaluation_splits(embeddings, "holdout", seed=1, config=FAST)
-    assert (first.test == second.test).all() and (first.valid != second.valid).any()
-    assert np.bincount(labels[first.test]).tolist() == [10, 10, 10, 10]
-    assert not set(first.test) & (set(first.train) | set(first.valid))
+    first = evaluation_splits(embeddings, "kfold", seed=0, config=FAST)
+    second = evaluation_splits(embeddings, "kfold", seed=1, config=FAST)
+    for partitions in (first, second):
+        tested = np.concatenate([partition.test for partition in partitions])
+        assert sorted(tested.tolist()) == list(range(200))
+        for partition in partitions:
+            assert np.bincount(labels[partition.test]).tolist() == [10, 10, 10, 10]
+            assert not set(partition.test) & (set(partition.train) | set(partition.valid))
+    assert any((a.test != b.test).any() for a, b in zip(first, second))
+    again = evaluation_splits(embeddings, "kfold", seed=0, config=FAST)
+    assert all((a.test == b.test).all() and (a.valid == b.valid).all() for a, b in zip(first, again))
 
 
-def test_protocol_errors_name_the_problem():
-    features, labels = blobs(count=40)
-    unknown = "unknown linear evaluation protocol 'kfold'; valid: auto, folds"
-    with pytest.raises(UnknownNameError, match=unknown):
-        linear_evaluation((features, labels, None), protocol="kfold")
-    with pytest.raises(ValueError, match="protocol 'folds' needs embeddings with at least two distinct"):
-        linear_evaluation((features, labels, None), protocol="folds")
-    with pytest.raises(ValueError, match="at least one seed"):
-        linear_evaluation((features, labels, None), seeds=())
-    with pytest.raises(ValueError, match=r"LinearEvalConfig.valid_fraction is out of range: 1.5"):
-        LinearEvalConfig(valid_fraction=1.5)
-    with pytest.raises(ValueError, match="train features contain NaN or Inf"):
-        train_linear(np.full((4, 2), np.nan), [0, 1, 0, 1], np.zeros((2, 2)), [0, 1])
+def test_grouped_kfold_keeps_each_source_in_one_fold_and_out_of_validation():
+    features, labels = blobs(count=160)
+    groups = np.array([f"rec{i // 4}" for i in range(160)])  # 4 clips per recording
+    labels = np.repeat(np.arange(4), 40)  # a recording's clips share a class
+    embeddings = dataclasses.replace(table(features, labels), groups=groups)
+    for partition in evaluation_splits(embeddings, "grouped-kfold", seed=0, config=FAST):
+        test_groups, valid_groups = set(groups[partition.test]), set(groups[partition.valid])
+        train_groups = set(groups[partition.train])
+        assert not test_groups & (train_groups | valid_groups) and not valid_groups & train_groups
+    result = linear_evaluation(embeddings, seeds=(0,), config=FAST)
+    assert result.protocol == "grouped-kfold" and result.n_test == 160
+
+
+def test_auto_leaves_degenerate_official_folds_with_a_warning_and_weights_folds_by_size():
+    features, labels = blobs(count=200)
+    groups = np.array([f"rec{i}" for i in range(200)])
+    folds = np.where(np.arange(200) < 196, 4, 2)  # fold 2: 4 clips, fold 4: 196 clips
+    embeddings = dataclasses.replace(table(features, labels, folds=folds), groups=groups)
+    with pytest.warns(UserWarning, match="'auto' -> 'grouped-kfold'.*fold 2"):
+        result = linear_evaluation(embeddings, seeds=(0,), config=FAST)
+    assert result.protocol == "grouped-kfold" and "official folds not usable" in result.protocol_note
+    assert result.scalars()["protocol_note"] == result.protocol_note
+
+    official = linear_evaluation(embeddings, seeds=(0,), config=FAST, protocol="official")
+    assert official.fold_sizes == {"fold 2": 4, "fold 4": 196}
+    scores = [official.per_fold["fold 2"][0], official.per_fold["fold 4"][0]]
+    assert official.per_seed[0] == pytest.approx((4 * scores[0] + 196 * scores[1]) / 200)
+    assert official.per_seed[0] == pytest.approx(official.correct()[0].mean())
+
+
+def test_batched_probes_equal_the_single_probe_reference():
+    features, labels = blobs(count=300, dim=24, n_classes=6, spread=0.5)
+    folds = np.arange(300) % 5 + 1
+    config = LinearEvalConfig(lr=3e-3, batch_size=32, max_epochs=25, patience=4, learning_rates=(1e-3, 1e-2))
+    batched = linear_evaluation((features, labels, folds), seeds=(0, 1, 2), config=config)
+    reference = linear_evaluation((features, labels, folds), seeds=(0, 1, 2), config=config, engine="reference")
+    assert batched.per_seed == pytest.approx(reference.per_seed, abs=1e-9)
+    np.testing.assert_array_equal(batched.seed_predictions, reference.seed_predictions)
+    assert batched.learning_rate == reference.learning_rate
+    assert batched.valid_by_learning_rate == pytest.approx(reference.valid_by_learning_rate)
+
+    rng = np.random.default_rng(5)
+    targets = (rng.random((200, 5)) < 0.3).astype(np.float32)
+    multi = (targets @ rng.normal(size=(5, 12)) + rng.normal(size=(200, 12)) * 2).astype(np.float32)
+    decayed = LinearEvalConfig(lr=1e-2, batch_size=32, max_epochs=15, patience=4, weight_decay=1e-3)
+    probes = [ProbeSpec(np.arange(0, 150), np.arange(150, 170), seed, 1e-2, np.arange(170, 200)) for seed in (0, 1)]
+    batched_probes = train_linear_batched(multi, targets, probes, decayed)
+    reference_probes = train_linear_reference(multi, targets, probes, decayed)
+    for fast, slow in zip(batched_probes, reference_probes):
+        assert (fast.best_epoch, fast.epochs) == (slow.best_epoch, slow.epochs)
+        assert fast.valid_score == pytest.approx(slow.valid_score, abs=1e-6)
+        np.testing.assert_allclose(fast.test_logits, slow.test_logits, atol=1e-4)
+
+
+def test_learning_rate_is_chosen_on_validation_clips_only():
+    features, labels = blobs(count=200, spread=0.8)
+    splits = np.array(["train"] * 120 + ["valid"] * 40 + ["test"] * 40)
+    config = dataclasses.replace(FAST, learning_rates=LEARNING_RATE_GRID)
+    result = linear_evaluation((features, labels, splits), seeds=(0, 1), config=config)
+    assert set(result.valid_by_learning_rate) == {repr(rate) for rate in LEARNING_RATE_GRID}
+    best = max(result.valid_by_learning_rate.values())
+    assert result.valid_by_learning_rate[repr(result.learning_rate)] == best
+
+    perturbed = features.copy()
+    perturbed[160:] = np.random.default_rng(9).permutation(perturbed[160:]) * 5 + 3  # only the test clips
+    changed = linear_evaluation((perturbed, labels, splits), seeds=(0, 1), config=config)
+    assert changed.learning_rate == result.learning_rate
+    assert changed.valid_by_learning_rate == result.valid_by_learning_rate
+    assert changed.per_seed != result.per_seed  # the test clips did change: only the choice ignores them
 
 
 def test_hidden_layers_make_an_mlp_that_still_learns():
@@ -242,3 +314,22 @@ def test_result_round_trips_through_scalars_and_arrays():
     assert restored.scalars() == result.scalars()
     for name, array in result.arrays().items():
         np.testing.assert_array_equal(getattr(restored, name), array)
+
+
+def test_batched_probes_in_memory_bounded_chunks_give_the_same_outcomes(monkeypatch):
+    import workbench.evaluation.linear as linear
+
+    features, labels = blobs(count=120, spread=0.7)
+    config = LinearEvalConfig(lr=1e-2, batch_size=32, max_epochs=10, patience=3)
+    probes = [
+        ProbeSpec(np.arange(0, 80 + 10 * k), np.arange(100, 110), seed, 1e-2, np.arange(110, 120))
+        for k in range(2) for seed in (0, 1)
+    ]  # fmt: skip
+    together = train_linear_batched(features, labels, probes, config)
+    monkeypatch.setattr(linear, "MEMORY_BUDGET_BYTES", 1)  # one training set per chunk
+    apart = train_linear_batched(features, labels, probes, config)
+    for first, second in zip(together, apart):
+        assert (first.best_epoch, first.valid_score) == (second.best_epoch, second.valid_score)
+        np.testing.assert_allclose(first.test_logits, second.test_logits, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="use train_linear for hidden layers"):
+        train_linear_batched(features, labels, probes, LinearEvalConfig(hidden=(4,)))

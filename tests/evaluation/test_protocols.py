@@ -92,3 +92,10 @@ def test_validation_is_carved_from_training_rows_by_group():
     assert not set(groups[fit]) & set(groups[valid])
     plain_fit, plain_valid = carve_validation(train, targets, fraction=0.1, seed=0)
     assert len(plain_valid) == 40
+
+
+def test_carve_validation_with_one_clip_per_class_draws_whole_groups():
+    targets = np.arange(4)
+    groups = np.array(["a", "b", "c", "d"])
+    fit, valid = carve_validation(np.arange(4), targets, groups=groups, fraction=0.25, seed=3)
+    assert len(valid) == 1 and len(fit) == 3 and not set(groups[fit]) & set(groups[valid])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from workbench.features.views import (
     cls_distillation_view,
     cls_view,
     frames_view,
+    paper_layers,
     resolve_view,
 )
 from workbench.models.zoo import build_encoder
@@ -35,8 +38,9 @@ def test_token_views_reject_other_layouts_naming_the_layer(shape):
         cls_distillation_view("conv3", torch.zeros(shape))
 
 
-def test_auto_view_is_cls_distillation_for_ast_only():
-    assert resolve_view(build_encoder("ast-tiny"), "auto") == "cls-dist"
+def test_auto_view_is_the_papers_cls_token_for_ast_only():
+    assert resolve_view(build_encoder("ast-tiny"), "auto") == "cls"
+    assert resolve_view(build_encoder("ast-tiny"), "cls-dist") == "cls-dist"
     assert resolve_view(build_encoder("cnn14-tiny"), "auto") == "frames"
     assert resolve_view(build_encoder("ast-tiny"), "cls") == "cls"
     with pytest.raises(UnknownNameError, match="unknown layer view 'mean'; valid: auto, cls, cls-dist, frames"):
@@ -68,15 +72,18 @@ def test_cnn_columns_equal_layer_features_and_the_usual_embedding_in_one_pass():
     assert stack.embedding_dim == sum(stack.dims.values())
 
 
-def test_ast_columns_are_the_cls_distillation_mean_of_each_block():
+def test_ast_columns_are_the_cls_token_by_default_or_the_cls_distillation_mean():
     encoder = build_encoder("ast-tiny", seed=2)
     stack = LayerVectorEncoder(encoder).eval()
+    distilled = LayerVectorEncoder(encoder, view="cls-dist").eval()
     waveform = torch.randn(2, encoder.sample_rate) * 0.1
     with torch.no_grad():
         columns = stack.split(stack(waveform))
+        both = distilled.split(distilled(waveform))
         blocks = encoder.layers(waveform)
     for name, tokens in blocks.items():
-        torch.testing.assert_close(columns[name], tokens[:, 0] + tokens[:, 1])  # 2 x their mean
+        torch.testing.assert_close(columns[name], 2 * tokens[:, 0])  # mean + max of the repeated [CLS]
+        torch.testing.assert_close(both[name], tokens[:, 0] + tokens[:, 1])  # 2 x their mean
         assert stack.dims[name] == encoder.config.width
 
 
@@ -108,3 +115,40 @@ def test_bad_settings_are_named():
         LayerVectorEncoder(encoder, n_frames=0)
     with pytest.raises(ValueError, match="layer 'block1': a token view needs"):
         LayerVectorEncoder(encoder, view="cls")
+
+
+def test_paper_layer_sets():
+    assert paper_layers(build_encoder("vggish-tiny")) == [
+        "features.1", "features.4", "features.7", "features.9", "features.12", "features.14",
+        "embeddings.1", "embeddings.3", "embeddings.5",
+    ]  # ReLU layers 2, 5, 8, 10, 13, 15, 18, 20, 22 of Table I
+    assert paper_layers(build_encoder("cnn14-tiny")) == [f"block{k}" for k in range(1, 7)]  # not fc1
+    assert paper_layers(build_encoder("ast-tiny")) == ["block1", "block2"]  # 2 blocks: both (else 2 to the last)
+    from workbench.models.ast import ASTConfig, AudioSpectrogramTransformer
+
+    three = AudioSpectrogramTransformer(dataclasses.replace(ASTConfig.tiny(), depth=3))
+    assert paper_layers(three) == ["block2", "block3"]
+    mn = build_encoder("audiontt-tiny")
+    assert paper_layers(mn) == list(mn.layer_names)
+
+
+def test_vggish_pools_six_frames_per_example_like_separately_encoded_segments():
+    encoder = build_encoder("vggish-tiny", seed=0)
+    layers = paper_layers(encoder)
+    stack = LayerVectorEncoder(encoder, layers).eval()
+    example_hop, example_span = 96 * 160, 95 * 160 + 400  # samples between examples, samples per example
+    waveform = torch.randn(2, 2 * example_hop + 240) * 0.1  # exactly two 0.96-s examples
+    assert encoder.fusion_frames(waveform.shape[-1]) == 12
+    with torch.no_grad():
+        columns = stack.split(stack.embed(waveform))
+        # The paper's recipe: encode each segment, pool it to T_o = 6 frames (Eq. 1; fc layers repeat
+        # their one vector), concatenate the segments along time, then mean + max (Eq. 3).
+        per_segment = [
+            encoder.layers(waveform[:, start : start + example_span], layers) for start in (0, example_hop)
+        ]
+    layer_features = LayerFeatures(encoder, layers)(waveform)  # the same T_o outside the cached table
+    for name in layers:
+        torch.testing.assert_close(layer_features[name], torch.as_tensor(columns[name]))
+        frames = torch.cat([temporal_maxpool(segment[name], 6) for segment in per_segment], dim=-1)
+        assert frames.shape[-1] == 12
+        torch.testing.assert_close(torch.as_tensor(columns[name]), pool_clip(frames), rtol=1e-5, atol=1e-5)

@@ -18,7 +18,7 @@ from workbench.train.rundir import RunDir
 # embedding. Measured at these settings with world/model seeds 0, 1, 2: event best layer 0.61 / 0.57 / 0.47
 # (block3 / block1 / block3), fc1 embedding 0.34 / 0.44 / 0.25, fused 0.72 / 0.61 / 0.45; pitch block1
 # 0.24 / 0.41 / 0.19, fc1 0.11 / 0.09 / 0.11, fused 0.20 / 0.41 / 0.17. Both claims hold for every seed.
-QUICK = dict(tasks="event,pitch", n_clips=120, n_seeds=2, max_epochs=40)
+QUICK = dict(tasks="event,pitch", n_clips=120, n_seeds=2, max_epochs=40, learning_rate=3e-3)
 MN04 = "weights/efficientat-mn04/mn04_as_mAP_432.pt"
 
 
@@ -81,17 +81,6 @@ def test_choice_errors_are_clear():
         layer_fusion.choose_fusion_layers(LAYERS, {"t": dict(zip(LAYERS[:5], [0.1] * 5))})
 
 
-def test_stratified_folds_balance_every_class():
-    targets = np.repeat(np.arange(4), 10)
-    folds = layer_fusion.stratified_folds(targets, 5)
-    assert set(folds) == {1, 2, 3, 4, 5}
-    for fold in range(1, 6):
-        assert np.array_equal(np.bincount(targets[folds == fold], minlength=4), [2, 2, 2, 2])
-    assert np.array_equal(layer_fusion.stratified_folds(targets, 5), folds)  # deterministic
-    with pytest.raises(ValueError, match="needs 5 clips per class; a class has 3"):
-        layer_fusion.stratified_folds(np.array([0] * 10 + [1] * 3), 5)
-
-
 def test_fused_table_concatenates_the_chosen_layers():
     rng = np.random.default_rng(0)
     base = Embeddings(rng.normal(size=(6, 2)), np.arange(6) % 2, np.arange(6).astype(str), ("a", "b"))
@@ -137,19 +126,24 @@ def test_run_scores_every_layer_fuses_and_reuses_a_finished_run(tmp_path, monkey
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
     params = layer_fusion.Params.from_dict(QUICK)
     result = layer_fusion.run(params)
-    assert result.layer_names == ["block1", "block2", "block3", "block4", "block5", "block6", "fc1"]
+    assert result.layer_names == ["block1", "block2", "block3", "block4", "block5", "block6"]  # the paper's set
     for task in ("event", "pitch"):
         scores = result.scores[task]
         assert list(scores.layers) == result.layer_names
-        assert all(len(score.per_seed) == 2 and score.protocol == "folds" for score in scores.layers.values())
+        assert all(len(score.per_seed) == 2 and score.protocol == "official" for score in scores.layers.values())
     choice = result.choice
     assert choice.automatic and choice.layers[0] in ("block1", "block2", "block3", "block4")
-    assert choice.layers[1] in ("block5", "block6", "fc1")
+    assert choice.layers[1] in ("block5", "block6")
     # The widget's live fusion is the run's own evaluation on the same cached features.
     again = result.evaluate_fusion("pitch", choice.layers)
     assert again.per_seed == result.scores["pitch"].fused.per_seed
-    # The paper's two findings, averaged over the probe seeds (see QUICK).
-    assert [claim.holds for claim in result.claims] == [True, True], result.summary()
+    # The paper's findings as paired comparisons over tasks x seeds; with 2 tasks x 2 seeds a verdict is
+    # whatever the interval says, so only the pairing is asserted here (its statistics are tested in stats).
+    assert [claim.n for claim in result.claims] == [4, 4, 2], result.summary()
+    assert result.claims[0].name.endswith("beats the model's usual embedding")
+    usual_effect = np.mean([result.scores[t].fused.per_seed[i] - result.scores[t].last.per_seed[i]
+                            for t in ("event", "pitch") for i in range(2)])  # fmt: skip
+    assert result.claims[0].effect == pytest.approx(usual_effect)
     stored = RunDir(result.run_dir).read_metrics()
     assert stored["choice"]["layers"] == list(choice.layers) and stored["view"] == "frames"
     assert stored["scores"]["event"]["last"]["mean"] == result.scores["event"].last.mean
@@ -167,10 +161,11 @@ def test_run_scores_every_layer_fuses_and_reuses_a_finished_run(tmp_path, monkey
 def test_given_fusion_of_ast_blocks_uses_their_special_tokens(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
     params = layer_fusion.Params(
-        model="ast-tiny", tasks=("event",), n_clips=20, fuse_layers=("block2", "block1"), n_seeds=1, max_epochs=5
+        model="ast-tiny", tasks=("event",), n_clips=20, layers=("all",), fuse_layers=("block2", "block1"), n_seeds=1,
+        max_epochs=5, learning_rate=1e-3,
     )
     result = layer_fusion.run(params)
-    assert result.metrics["view"] == "cls-dist"
+    assert result.metrics["view"] == "cls"  # the paper's [CLS] token
     assert result.metrics["dims"] == {"block1": 64, "block2": 64, "embedding": 64}
     assert result.choice == layer_fusion.FusionChoice(layers=("block2", "block1"), automatic=False)
     assert "fused block2 + block1 (given)" in result.summary()
@@ -179,14 +174,94 @@ def test_given_fusion_of_ast_blocks_uses_their_special_tokens(tmp_path, monkeypa
 
 
 @pytest.mark.shared
+def score(per_seed, valid=0.5, seeds=(0, 1, 2)):
+    """A LinearEvalResult with given per-seed test scores and validation score."""
+    from workbench.evaluation.linear import LinearEvalResult
+
+    return LinearEvalResult(
+        metric="accuracy", protocol="official", mean=float(np.mean(per_seed)), ci95=0.0, per_seed=tuple(per_seed),
+        per_fold={}, seeds=seeds, n_train=1, n_valid=1, n_test=1, test_indices=np.zeros(1, int),
+        test_targets=np.zeros(1, int), predictions=np.zeros(1, int), valid_score=valid,
+    )  # fmt: skip
+
+
+def test_claims_pair_seeds_and_pick_the_middle_task_on_validation_scores():
+    names = ["l1", "l2", "l3"]  # late region: l3
+    scores = {
+        # "speech": l1 wins on validation (+0.3 over l3) and on test (+0.2 every seed): the picked task.
+        "speech": layer_fusion.TaskScores(
+            layers={"l1": score([0.8, 0.81, 0.79], valid=0.9), "l2": score([0.5, 0.5, 0.5], valid=0.5),
+                    "l3": score([0.6, 0.61, 0.59], valid=0.6)},
+            fused=score([0.85, 0.84, 0.86]), last=score([0.55, 0.56, 0.54]),
+        ),
+        # "events": l2 wins on test by far, but validation prefers the last layer: not picked.
+        "events": layer_fusion.TaskScores(
+            layers={"l1": score([0.1, 0.1, 0.1], valid=0.2), "l2": score([0.99, 0.99, 0.99], valid=0.3),
+                    "l3": score([0.7, 0.7, 0.7], valid=0.9)},
+            fused=score([0.75, 0.74, 0.76]), last=score([0.8, 0.79, 0.81]),
+        ),
+    }  # fmt: skip
+    choice = layer_fusion.FusionChoice(layers=("l1", "l3"), automatic=True)
+    usual, last_tap, middle = layer_fusion.fusion_claims(scores, choice, names, "vggish")
+    assert usual.n == 6 and usual.effect == pytest.approx((0.3 * 3 - 0.05 * 3) / 6)
+    assert usual.paper_effect == pytest.approx(0.241) and "Table III" in usual.paper
+    assert last_tap.n == 6 and last_tap.effect == pytest.approx((0.25 * 3 + 0.05 * 3) / 6)
+    assert middle.n == 3 and middle.measured.startswith("speech: l1") and middle.verdict == "holds"
+    assert middle.effect == pytest.approx(0.2)
+    assert "events -0.600 (l2)" in middle.detail
+
+
+def test_automatic_layer_choice_ignores_the_test_scores(tmp_path, monkeypatch):
+    """The choice of M and L reads validation scores only: scrambling every test score leaves it unchanged."""
+    params = layer_fusion.Params.from_dict({**QUICK, "n_clips": 80, "max_epochs": 15, "tasks": "event"})
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "honest"))
+    honest = layer_fusion.run(params)
+    original = layer_fusion.linear_evaluation
+    rng = np.random.default_rng(0)
+
+    def scrambled_test_scores(*args, **kwargs):
+        result = original(*args, **kwargs)
+        result.per_seed = tuple(rng.random(len(result.per_seed)))
+        result.mean = float(np.mean(result.per_seed))
+        return result
+
+    monkeypatch.setattr(layer_fusion, "linear_evaluation", scrambled_test_scores)
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "scrambled"))
+    scrambled = layer_fusion.run(params)
+    assert scrambled.choice == honest.choice
+    assert [s.mean for s in scrambled.scores["event"].layers.values()] != [
+        s.mean for s in honest.scores["event"].layers.values()
+    ]
+
+
+def test_the_probe_learning_rate_comes_from_a_grid_on_validation_clips():
+    config = layer_fusion.probe_config(layer_fusion.Params().to_dict())
+    assert config.learning_rates == (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    fixed = layer_fusion.probe_config(layer_fusion.Params(learning_rate=3e-3).to_dict())
+    assert fixed.learning_rates == () and fixed.lr == 3e-3
+
+
+def test_paper_presets_pin_the_papers_pairs_and_say_where_they_come_from():
+    folder = notebooks_dir() / "params" / "05_layer_fusion"
+    pinned = {"paper-vggish": ("features.9", "features.14"), "paper-cnn14": ("block3", "block6"),
+              "paper-ast": ("block5", "block12")}  # fmt: skip
+    for name, pair in pinned.items():
+        text = (folder / f"{name}.yaml").read_text()
+        assert text.startswith("#") and "Table III" in text.splitlines()[0], name
+        params = layer_fusion.Params.from_dict(yaml.safe_load(text))
+        assert params.fuse_layers == pair and params.layers == ("paper",), name
+
+
+@pytest.mark.shared
 def test_real_mn04_layers_and_fusion_on_esc10(shared_dir: Path, tmp_path, monkeypatch):
     """The real-sound check: EfficientAT mn04 with its AudioSet weights on the 83 shared ESC-10 clips.
 
-    Measured with the preset (3 seeds, 5 stratified folds): layers rise from 0.70-0.83 (blocks 1-7) to
-    0.99 at block16 and 0.98 at block17; the usual embedding 0.97 ± 0.02; the automatic fusion
-    block9 + block16 0.97 ± 0.04. ESC-10 is the AudioSet model's home ground: its late layers win and
-    fusion only ties the last layer, as the paper finds for sound events (the gains are on speech; see the
-    ``mn04-fsdd-esc10`` preset: FSDD digits 0.887 -> 0.988, speakers 0.969 -> 0.999 with block3 + block12).
+    Measured with ungrouped stratified folds (3 seeds): layers rise from 0.70-0.83 (blocks 1-7) to 0.99 at
+    block16; the usual embedding 0.97 ± 0.02. With the preset's folds grouped by ``src_file`` and the probe
+    learning rate chosen on validation clips (1 seed, as below): block16 0.976, the usual embedding 0.952,
+    the fusion chosen on validation scores 0.880. ESC-10 is the AudioSet model's home ground: its late
+    layers win and fusion does not beat them, as the paper finds for sound events (Table III: ESC-50 gains
+    are the smallest for CNN14 and AST).
     """
     if not (shared_dir / MN04).is_file():
         pytest.skip(f"the EfficientAT release file is not at {shared_dir / MN04}")
@@ -198,7 +273,8 @@ def test_real_mn04_layers_and_fusion_on_esc10(shared_dir: Path, tmp_path, monkey
     result = layer_fusion.run(params)
     scores = result.scores["esc10"]
     assert len(scores.layers) == 17 and scores.last.n_test == 83
-    assert scores.layers["block16"].mean > 0.9 and scores.last.mean > 0.9 and scores.fused.mean > 0.9
+    assert scores.layers["block16"].mean > 0.9 and scores.last.mean > 0.9 and scores.fused.mean > 0.8
+    assert scores.last.protocol == "grouped-kfold"  # clips of one recording never straddle train and test
     assert scores.layers["block16"].mean > scores.layers["block2"].mean + 0.1  # deeper layers know the events
     assert result.choice.layers[1] in layer_fusion.late_region(result.layer_names)
     assert "esc10: block" in result.summary()

@@ -13,7 +13,7 @@ def test_run_scores_claims_and_reuses_a_finished_run(tmp_path, monkeypatch):
     params = linear_eval.Params.from_dict(QUICK)
     result = linear_eval.run(params)
     score = result.scores["logmel-stats"]
-    assert score.metric == "accuracy" and score.protocol == "folds" and len(score.per_seed) == 3
+    assert score.metric == "accuracy" and score.protocol == "official" and len(score.per_seed) == 3
     assert result.claims[0].holds and result.claims[0].name == "linear probe on logmel-stats beats chance"
     run = RunDir(result.run_dir)
     assert run.finished and run.read_metrics()["scores"]["logmel-stats"]["mean"] == score.mean
@@ -27,6 +27,20 @@ def test_run_scores_claims_and_reuses_a_finished_run(tmp_path, monkeypatch):
     again = linear_eval.run(params)
     assert again.summary() == result.summary()
     assert again.scores["logmel-stats"].per_fold == score.per_fold
+
+
+def test_protocol_reaches_the_evaluation_and_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+    params = linear_eval.Params.from_dict({**QUICK, "n_seeds": 2, "max_epochs": 10, "protocol": "kfold"})
+    score = linear_eval.run(params).scores["logmel-stats"]
+    assert score.protocol == "kfold" and score.requested_protocol == "kfold" and score.n_test == 200
+    # A world too small for its official folds: auto falls back, and the summary says so.
+    small = linear_eval.Params.from_dict({**QUICK, "n_clips": 30, "n_seeds": 2, "max_epochs": 5})
+    with pytest.warns(UserWarning, match="official folds not usable"):
+        result = linear_eval.run(small)
+    assert "protocol auto -> kfold: official folds not usable" in result.summary()
+    with pytest.raises(KeyError, match="parameter 'protocol': unknown evaluation protocol 'folds'"):
+        linear_eval.Params.from_dict({**QUICK, "protocol": "folds"})  # at construction, before any embedding
 
 
 def test_unknown_dataset_is_named():
@@ -44,7 +58,7 @@ def test_fsdd_speaker_identification_on_the_real_recordings(shared_dir, tmp_path
     )  # fmt: skip
     result = linear_eval.run(params)
     score = result.scores["logmel-stats"]
-    assert score.protocol == "splits" and score.n_test == 300 and len(result.dataset.classes) == 6
+    assert score.protocol == "official" and score.n_test == 300 and len(result.dataset.classes) == 6
     assert score.mean > 0.9 and 0.0 <= score.ci95 < 0.05
     assert result.claims[0].holds
 

@@ -19,6 +19,7 @@ validation clips carved from the training side by :func:`carve_validation`, neve
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -286,9 +287,17 @@ def carve_validation(
         n_groups = len(np.unique(groups[train]))
         # scikit-learn refuses more splits than the largest class has clips.
         largest_class = int(np.unique(labels, return_counts=True)[1].max())
+        if largest_class < 2:  # one clip per class: no stratification possible, draw whole groups
+            names = np.random.default_rng(random_state).permutation(np.unique(groups[train]))
+            held = set(names[: min(len(names) - 1, max(1, math.ceil(fraction * len(names))))].tolist())
+            carved = np.isin(groups[train], list(held))
+            return np.sort(train[~carved]), np.sort(train[carved])
         n_splits = max(2, min(n_splits, n_groups, largest_class))
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-        fit, valid = next(splitter.split(train, labels, groups[train]))
+        with warnings.catch_warnings():
+            # A class rarer than n_splits is only approximately stratified: acceptable for a validation set.
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            fit, valid = next(splitter.split(train, labels, groups[train]))
         return np.sort(train[fit]), np.sort(train[valid])
     stratify = None
     if targets.ndim == 1:

@@ -45,6 +45,14 @@ def default_n_frames(layers: Mapping[str, torch.Tensor]) -> int:
     return min(frames) if frames else 1
 
 
+def model_n_frames(encoder: Encoder, n_samples: int, layers: Mapping[str, torch.Tensor]) -> int:
+    """``T_o`` the paper uses for ``encoder`` on clips of ``n_samples``: the encoder's own
+    ``fusion_frames(n_samples)`` where it defines one (VGGish: 6 per 0.96-s example), otherwise
+    :func:`default_n_frames` of the layers."""
+    own = getattr(encoder, "fusion_frames", None)
+    return int(own(n_samples)) if callable(own) else default_n_frames(layers)
+
+
 def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
     """Eq. 1: a layer output -> ``n_frames`` frame vectors by adaptive max pooling over time.
 
@@ -152,7 +160,8 @@ class LayerFeatures:
     Args:
         encoder: the encoder, used as it is (put it in eval mode, as ``load_pretrained`` returns it).
         names: layers to tap (default: all of ``encoder.layer_names``).
-        n_frames: ``T_o`` of Eq. 1; None uses :func:`default_n_frames` of each batch's layers.
+        n_frames: ``T_o`` of Eq. 1; None uses the paper's (:func:`model_n_frames`: VGGish 6 per example,
+            otherwise :func:`default_n_frames` of each batch's layers).
         segment_seconds, drop_remainder: window long clips for fixed-input encoders
             (:func:`~workbench.features.taps.tap_layers`).
 
@@ -192,7 +201,12 @@ class LayerFeatures:
             self.encoder, waveform.to(self._device()), self.names,
             segment_seconds=self.segment_seconds, drop_remainder=self.drop_remainder,
         )
-        n_frames = self.n_frames if self.n_frames is not None else default_n_frames(layers)
+        if self.n_frames is not None:
+            n_frames = self.n_frames
+        elif self.segment_seconds is None:
+            n_frames = model_n_frames(self.encoder, waveform.shape[-1], layers)
+        else:  # windows joined by tap_layers: the layers' own frame counts decide
+            n_frames = default_n_frames(layers)
         return {name: pool_clip(temporal_maxpool(output, n_frames)) for name, output in layers.items()}
 
     def extract(self, waveforms: Iterable[torch.Tensor], *, progress: bool = True) -> dict[str, torch.Tensor]:

@@ -5,9 +5,9 @@ Eq. 1-3 (:mod:`workbench.features.compose`) read feature maps ``(B, C, F, T)`` a
 [CLS] and a distillation token and continues with patches in frequency-major order, so pooling it
 "over time" would mix the special tokens with patches of every frequency band. Niizumi et al.
 ("Composing General Audio Representation by Fusing Multilayer Features of a Pre-trained Model",
-EUSIPCO 2022) take AST's [CLS] token per block, averaged with the distillation token as AST's own
-head does. A *layer view* is that small per-model step, applied to every tapped output before
-Eq. 1-3:
+EUSIPCO 2022, Sec. IV-A3) take AST's 768-d [CLS] token of layers 2-12 (AST's own head averages it with
+the distillation token: the ``"cls-dist"`` view). A *layer view* is that small per-model step, applied
+to every tapped output before Eq. 1-3:
 
 | view | layer output | becomes |
 | --- | --- | --- |
@@ -15,8 +15,8 @@ Eq. 1-3:
 | ``"cls"`` | ``(B, tokens, width)`` | token 0, ``(B, width)`` |
 | ``"cls-dist"`` | ``(B, tokens, width)`` with a distillation token | mean of tokens 0 and 1, ``(B, width)`` |
 
-``"auto"`` (:func:`default_view`) is ``"cls-dist"`` for :class:`~workbench.models.ast.AudioSpectrogramTransformer`
-and ``"frames"`` for every other encoder. A ``(B, width)`` vector has no time axis: Eq. 1 repeats it
+``"auto"`` (:func:`default_view`) is ``"cls"`` for :class:`~workbench.models.ast.AudioSpectrogramTransformer`
+(the paper's view) and ``"frames"`` for every other encoder. A ``(B, width)`` vector has no time axis: Eq. 1 repeats it
 ``T_o`` times and Eq. 3 then returns ``2 * vector``, a constant factor that the linear evaluation's
 standardisation removes.
 
@@ -25,6 +25,12 @@ layer (through the view) *and* the model's usual embedding (its ``forward`` outp
 concatenated into one ``(batch, total_dim)`` vector. It is an :class:`~workbench.models.base.Encoder`,
 so :func:`workbench.evaluation.embeddings.extract_embeddings` caches every layer of a dataset in one
 file; :meth:`LayerVectorEncoder.split` cuts a row back into its layers.
+
+``T_o`` of Eq. 1 follows the paper per model (:func:`fusion_frames`): VGGish 6 frames per 0.96-s
+example (Sec. IV-A1), CNN14 ``T/32``, the deepest block's frames (Sec. IV-A2), i.e. the fewest frames
+among the layers, as for any other CNN. The layers tapped by default are the paper's sets
+(:func:`paper_layers`: VGGish's ReLU layers 2, 5, ..., 22, CNN14's blocks 1-6, AST's layers 2-12), or
+every layer for the models the paper does not cover.
 """
 
 from __future__ import annotations
@@ -35,9 +41,12 @@ import numpy as np
 import torch
 
 from workbench.errors import UnknownNameError
-from workbench.features.compose import default_n_frames, pool_clip, temporal_maxpool
+from workbench.features.compose import default_n_frames, model_n_frames, pool_clip, temporal_maxpool
 from workbench.models.ast import AudioSpectrogramTransformer
 from workbench.models.base import Encoder
+from workbench.models.cnn14 import Cnn14
+from workbench.models.vggish import PAPER_FUSION_LAYERS as VGGISH_PAPER_LAYERS
+from workbench.models.vggish import VGGish
 
 LayerView = Callable[[str, torch.Tensor], torch.Tensor]
 """``(layer name, layer output) -> output in a layout Eq. 1 understands``."""
@@ -90,8 +99,28 @@ VIEW_NAMES: tuple[str, ...] = ("auto", *VIEWS)
 
 
 def default_view(encoder: Encoder) -> str:
-    """The view the paper uses for ``encoder``: ``"cls-dist"`` for AST, ``"frames"`` otherwise."""
-    return "cls-dist" if isinstance(encoder, AudioSpectrogramTransformer) else "frames"
+    """The view the paper uses for ``encoder``: ``"cls"`` (the [CLS] token) for AST, ``"frames"`` otherwise."""
+    return "cls" if isinstance(encoder, AudioSpectrogramTransformer) else "frames"
+
+
+def paper_layers(encoder: Encoder) -> list[str]:
+    """The layers Niizumi et al. (EUSIPCO 2022, Sec. IV-A) evaluate for ``encoder``'s architecture:
+    VGGish's ReLU layers 2, 5, 8, 10, 13, 15, 18, 20, 22 (Table I), CNN14's blocks 1-6 (Table II; not
+    fc1), AST's layers 2-12; every layer of any other encoder."""
+    if isinstance(encoder, VGGish):
+        return list(VGGISH_PAPER_LAYERS)
+    if isinstance(encoder, Cnn14):
+        return [name for name in encoder.layer_names if name.startswith("block")]
+    if isinstance(encoder, AudioSpectrogramTransformer):
+        return encoder.fusion_layers
+    return list(encoder.layer_names)
+
+
+def fusion_frames(encoder: Encoder, n_samples: int, viewed: Mapping[str, torch.Tensor]) -> int:
+    """``T_o`` of Eq. 1 for a batch of ``n_samples``-sample clips: 6 per 0.96-s example for VGGish
+    (:meth:`~workbench.models.vggish.VGGish.fusion_frames`), otherwise the fewest frames among the
+    viewed layers (CNN14: ``T/32``, the deepest block's frames)."""
+    return model_n_frames(encoder, n_samples, viewed)
 
 
 def resolve_view(encoder: Encoder, view: str) -> str:
@@ -131,7 +160,8 @@ class LayerVectorEncoder(Encoder):
         encoder: the frozen model (eval mode, as ``load_pretrained`` and ``build_encoder`` return it).
         names: layers to tap (default: all of ``encoder.layer_names``).
         view: ``"auto"``, ``"frames"``, ``"cls"`` or ``"cls-dist"`` (module docstring).
-        n_frames: ``T_o`` of Eq. 1; None takes the fewest frames among the viewed layers of each batch.
+        n_frames: ``T_o`` of Eq. 1; None follows the paper (:func:`fusion_frames`: VGGish 6 per example,
+            otherwise the fewest frames among the viewed layers of each batch).
 
     Attributes:
         columns: the layer names then :data:`EMBEDDING`, in the order they are concatenated.
@@ -197,7 +227,9 @@ class LayerVectorEncoder(Encoder):
             layers = self.encoder.layers(waveform, self.names)
         finally:
             handle.remove()
-        vectors = clip_vectors(layers, VIEWS[self.view], self.n_frames)
+        viewed = {name: VIEWS[self.view](name, output) for name, output in layers.items()}
+        frames = self.n_frames if self.n_frames is not None else fusion_frames(self.encoder, waveform.shape[-1], viewed)
+        vectors = clip_vectors(viewed, frames_view, frames)
         vectors[EMBEDDING] = captured[EMBEDDING]
         return vectors
 

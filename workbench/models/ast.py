@@ -290,6 +290,14 @@ class AudioSpectrogramTransformer(Encoder):
     def layer_modules(self) -> dict[str, nn.Module]:
         return {f"block{index + 1}": block for index, block in enumerate(self.blocks)}
 
+    @property
+    def fusion_layers(self) -> list[str]:
+        """The blocks Niizumi et al. evaluate (EUSIPCO 2022, Sec. IV-A3: layers 2 to 12 of AST, each as
+        its 768-d [CLS] token): block 2 to the last one; every block of a model with fewer than three, so
+        that a tiny model still has a middle and a late layer to fuse."""
+        names = list(self.layer_modules())
+        return names[1:] if len(names) > 2 else names
+
     def fbank(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` -> normalised fbank ``(batch, n_mels, target_frames)``.
 

@@ -82,6 +82,15 @@ MEL_MIN_HZ = 125.0
 MEL_MAX_HZ = 7500.0
 LOG_OFFSET = 0.01
 EXAMPLE_FRAMES = 96  # 0.96 s of 10 ms frames
+FUSION_FRAMES_PER_EXAMPLE = EXAMPLE_FRAMES // 16
+"""T_o = 6 of Niizumi et al. (EUSIPCO 2022, Sec. IV-A1 and Table I): the frames of layer 16 (the last
+max-pool) per 0.96-s example. Every layer is pooled to 6 frames per example, the examples' frames follow
+each other in time, and the fully connected layers (one vector per example) are repeated 6 times."""
+PAPER_FUSION_LAYERS: tuple[str, ...] = (
+    "features.1", "features.4", "features.7", "features.9", "features.12", "features.14",
+    "embeddings.1", "embeddings.3", "embeddings.5",
+)  # fmt: skip
+"""The ReLU layers 2, 5, 8, 10, 13, 15, 18, 20, 22 of Table I that Niizumi et al. evaluate (Sec. IV-A1)."""
 QUANTIZE_RANGE = (-2.0, 2.0)
 """PCA outputs are clipped to this range before 8-bit quantisation."""
 
@@ -354,6 +363,16 @@ class VGGish(Encoder):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.example_embeddings(waveform).mean(dim=1)  # (B, embedding_dim)
+
+    def fusion_frames(self, n_samples: int) -> int:
+        """``T_o`` of Eq. 1 for a clip of ``n_samples``: :data:`FUSION_FRAMES_PER_EXAMPLE` per example.
+
+        Every conv-stage layer has a multiple of 6 frames per example, so adaptive max pooling of the
+        concatenated examples to ``6 * examples`` frames pools inside each example, as encoding each
+        segment and concatenating the results along time does; an fc-stage layer (one frame per example)
+        is repeated 6 times per example.
+        """
+        return FUSION_FRAMES_PER_EXAMPLE * self.n_examples(n_samples)
 
     def layers(self, waveform: torch.Tensor, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Tapped outputs from one forward pass, examples on the time axis.

@@ -22,6 +22,7 @@ from workbench.data.records import AudioDataset
 from workbench.errors import ParameterError
 from workbench.evaluation.embeddings import Embeddings, extract_embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
+from workbench.evaluation.protocols import PROTOCOLS
 from workbench.evaluation.stats import compare_to_value
 from workbench.models import registry
 from workbench.models.base import Encoder
@@ -51,6 +52,7 @@ class Params(base.Params):
     patience: int = 10  # epochs without validation improvement before stopping
     learning_rate: float = 1e-3  # Adam learning rate of the linear probe
     batch_size: int = 64  # linear-probe batch size
+    protocol: str = "auto"  # auto | official | kfold | grouped-kfold (workbench.evaluation.protocols)
 
     checks: ClassVar[dict[str, Any]] = {
         "dataset": base.OneOf("dataset", base.dataset_names),
@@ -61,6 +63,7 @@ class Params(base.Params):
         "patience": base.AT_LEAST_ONE,
         "learning_rate": base.POSITIVE,
         "batch_size": base.AT_LEAST_ONE,
+        "protocol": base.OneOf("evaluation protocol", PROTOCOLS),
     }
 
     def __post_init__(self) -> None:
@@ -81,7 +84,6 @@ class Params(base.Params):
 
 
 
-
 @dataclass
 class LinearEvalRun(base.Result):
     """Scores per encoder, the embeddings they were computed from, and the dataset (for listening)."""
@@ -94,6 +96,9 @@ class LinearEvalRun(base.Result):
         lines = [f"recipe: {self.recipe} on {self.params['dataset']} ({self.params['task'] or 'default task'})"]
         for name, score in self.scores.items():
             lines.append(f"{name}: {score.metric} {score.mean:.2f} ± {score.ci95:.2f}")
+        notes = {f"protocol {s.requested_protocol} -> {s.protocol}: {s.protocol_note}" for s in self.scores.values()
+                 if s.protocol_note and s.requested_protocol == "auto" and s.protocol != "official"}  # fmt: skip
+        lines += sorted(notes)  # a fallback from the official folds is never silent
         lines += [f"claim {claim.line()}" for claim in self.claims]
         return "\n".join(lines)
 
@@ -150,7 +155,9 @@ def run(params: Params) -> LinearEvalRun:
         )
         scores = {}
         for index, name in enumerate(params.encoders):
-            scores[name] = linear_evaluation(embeddings[name], seeds=tuple(range(params.n_seeds)), config=config)
+            scores[name] = linear_evaluation(
+                embeddings[name], seeds=tuple(range(params.n_seeds)), config=config, protocol=params.protocol
+            )
             run_dir.save_arrays(f"scores-{index}", **scores[name].arrays())
             run_dir.log("scored", encoder=name, summary=scores[name].summary())
     claims = chance_claims(scores, dataset.n_classes)
