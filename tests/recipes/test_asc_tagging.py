@@ -168,10 +168,13 @@ def test_presets_reproduce_the_papers_tables(monkeypatch):
 
 
 def test_tag_vector_fusion_beats_the_baseline_on_the_synthetic_scenes_over_seeds(runs):
-    """The paper's claim where events determine scenes, with the true tags (so that ~30 s suffice):
-    attention fusion beats the raw-waveform baseline in mean test accuracy over three seeds.
+    """The paper's claim where events determine scenes, with the true tags (so that a few minutes suffice):
+    attention fusion (2 heads, 1 layer) against the raw-waveform baseline, on the SVM back-end, paired
+    over three seeds.
 
-    Measured at these settings: attention 0.55 / 0.49 / 0.48 against baseline 0.35 / 0.38 / 0.41.
+    Measured at these settings (SVM): attention 0.51 / 0.50 / 0.49 against baseline 0.33 / 0.35 / 0.44,
+    an effect of +0.13 whose paired-t interval over 3 seeds still reaches below zero (t with 2 degrees of
+    freedom): the verdict is honestly "inconclusive" here, never "contradicted".
     """
     params = asc_tagging.Params(
         n_clips=400, filters=8, epochs=6, tagger="oracle", variants=("baseline", "attention"), grid="none",
@@ -179,8 +182,12 @@ def test_tag_vector_fusion_beats_the_baseline_on_the_synthetic_scenes_over_seeds
     )  # fmt: skip
     result = asc_tagging.run(params)
     baseline, attention = result.scores["baseline"], result.scores["attention"]
-    assert attention.mean > baseline.mean + 0.05, (attention.accuracy, baseline.accuracy)
-    assert next(claim for claim in result.claims if claim.name.startswith("attention")).holds
+    claim = next(claim for claim in result.claims if claim.name.startswith("attention"))
+    differences = np.subtract(attention.svm_accuracy, baseline.svm_accuracy)
+    assert claim.n == 3 and claim.effect == pytest.approx(differences.mean())
+    assert claim.verdict != "contradicted" and claim.ci_high > 0.05
+    assert claim.effect > 0.05 and (differences > 0).all(), (attention.svm_accuracy, baseline.svm_accuracy)
+    assert attention.mean > baseline.mean + 0.05  # the softmax head agrees
 
 
 # --- the paper's grids, defaults and claims -------------------------------------------------------------------
@@ -265,6 +272,19 @@ def test_mixup_on_the_asc_network_mixes_waveforms_tags_and_scenes():
     expected = -(targets * logits.log_softmax(dim=1)).sum(dim=1).mean()
     torch.testing.assert_close(loss, expected)
     assert metrics["mixup_lambda"] == lam and 0 < lam < 1
+
+
+def test_the_protocol_parameter_falls_back_where_the_split_cannot_be_trained_on():
+    one_fold = SceneDataset(n_clips=40, n_folds=1)  # every clip marked "test": no training side
+    params = asc_tagging.Params(n_clips=40)
+    folds, note = asc_tagging.plan_scene_folds(params, one_fold)
+    assert note.startswith("protocol kfold (") and len(folds) >= 2
+    assert sorted(np.concatenate([test for _, _, test in folds]).tolist()) == list(range(40))
+    with pytest.raises(ValueError, match="clips marked 'train' and 'test'"):
+        asc_tagging.plan_scene_folds(params.replace(protocol="official"), one_fold)
+    scenes = asc_tagging.build_dataset(params)
+    (official,) = asc_tagging.plan_scene_folds(params, scenes)[0]  # a sound split stays official
+    assert official[0] == "official split" and len(official[2]) == 8
 
 
 def test_the_noisy_tagging_clips_are_down_weighted(tmp_path):

@@ -56,13 +56,14 @@ from workbench.data import dcase2019, fsdkaggle2019  # noqa: F401  (register the
 from workbench.data.records import AudioDataset
 from workbench.errors import UnknownNameError
 from workbench.evaluation.metrics import mean_average_precision
+from workbench.evaluation.protocols import plan_protocol
 from workbench.evaluation.stats import compare_paired, mean_confidence_interval
 from workbench.evaluation.svm import KERNELS, SVMConfig, svm_backend
 from workbench.models.asc_raw import RawASCConfig
 from workbench.models.registry import load_pretrained
 from workbench.models.tag_fusion import PAPER_LETTER, VARIANTS, FusionConfig, TagFusionASC
 from workbench.losses.classification import soft_cross_entropy
-from workbench.models.tagger import ResNetTagger, TaggerConfig, TaggingStep, predict_tags
+from workbench.models.tagger import ResNetTagger, TaggerConfig, TaggingStep, count_parameters, predict_tags
 from workbench.recipes import base
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
@@ -154,6 +155,7 @@ class Params(base.Params):
     asc_mixup_alpha: float = 0.0  # ASC network mixup Beta parameter (0: off; the paper mixes both networks, Sec. 4.2)
     tagger_blocks: int = 1  # residual blocks per tagger stage (the paper-size tagger: 2)
     tagger_noisy_weight: float = 0.5  # loss weight of FSDKaggle2019's noisy clips (curated: 1), tagger_subset=train
+    protocol: str = "auto"  # scene partitions: auto | official (the dataset's train/test split) | kfold | grouped-kfold
 
     def __post_init__(self) -> None:
         if self.tagger not in TAGGERS:
@@ -279,7 +281,10 @@ class AscTaggingRun(base.Result):
     def summary(self) -> str:
         params = self.params
         tagger = params["tagger"] + (f", mAP {self.tagger_map:.2f} on the test scenes" if self.tagger_map else "")
-        lines = [f"recipe: asc_tagging on {params['dataset']} (tagger {tagger}; seeds {params['seeds']})",
+        note = (self.metrics or {}).get("protocol_note")
+        described = (self.metrics or {}).get("tagger_description")
+        lines = [f"recipe: asc_tagging on {params['dataset']} (tagger {tagger}; seeds {params['seeds']})"
+                 + (f"; {note}" if note else ""), *([f"tagger: {described}"] if described else []),
                  f"test accuracy, SVM {params['svm_kernel']} (the paper's back-end) | softmax head:"]  # fmt: skip
         width = max(len(self.scores[name].label) for name in self.variants)
         for name in self.variants:
@@ -419,6 +424,23 @@ def tagging_data(params: Params) -> AudioDataset:
                         duration=params.clip_seconds, target="tags")  # fmt: skip
     options = {"subset": params.tagger_subset} if params.tagger_dataset == "fsdkaggle2019" else {}
     return data.get(params.tagger_dataset, root=params.data_root or None, **options)
+
+
+def describe_tagger(params: Params, n_tags: int) -> str:
+    """Which tagger made the tag vectors, in words (its size and training data for the trained one)."""
+    if params.tagger == "oracle":
+        return "the true event tags of the synthetic scenes (oracle, an upper bound)"
+    if params.tagger != "trained":
+        return f"pretrained {params.tagger} ({n_tags} tags)"
+    size = count_parameters(ResNetTagger(tagger_config(params, n_tags, ())))
+    data_name = params.tagger_dataset
+    if params.tagger_dataset == "fsdkaggle2019":
+        data_name += f" {params.tagger_subset}"
+        if params.tagger_subset == "train":
+            data_name += f" (curated + noisy, noisy clips weighted {params.tagger_noisy_weight:g})"
+    paper = "; the paper's is ~44M" if size < 40e6 else ""
+    return (f"ResNet tagger of {size / 1e6:.2f}M parameters{paper}, trained on {data_name} "
+            f"for {params.tagger_epochs} epochs, {n_tags} tags")
 
 
 def tagging_weights(dataset: AudioDataset, indices: Sequence[int], noisy_weight: float) -> torch.Tensor | None:
@@ -691,26 +713,92 @@ class SceneClips:
         return len(self.train_indices)
 
 
-def prepare_clips(params: Params, dataset: AudioDataset, asc_config: RawASCConfig, run_dir: RunDir) -> SceneClips:
-    """Read (or stream) the scene clips at the network's rate and length, and tag them."""
-    train_indices, test_indices = split_indices(dataset)
-    order = np.concatenate([train_indices, test_indices])
-    n_train, rate = len(train_indices), params.sample_rate
-    samples, channels = asc_config.input_samples, asc_config.channels
+@dataclass
+class TaggedClips:
+    """Every scene clip a run uses, read (or set up for streaming) once and tagged once, whatever the folds."""
+
+    order: np.ndarray
+    """``(N,)`` dataset indices, in the order of the rows below."""
+    waveforms: torch.Tensor | None
+    """``(N, channels, samples)`` when cached in memory, else None (streamed)."""
+    tags: torch.Tensor
+    scenes: np.ndarray
+    tag_names: list[str]
+    held_out_map: float | None
+
+
+def read_and_tag(
+    params: Params, dataset: AudioDataset, asc_config: RawASCConfig, run_dir: RunDir, order: np.ndarray
+) -> TaggedClips:
+    """Read (or stream) the clips ``order`` at the network's rate and length, and tag them."""
+    rate, samples, channels = params.sample_rate, asc_config.input_samples, asc_config.channels
     if params.cache_audio:
         waveforms, scenes = materialize(FixedLengthClips(dataset, order, rate, samples, channels), params.num_workers,
                                         "scene clips")  # fmt: skip
         tags, tag_names, held_out_map = tag_scene_clips(params, dataset, waveforms, order, run_dir)
-        train: Dataset = TensorDataset(waveforms[:n_train], tags[:n_train], scenes[:n_train])
-        test: Dataset = TensorDataset(waveforms[n_train:], tags[n_train:], scenes[n_train:])
+        return TaggedClips(order, waveforms, tags.float(), scenes.numpy(), tag_names, held_out_map)
+    clips = FixedLengthClips(dataset, order, rate, samples, channels)
+    tags, tag_names, held_out_map = tag_scene_clips(params, dataset, clips, order, run_dir)
+    all_targets = dataset.targets()
+    scenes = np.asarray([all_targets[index] for index in order])
+    return TaggedClips(order, None, tags.float(), scenes, tag_names, held_out_map)
+
+
+def fold_clips(
+    tagged: TaggedClips, train_indices: np.ndarray, test_indices: np.ndarray, params: Params, dataset: AudioDataset,
+    asc_config: RawASCConfig,
+) -> SceneClips:
+    """One fold's training and test clips out of the tagged clips (training clips first)."""
+    row_of = {int(index): row for row, index in enumerate(tagged.order)}
+    rows = np.array([row_of[int(index)] for index in np.concatenate([train_indices, test_indices])], dtype=np.int64)
+    n_train = len(train_indices)
+    tags, scenes = tagged.tags[rows], tagged.scenes[rows]
+    if tagged.waveforms is not None:
+        waveforms, targets = tagged.waveforms[rows], torch.as_tensor(scenes)
+        train: Dataset = TensorDataset(waveforms[:n_train], tags[:n_train], targets[:n_train])
+        test: Dataset = TensorDataset(waveforms[n_train:], tags[n_train:], targets[n_train:])
     else:
-        clips = FixedLengthClips(dataset, order, rate, samples, channels)
-        tags, tag_names, held_out_map = tag_scene_clips(params, dataset, clips, order, run_dir)
+        rate, samples, channels = params.sample_rate, asc_config.input_samples, asc_config.channels
         train = ClipsWithTags(FixedLengthClips(dataset, train_indices, rate, samples, channels), tags[:n_train])
         test = ClipsWithTags(FixedLengthClips(dataset, test_indices, rate, samples, channels), tags[n_train:])
-        all_targets = dataset.targets()
-        scenes = torch.as_tensor([all_targets[index] for index in order])
-    return SceneClips(train, test, train_indices, test_indices, scenes.numpy(), tags.float(), tag_names, held_out_map)
+    return SceneClips(train, test, np.asarray(train_indices), np.asarray(test_indices), scenes, tags,
+                      tagged.tag_names, tagged.held_out_map)  # fmt: skip
+
+
+def plan_scene_folds(params: Params, dataset: AudioDataset) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], str]:
+    """The ``(name, training indices, test indices)`` partitions of ``params.protocol`` and a note saying
+    which protocol ran and why (empty when it is the one asked for).
+
+    ``"official"`` is the dataset's train/test split (DCASE 2019 task 1a: fold 1's, Sec. 4.1; validation
+    clips train); ``"auto"`` keeps it where it can be trained on
+    (:func:`~workbench.evaluation.protocols.plan_protocol`), else grouped k-fold (by recording location,
+    where the dataset knows it) or stratified k-fold; ``"kfold"`` and ``"grouped-kfold"`` ask for those.
+
+    Raises:
+        UnknownNameError: an unknown protocol.
+        ValueError: a protocol the data cannot support.
+    """
+    if params.protocol == "official":
+        train, test = split_indices(dataset)
+        return [("official split", train, test)], ""
+    count = len(dataset)
+    targets = np.asarray(dataset.targets(), dtype=np.int64)
+    clip_splits = [dataset.split_of(index) for index in range(count)]
+    clip_groups = [dataset.group_of(index) for index in range(count)]
+    splits = None
+    if any(split is not None for split in clip_splits):
+        # The train/test split is the official partition here (not the synthetic world's folds).
+        splits = np.asarray(["test" if split == "test" else "train" if split is not None else "unused"
+                             for split in clip_splits], dtype=object)  # fmt: skip
+    plan = plan_protocol(
+        targets, protocol=params.protocol, splits=splits,
+        groups=np.asarray(clip_groups, dtype=object) if count and all(g is not None for g in clip_groups) else None,
+        classes=dataset.classes, seed=params.world_seed,
+    )  # fmt: skip
+    if plan.protocol == "official":
+        train, test = split_indices(dataset)
+        return [("official split", train, test)], plan.note
+    return [(fold.name, fold.train, fold.test) for fold in plan.folds], f"protocol {plan.protocol} ({plan.note})"
 
 
 def models_to_train(params: Params, n_tags: int) -> tuple[dict[str, FusionConfig], dict[tuple[int, int], str]]:
@@ -751,9 +839,15 @@ def attention_by_scene(model: TagFusionASC, tags: torch.Tensor, scenes: np.ndarr
 def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> AscTaggingRun:
     asc_config = RawASCConfig(sample_rate=params.sample_rate, input_samples=input_samples(params, dataset),
                               filters=params.filters, code_dim=params.code_dim, n_scenes=dataset.n_classes)  # fmt: skip
-    clips = prepare_clips(params, dataset, asc_config, run_dir)
-    run_dir.log("tagged", n_tags=len(clips.tag_names), held_out_map=clips.held_out_map)
-    train_scenes, test_scenes = clips.scenes[: clips.n_train], clips.scenes[clips.n_train :]
+    folds, protocol_note = plan_scene_folds(params, dataset)
+    if protocol_note:
+        run_dir.log("protocol", note=protocol_note)
+    order = np.unique(np.concatenate([np.concatenate([train, test]) for _, train, test in folds]))
+    tagged = read_and_tag(params, dataset, asc_config, run_dir, order)
+    run_dir.log("tagged", n_tags=len(tagged.tag_names), held_out_map=tagged.held_out_map)
+    # The first fold's test clips are the ones the notebook draws (predictions, tag vectors, attention).
+    clips = fold_clips(tagged, folds[0][1], folds[0][2], params, dataset, asc_config)
+    test_scenes = clips.scenes[clips.n_train :]
     test_tags = clips.tags[clips.n_train :]
     truth = true_tags(dataset)
     test_true_tags = truth[clips.test_indices] if truth is not None else None
@@ -764,21 +858,32 @@ def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> 
     scores = {name: ModelScore(name, fusion) for name, fusion in models.items()}
     predictions: dict[str, np.ndarray] = {}
     attention: dict[str, np.ndarray] = {}
-    train_loader, test_loader = (DataLoader(subset, batch_size=params.batch_size, num_workers=params.num_workers)
-                                 for subset in (clips.train, clips.test))  # fmt: skip
     svm_config = SVMConfig(kernel=params.svm_kernel, C=params.svm_c)
-    jobs = [(name, seed) for seed in params.seeds for name in models]
-    for name, seed in tqdm(jobs, desc="training ASC models", unit="model"):
-        model_dir = RunDir(run_dir.path / "models" / f"{name.replace(' ', '-')}-seed{seed}")
-        model = train_model(params, asc_config, models[name], seed, clips, model_dir)
+    # Runs in the same (fold, seed) order for every model: their score lists are paired.
+    jobs = [(position, name, seed) for position in range(len(folds)) for seed in params.seeds for name in models]
+    fold_data: dict[int, tuple[SceneClips, DataLoader, DataLoader]] = {}
+    for position, name, seed in tqdm(jobs, desc="training ASC models", unit="model"):
+        if position not in fold_data:
+            fold_data.clear()  # one fold's clips at a time
+            this = clips if position == 0 else fold_clips(tagged, folds[position][1], folds[position][2], params,
+                                                          dataset, asc_config)  # fmt: skip
+            loaders = [DataLoader(subset, batch_size=params.batch_size, num_workers=params.num_workers)
+                       for subset in (this.train, this.test)]  # fmt: skip
+            fold_data[position] = (this, *loaders)
+        this, train_loader, test_loader = fold_data[position]
+        fold_scenes = this.scenes[: this.n_train], this.scenes[this.n_train :]
+        fold_tag = "" if len(folds) == 1 else f"fold{position + 1}-"
+        model_dir = RunDir(run_dir.path / "models" / f"{fold_tag}{name.replace(' ', '-')}-seed{seed}")
+        model = train_model(params, asc_config, models[name], seed, this, model_dir)
         _, train_features = model_outputs(model, train_loader)
         test_logits, test_features = model_outputs(model, test_loader)
         test_predictions = test_logits.argmax(axis=1)
-        svm = svm_backend(train_features, train_scenes, test_features, test_scenes, svm_config)
-        scores[name].accuracy.append(float((test_predictions == test_scenes).mean()))
+        svm = svm_backend(train_features, fold_scenes[0], test_features, fold_scenes[1], svm_config)
+        scores[name].accuracy.append(float((test_predictions == fold_scenes[1]).mean()))
         scores[name].svm_accuracy.append(svm.accuracy)
-        run_dir.log("scored", model=name, seed=seed, accuracy=scores[name].accuracy[-1], svm_accuracy=svm.accuracy)
-        if seed == params.seeds[0]:
+        run_dir.log("scored", model=name, fold=folds[position][0], seed=seed, accuracy=scores[name].accuracy[-1],
+                    svm_accuracy=svm.accuracy)  # fmt: skip
+        if position == 0 and seed == params.seeds[0]:
             predictions[name] = test_predictions
             if model.attention is not None:
                 attention[name] = attention_by_scene(model, test_tags, test_scenes, dataset.n_classes)
@@ -802,6 +907,8 @@ def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> 
         "variants": result.variants, "grid": grid.scalars() if grid is not None else None,
         "classes": result.classes, "tag_names": clips.tag_names, "tagger_map": tagger_map,
         "tagger_held_out_map": clips.held_out_map, "attention_models": list(attention),
+        "protocol_note": protocol_note, "folds": [name for name, _, _ in folds],
+        "tagger_description": describe_tagger(params, len(clips.tag_names)),
         "prediction_models": list(predictions), "claims": [dataclasses.asdict(claim) for claim in result.claims],
     }  # fmt: skip
     arrays = {"indices": clips.test_indices, "targets": test_scenes, "tags": result.test_tags,
@@ -865,7 +972,7 @@ def fusion_claims(result: AscTaggingRun) -> list[base.Claim]:
         return []
     baseline = scores["baseline"]
     chosen = claim_representatives(result.variants)
-    seeds = len(result.params["seeds"])
+    runs = len(baseline.svm_accuracy)
 
     def claim(name: str, group: str, treated: ModelScore, control: ModelScore, control_group: str) -> base.Claim:
         comparison = compare_paired(treated.svm_accuracy, control.svm_accuracy, direction=+1)
@@ -879,7 +986,7 @@ def fusion_claims(result: AscTaggingRun) -> list[base.Claim]:
                       f"({control.label})"),
             paper_effect=paper_effect,
             detail=(f"SVM accuracy per seed {treated.svm_accuracy} vs {control.svm_accuracy}; softmax head "
-                    f"{100 * treated.mean:.1f} % vs {100 * control.mean:.1f} %; {seeds} paired seed(s)"),
+                    f"{100 * treated.mean:.1f} % vs {100 * control.mean:.1f} %; {runs} paired run(s) (test fold x seed)"),
         )  # fmt: skip
 
     claims = [claim(f"{group} of tag vectors beats the baseline", group, scores[name], baseline, "baseline")
