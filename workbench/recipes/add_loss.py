@@ -12,10 +12,16 @@ the test-set embeddings, saved in the run directory, with their geometry
 (:func:`workbench.evaluation.geometry.embedding_geometry`: mean and coefficient of variation of cosine
 distances per class pair, and the paper's four summaries).
 
+``add_form`` picks the ADD formulation: the paper's Eq. 1-4 (``"paper"``) or the official code's moments
+(``"official"``; see :mod:`workbench.losses.add` for where they differ). ``protocol`` picks the train/test
+partitions (:func:`plan_partitions`): the dataset's official folds or split, or (``"auto"``, where those
+cannot be trained on) grouped or stratified k-fold.
+
 ``Params.variants`` names several losses to train side by side on the same folds and seeds
 (:func:`compare`), each in its own run directory; the comparison checks the paper's claims that ADD
-makes clips of a class, and pairs of classes, more equidistant than CE does (lower intra- and
-inter-class CV, Fig. 5) and classifies better (Table 2).
+classifies better (Table 2) and makes clips of a class, and pairs of classes, more equidistant than CE
+does (lower intra- and inter-class CV, Fig. 5; a lower spread of the class pairs' mean distances), each
+over the paired runs (same test fold, same seed) through :func:`~workbench.evaluation.stats.compare_paired`.
 
 Defaults train a tiny AST from scratch on half-second clips of the synthetic world, in seconds per loss
 on a CPU.
