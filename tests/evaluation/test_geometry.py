@@ -66,3 +66,30 @@ def test_errors():
         embedding_geometry(np.ones((2, 3)), [0])
     with pytest.raises(ValueError, match=r"classes \[5\] have no embeddings"):
         embedding_geometry(np.eye(2), [0, 1], classes=[0, 5])
+
+
+def test_inter_class_hierarchy_is_the_spread_of_the_per_pair_means():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(4), 5)
+    embeddings = rng.normal(size=(20, 6))
+    geometry = embedding_geometry(embeddings, labels)
+    pair_means = [_brute_force(embeddings, labels, a, b)[0] for a, b in itertools.combinations(range(4), 2)]
+    mean = sum(pair_means) / len(pair_means)
+    spread = math.sqrt(sum((value - mean) ** 2 for value in pair_means) / len(pair_means))
+    assert geometry.inter_hierarchy == pytest.approx(spread / mean)
+    assert geometry.summaries()["inter-class hierarchy"] == geometry.inter_hierarchy
+
+
+def test_a_class_hierarchy_shows_in_the_hierarchy_not_in_the_per_pair_cv():
+    """Classes 0 and 1 sit close together, far from 2 and 3: every pair is tight (low per-pair CV), but
+    the pairs' mean distances differ (high hierarchy); orthogonal classes have none."""
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(4), 6)
+    noise = 0.01 * rng.normal(size=(24, 4))
+    orthogonal = np.eye(4)[labels] + noise
+    close = np.array([[1.0, 0.2, 0, 0], [1.0, -0.2, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]])[labels] + noise
+    flat, hierarchical = embedding_geometry(orthogonal, labels), embedding_geometry(close, labels)
+    assert flat.inter_hierarchy < 0.05
+    assert hierarchical.inter_hierarchy > 0.3
+    assert hierarchical.inter_equidistance < 0.1
+    assert math.isnan(embedding_geometry(orthogonal[labels < 1], labels[labels < 1]).inter_hierarchy)

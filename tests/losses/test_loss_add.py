@@ -111,7 +111,7 @@ def test_with_hard_labels_l_mu_is_the_pair_weighted_combination_of_mu_p_and_mu_n
     embeddings, labels = random_batch(batch, classes=3, seed=5)
     one_hot = F.one_hot(labels, 3).double()
     hard = ADDLoss().moments(embeddings, labels)
-    soft = ADDLoss().moments(embeddings, one_hot)
+    soft = ADDLoss(labels="soft").moments(embeddings, one_hot)
     reference = reference_hard_moments(embeddings, labels)
     n_p, n_n = reference["n_p"], reference["n_n"]
     assert n_p + n_n == batch * (batch - 1)  # ordered pairs i != j
@@ -119,7 +119,7 @@ def test_with_hard_labels_l_mu_is_the_pair_weighted_combination_of_mu_p_and_mu_n
     torch.testing.assert_close(soft["sigma_p"], hard["sigma_p"])
     # So with lambda_mu^p = lambda_mu^n and lambda_sigma^n = 0 the soft loss on one-hot labels is that combination.
     torch.testing.assert_close(
-        ADDLoss(mu_p=1.5, mu_n=1.5, sigma_p=0.3, sigma_n=0.0)(embeddings, one_hot),
+        ADDLoss(mu_p=1.5, mu_n=1.5, sigma_p=0.3, sigma_n=0.0, labels="soft")(embeddings, one_hot),
         1.5 * soft["l_mu"] + 0.3 * hard["sigma_p"],
     )
 
@@ -187,6 +187,92 @@ def test_errors_say_what_is_expected():
     with pytest.raises(ValueError, match="soft labels must be finite, non-negative"):
         ADDLoss()(embeddings, -F.one_hot(labels).double())
     with pytest.raises(ValueError, match=r"mu_p \(2.0\) and mu_n \(1.0\) differ: pass ADDLoss\(..., mu=<weight of L_mu>\)"):
-        ADDLoss(mu_p=2.0)(embeddings, F.one_hot(labels).double())
+        ADDLoss(mu_p=2.0)(embeddings, F.one_hot(labels).double() * 0.8 + 0.05)
+    with pytest.raises(ValueError, match=r"labels='soft'\) needs \(batch, classes\) label vectors"):
+        ADDLoss(labels="soft")(embeddings, labels)
+    with pytest.raises(ValueError, match=r"form must be one of \['paper', 'official'\], got 'paperz'"):
+        ADDLoss(form="paperz")
+    with pytest.raises(ValueError, match=r"labels must be one of \['auto', 'hard', 'soft'\]"):
+        ADDLoss(labels="onehot")
     with pytest.raises(ValueError, match="sigma_n must be a finite number >= 0, got -1"):
         ADDLoss(sigma_n=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# The official code's formulation, and one-hot labels
+
+
+def reference_official_moments(embeddings: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """The official ``stats_angle_old.py`` moments with loops: (mean d_intra)^2, std(d_intra),
+    (1 - mean d_inter)^2, std(d_inter) over the unsquared cosine distances of ordered pairs i != j."""
+    unit, classes = _unit_rows(embeddings), labels.tolist()
+    intra, inter = [], []
+    for i in range(len(unit)):
+        for j in range(len(unit)):
+            if i != j:
+                (intra if classes[i] == classes[j] else inter).append(_cosine_distance(unit[i], unit[j]))
+    (mean_p, sigma_p), (mean_n, sigma_n) = _mean_and_std(intra), _mean_and_std(inter)
+    return {"mu_p": mean_p**2 if intra else 0.0, "sigma_p": sigma_p,
+            "mu_n": (1.0 - mean_n) ** 2 if inter else 0.0, "sigma_n": sigma_n}  # fmt: skip
+
+
+def reference_official_soft(embeddings: torch.Tensor, soft_labels: torch.Tensor) -> float:
+    """The official soft ``stats_angle.py``: the squared errors averaged over all B^2 entries (zero diagonal)."""
+    unit, unit_labels = _unit_rows(embeddings), _unit_rows(soft_labels)
+    total = 0.0
+    for i in range(len(unit)):
+        for j in range(len(unit)):
+            if i != j:
+                total += (_cosine_distance(unit_labels[i], unit_labels[j]) - _cosine_distance(unit[i], unit[j])) ** 2
+    return total / len(unit) ** 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", BATCH_SIZES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_official_form_matches_a_loop_of_its_own_definition(batch, dtype, seed):
+    embeddings, labels = random_batch(batch, classes=3, dtype=dtype, seed=seed)
+    weights = {"mu_p": 0.7, "sigma_p": 1.3, "mu_n": 2.0, "sigma_n": 0.4}
+    loss = ADDLoss(**weights, form="official")
+    expected = reference_official_moments(embeddings, labels)
+    moments = loss.moments(embeddings, labels)
+    for name in weights:
+        torch.testing.assert_close(moments[name], torch.tensor(expected[name], dtype=dtype), **_tolerances(dtype))
+    total = sum(weight * expected[name] for name, weight in weights.items())
+    torch.testing.assert_close(loss(embeddings, labels), torch.tensor(total, dtype=dtype), **_tolerances(dtype))
+
+
+def test_official_soft_form_matches_a_loop_of_its_own_definition():
+    embeddings, labels = random_batch(7, classes=4, seed=12)
+    lam = torch.linspace(0.2, 0.9, 7, dtype=torch.float64)[:, None]
+    soft = lam * F.one_hot(labels, 4) + (1 - lam) * F.one_hot((labels + 1) % 4, 4)
+    value = ADDLoss(mu=1.7, form="official")(embeddings, soft)
+    torch.testing.assert_close(value, torch.tensor(1.7 * reference_official_soft(embeddings, soft), dtype=torch.float64))
+
+
+def test_the_two_forms_differ_on_every_term_and_agree_at_the_ideal_geometry():
+    embeddings, labels = random_batch(16, classes=3, seed=4)
+    paper = ADDLoss(form="paper").moments(embeddings, labels)
+    official = ADDLoss(form="official").moments(embeddings, labels)
+    for name in ("mu_p", "sigma_p", "mu_n", "sigma_n"):
+        assert abs(paper[name].item() - official[name].item()) > 1e-3, name
+    ideal_labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    ideal = torch.eye(3, dtype=torch.float64)[ideal_labels] * 2.0
+    assert ADDLoss(form="official")(ideal, ideal_labels).item() == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("form", ["paper", "official"])
+def test_one_hot_labels_give_the_hard_value(form):
+    """(B, C) one-hot rows are read as the hard labels they are, not through the soft formula."""
+    embeddings, labels = random_batch(12, classes=3, seed=6)
+    one_hot = F.one_hot(labels, 3).double()
+    hard = ADDLoss(form=form)(embeddings, labels)
+    torch.testing.assert_close(ADDLoss(form=form)(embeddings, one_hot), hard)
+    torch.testing.assert_close(ADDLoss(form=form, labels="hard")(embeddings, one_hot), hard)
+    # Forcing the soft formula on the same labels gives another value: the switch is explicit only.
+    assert abs(ADDLoss(form=form, labels="soft")(embeddings, one_hot).item() - hard.item()) > 1e-3
+    # One mixed row makes the batch soft; labels="hard" reduces it to its dominant class.
+    mixed = one_hot.clone()
+    mixed[0] = mixed[0] * 0.7 + 0.1
+    torch.testing.assert_close(ADDLoss(form=form, labels="soft")(embeddings, mixed), ADDLoss(form=form)(embeddings, mixed))
+    torch.testing.assert_close(ADDLoss(form=form, labels="hard")(embeddings, mixed), hard)

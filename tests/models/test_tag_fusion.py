@@ -39,6 +39,12 @@ FUSIONS = [
     ("combined", {"combined_concat": "concat"}, 64),
     ("combined", {"combined_concat": "transform_concat", "shared_transform": True}, 64),
     ("combined", {"combined_concat": "transform_concat", "shared_transform": False, "attention_layers": 2}, 64),
+    # Table 5's shared transform of 0 layers (the raw tag vector feeds both), Table 4's asymmetric layers.
+    ("combined", {"combined_concat": "transform_concat", "shared_transform": True, "layers_before": 0,
+                  "attention_layers": 0}, 64),
+    ("combined", {"combined_concat": "transform_concat", "shared_transform": False, "layers_before": 3,
+                  "attention_layers": 4}, 64),
+    ("transform_concat", {"layers_before": 0}, 64),
 ]
 
 
@@ -129,6 +135,21 @@ def test_shared_and_separate_transforms():
     assert separate.attention.transform is not separate.tag_transform
     count = lambda model: sum(parameter.numel() for parameter in model.parameters())  # noqa: E731
     assert count(separate) - count(shared) == sum(p.numel() for p in separate.attention.transform.parameters())
+
+
+def test_a_shared_transform_of_zero_layers_feeds_the_raw_tags_to_both_branches():
+    model = build("combined", combined_concat="transform_concat", shared_transform=True, layers_before=0,
+                  attention_layers=0)  # fmt: skip
+    assert model.attention.transform is model.tag_transform and len(model.tag_transform.layers) == 0
+    assert model.code[0].in_features == 2 * CONFIG.filters + N_TAGS  # [pooled; raw tags]
+    assert model.attention.projection.in_features == N_TAGS
+    # Zero layers before the concatenation is variant (b): the same network, the same keys.
+    torch.manual_seed(0)
+    concat = TagFusionASC(CONFIG, FusionConfig("concat", n_tags=N_TAGS))
+    transform = TagFusionASC(CONFIG, FusionConfig("transform_concat", n_tags=N_TAGS, layers_before=0))
+    transform.load_state_dict(concat.state_dict(), strict=True)
+    waveform, tags = inputs()
+    torch.testing.assert_close(transform.eval()(waveform, tags), concat.eval()(waveform, tags))
 
 
 def test_canonical_configs_identify_equal_networks():

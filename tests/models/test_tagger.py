@@ -14,7 +14,7 @@ from workbench.audio.io import load, resample
 from workbench.errors import AudioError
 from workbench.evaluation.svm import SVMConfig, svm_backend
 from workbench.models.registry import load_pretrained
-from workbench.models.tagger import ResNetTagger, TaggerConfig, TaggingStep, predict_tags
+from workbench.models.tagger import ResNetTagger, TaggerConfig, TaggingStep, count_parameters, predict_tags
 
 N_TAGS = 6
 
@@ -73,6 +73,37 @@ def test_tagging_step_is_bce_on_mixed_clips_and_targets(tagger):
     plain, _ = TaggingStep(mixup_alpha=0.0)(tagger, (torch.stack([audio, audio], dim=1), targets))
     expected_plain = torch.nn.functional.binary_cross_entropy_with_logits(tagger.tag_logits(audio), targets)
     torch.testing.assert_close(plain, expected_plain)
+
+
+def test_weighted_tagging_step_scales_each_clips_loss(tagger):
+    """Per-clip weights (FSDKaggle2019's noisy clips below 1): each clip's BCE times its weight, and a
+    mixed clip takes the same mix of its two clips' weights."""
+    audio = clips(4)
+    targets = torch.tensor([[1, 0, 0, 0, 0, 1], [0, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 0]]).float()
+    weights = torch.tensor([1.0, 0.5, 1.0, 0.0])
+    loss, _ = TaggingStep(mixup_alpha=0.0, weighted=True)(tagger, (audio, targets, weights))
+    per_clip = torch.nn.functional.binary_cross_entropy_with_logits(
+        tagger.tag_logits(audio), targets, reduction="none").mean(dim=1)  # fmt: skip
+    torch.testing.assert_close(loss, (weights * per_clip).mean())
+    unweighted, _ = TaggingStep(mixup_alpha=0.0)(tagger, (audio, targets))
+    torch.testing.assert_close(TaggingStep(mixup_alpha=0.0, weighted=True)(tagger, (audio, targets, torch.ones(4)))[0],
+                               unweighted)  # fmt: skip
+    mixed, _ = TaggingStep(mixup_alpha=0.4, generator=torch.Generator().manual_seed(5), weighted=True)(
+        tagger, (audio, targets, weights))  # fmt: skip
+    generator = torch.Generator().manual_seed(5)
+    lam = sample_mixup_lambda(0.4, generator)
+    partner = torch.randperm(4, generator=generator)
+    mixed_per_clip = torch.nn.functional.binary_cross_entropy_with_logits(
+        tagger.tag_logits(lam * audio + (1 - lam) * audio[partner]), lam * targets + (1 - lam) * targets[partner],
+        reduction="none").mean(dim=1)  # fmt: skip
+    torch.testing.assert_close(mixed, ((lam * weights + (1 - lam) * weights[partner]) * mixed_per_clip).mean())
+
+
+def test_the_paper_size_tagger_has_about_44_million_parameters():
+    """Sec. 4.2: "ResNet architecture with approximately 44 million trainable parameters"."""
+    config = TaggerConfig.paper_size()
+    assert config.channels == (128, 256, 512, 1024) and config.blocks_per_stage == 2 and config.n_mels == 128
+    assert count_parameters(ResNetTagger(config)) == 44_732_624
 
 
 def test_a_few_steps_learn_which_tone_is_present():

@@ -15,6 +15,13 @@ Four summaries condense the two matrices:
 | intra-class equidistance | mean of ``cv[a, a]`` | lower: clips of a class are equally far apart |
 | inter-class separation | mean of ``mean[a, b]``, ``a != b`` | higher: classes are far apart |
 | inter-class equidistance | mean of ``cv[a, b]``, ``a != b`` | lower: pairs of classes are evenly spread |
+| inter-class hierarchy | CV of ``mean[a, b]`` over class pairs ``a < b`` | lower: no pair of classes sits closer than another |
+
+The per-pair CV says how evenly the clips of two classes are spread against each other; the
+**inter-class hierarchy** says whether some pairs of classes are nearer than others, across pairs (the
+spread of the per-pair means, Fig. 5e of the ADD paper: with only the means optimised, "there are
+classes for which embeddings are closer to each other than for other classes"). ADD's ``sigma_n``,
+the spread of all different-class distances of a batch, targets both at once.
 
 The standard deviation is the population one (over all pairs of the set). A class with a single clip
 has no within-class pair: its diagonal entries are NaN and the summaries skip them.
@@ -39,6 +46,7 @@ class Geometry:
     intra_equidistance: float
     inter_separation: float
     inter_equidistance: float
+    inter_hierarchy: float = float("nan")
 
     def summaries(self) -> dict[str, float]:
         return {
@@ -46,7 +54,18 @@ class Geometry:
             "intra-class equidistance": self.intra_equidistance,
             "inter-class separation": self.inter_separation,
             "inter-class equidistance": self.inter_equidistance,
+            "inter-class hierarchy": self.inter_hierarchy,
         }
+
+
+def inter_class_hierarchy(mean: np.ndarray) -> float:
+    """Coefficient of variation (population std / mean) of the per-pair mean distances ``mean[a, b]``
+    over the unordered class pairs ``a < b``; NaN for fewer than two classes or a zero mean."""
+    upper = mean[np.triu_indices(len(mean), k=1)]
+    upper = upper[np.isfinite(upper)]
+    if upper.size == 0 or upper.mean() <= 0:
+        return float("nan")
+    return float(upper.std() / upper.mean())
 
 
 def cosine_distances(embeddings: np.ndarray) -> np.ndarray:
@@ -110,4 +129,5 @@ def embedding_geometry(
         intra_equidistance=float(np.nanmean(cv[diagonal])),
         inter_separation=float(np.nanmean(mean[~diagonal])) if size > 1 else float("nan"),
         inter_equidistance=float(np.nanmean(cv[~diagonal])) if size > 1 else float("nan"),
+        inter_hierarchy=inter_class_hierarchy(mean),
     )

@@ -53,7 +53,8 @@ class FusionConfig:
     Args:
         variant: one of :data:`VARIANTS`.
         n_tags: length of the tag vector (0 only for ``"baseline"``).
-        layers_before: (c) fully connected layers on the tag vector before the concatenation (>= 1).
+        layers_before: (c) fully connected layers on the tag vector before the concatenation (>= 0; 0
+            concatenates the raw tag vector, as (b), which is Table 5's shared transform of 0 layers).
         layers_after: (b), (c) fully connected layers from the concatenation to the code (>= 1; the
             last one outputs the code).
         hidden_dim: width of the hidden fully connected layers.
@@ -87,7 +88,7 @@ class FusionConfig:
             raise UnknownNameError("tag-fusion variant", str(self.variant), VARIANTS)
         if self.combined_concat not in CONCAT_VARIANTS:
             raise UnknownNameError("concatenation of the combined variant", str(self.combined_concat), CONCAT_VARIANTS)
-        for name, minimum in (("n_tags", 0), ("layers_before", 1), ("layers_after", 1), ("hidden_dim", 1),
+        for name, minimum in (("n_tags", 0), ("layers_before", 0), ("layers_after", 1), ("hidden_dim", 1),
                               ("heads", 1), ("attention_layers", 0)):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -130,7 +131,7 @@ class FusionConfig:
         if concatenation in ("concat", "transform_concat"):
             used |= {"layers_after"} | ({"hidden_dim"} if self.layers_after > 1 else set())
         if concatenation == "transform_concat":
-            used |= {"layers_before", "hidden_dim"}
+            used |= {"layers_before"} | ({"hidden_dim"} if self.layers_before else set())
         if self.uses_attention:
             used |= {"heads", "attention_layers", "scale_attention"}
             used |= {"hidden_dim"} if self.attention_layers else set()

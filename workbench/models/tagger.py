@@ -93,8 +93,27 @@ class TaggerConfig:
         }  # fmt: skip
         return cls(**{**values, **overrides})
 
+    @classmethod
+    def paper_size(cls, **overrides: Any) -> TaggerConfig:
+        """A tagger of the paper's size: "ResNet architecture with approximately 44 million trainable
+        parameters" (Jung et al., Sec. 4.2, after Akiyama and Sato's DCASE 2019 task 2 winner). Four
+        stages of two basic blocks, 128 to 1024 channels (44.8M parameters with 80 tags), on 128-bin
+        log-mel of 44.1-kHz audio (FSDKaggle2019's rate) with a 20-ms hop, SpecAugment and dropout.
+        Its block layout is a stand-in of that size: the paper points to [14] for the architecture's details.
+        """
+        values: dict[str, Any] = {
+            "sample_rate": 44100, "n_fft": 2048, "hop_length": 882, "f_max": 22050.0,
+            "channels": (128, 256, 512, 1024), "blocks_per_stage": 2, "stem_stride": 1,
+        }  # fmt: skip
+        return cls(**{**values, **overrides})
+
     def replace(self, **changes: Any) -> TaggerConfig:
         return dataclasses.replace(self, **changes)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable parameters of a module."""
+    return sum(parameter.numel() for parameter in module.parameters() if parameter.requires_grad)
 
 
 class BasicBlock2d(nn.Module):
@@ -193,10 +212,15 @@ class TaggingStep:
     ``(B, samples)`` or ``(B, channels, samples)`` (averaged to mono) and targets ``(B, n_tags)``
     multi-hot.
 
+    With ``weighted``, batches are ``(waveforms, targets, weights, ...)``: each clip's BCE (its mean over
+    tags) is multiplied by its weight ``(B,)`` before the batch mean, e.g. 1 for FSDKaggle2019's curated
+    clips and less for its noisy ones; a mixed clip takes the same mix of its two clips' weights.
+
     Args:
         mixup_alpha: Beta parameter; 0 turns mixup off.
         generator: draws ``lam`` and the partners (None: torch's global generator, which the
             trainer seeds).
+        weighted: the batch's third item is per-clip loss weights.
 
     Returns (when called):
         ``(loss, {"mixup_lambda": lam})``: the BCE of the mixed batch against its mixed targets, and
@@ -205,9 +229,11 @@ class TaggingStep:
 
     mixup_alpha: float = 0.4
     generator: torch.Generator | None = None
+    weighted: bool = False
 
     def __call__(self, model: nn.Module, batch: Sequence[Any]) -> tuple[torch.Tensor, dict[str, float]]:
         waveforms, targets = batch[0], batch[1].float()
+        weights = batch[2].to(targets) if self.weighted else None
         if waveforms.ndim == 3:
             waveforms = waveforms.mean(dim=1)  # (B, samples)
         lam = 1.0
@@ -216,9 +242,13 @@ class TaggingStep:
             partner = torch.randperm(len(waveforms), generator=self.generator).to(waveforms.device)
             waveforms = mixup_waveforms(waveforms, waveforms[partner], lam)
             targets = mixup_targets(targets, targets[partner], lam)
+            if weights is not None:
+                weights = lam * weights + (1 - lam) * weights[partner]
         logits = model(waveforms, output="logits")
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, targets)
-        return loss, {"mixup_lambda": lam}
+        if weights is None:
+            return nn.functional.binary_cross_entropy_with_logits(logits, targets), {"mixup_lambda": lam}
+        per_clip = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none").mean(dim=1)
+        return (weights * per_clip).mean(), {"mixup_lambda": lam}
 
 
 @torch.no_grad()
