@@ -395,11 +395,20 @@ class RunDir:
                 run-id collision or a hand-edited file) or one that cannot be read.
             RunLockedError: another process runs the same run (with ``wait`` 0, or still after
                 ``wait`` seconds).
+            WorkbenchError: the runs folder cannot be written (read-only, no permission), naming it.
         """
         identifier = run_id(recipe, params, data)
         values = params_dict(params)
         run = cls(Path(root if root is not None else runs_root()) / recipe / identifier)
-        run.path.mkdir(parents=True, exist_ok=True)
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+            if _launch_rank() == 0:
+                (run.path / cls.LOCK_FILE).touch(exist_ok=True)
+        except OSError as error:
+            raise WorkbenchError(
+                f"cannot write the run directory {run.path} ({error.strerror or error}); make its folder "
+                f"writable or set WORKBENCH_RUNS to a writable folder"
+            ) from error
         if _launch_rank() != 0:
             # Another rank of a distributed launch: rank 0 holds the lock and writes every file.
             return run
