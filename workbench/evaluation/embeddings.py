@@ -320,7 +320,7 @@ def _minimum_samples(encoder: Encoder, failing_length: int, device: torch.device
     if accepts(failing_length):
         return None
     low, high = failing_length, max(2 * failing_length, 16)  # low fails
-    ceiling = 600 * int(encoder.sample_rate)  # ten minutes: past this, length is not the problem
+    ceiling = 10 * int(encoder.sample_rate)  # ten seconds: past this, length is not the problem
     while not accepts(high):
         low, high = high, 2 * high
         if high > ceiling:
