@@ -170,7 +170,7 @@ def _command_datasets(arguments: argparse.Namespace) -> int:
             try:
                 status = describe_copy(name, data.get(name, root=root))
             except DatasetNotFoundError:
-                status = f"absent (workbench download {name})" if entry.remotes else "absent: bring your own (see data/README.md)"
+                status = f"absent (workbench download {name})" if entry.remotes else "absent: bring your own"
             except WorkbenchError as error:
                 status = f"incomplete: {str(error).splitlines()[0]}"
         print(f"{name:22s} {entry.sample_rate:>6d} Hz  {status:40s} {entry.description}")

@@ -265,3 +265,12 @@ def test_download_dataset_needs_a_downloadable_name(tmp_path: Path):
     with pytest.raises(UnknownNameError) as caught:
         download_dataset("folder", tmp_path)
     assert "esc50" in str(caught.value) and "fsdd" in str(caught.value)
+
+
+def test_fetch_removes_the_partial_file_of_a_killed_download(payload: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    killed = cache / ".weights.bin.4194303.0badf00d.tmp"  # a dead process's partial download
+    killed.write_bytes(b"first half")
+    fetch(_remote_for(payload), cache, offline=False, progress=False)
+    assert sorted(p.name for p in cache.iterdir()) == ["weights.bin"]

@@ -279,3 +279,14 @@ def test_too_short_clips_are_named_with_the_encoders_minimum(tmp_path):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_a_cache_that_cannot_be_written_keeps_the_computed_embeddings(encoder, dataset, tmp_path, monkeypatch):
+    def refuse(self, path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Embeddings, "save", refuse)
+    with pytest.warns(UserWarning, match=r"could not write the embedding cache .* \(Permission denied\); the "
+                                         r"embeddings are returned but not cached"):
+        embeddings = extract_embeddings(encoder, dataset, cache_dir=tmp_path, progress=False)
+    assert embeddings.features.shape == (9, 3)

@@ -210,3 +210,15 @@ def test_a_resumed_run_logs_a_resumed_row(tmp_path):
     gc.collect()
     finished = RunDir.open("toy", {}, root=tmp_path)
     assert [record["event"] for record in finished.read_log()] == ["start", "epoch", "resumed"]
+
+
+def test_a_read_only_runs_folder_is_a_clear_error(tmp_path, monkeypatch):
+    from workbench.errors import WorkbenchError
+
+    def refuse(self, *args, **kwargs):  # what a read-only folder does (root would be let through a chmod)
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(WorkbenchError, match=r"cannot write the run directory .*toy-\w+ \(Permission denied\); "
+                                             r"make its folder writable or set WORKBENCH_RUNS"):
+        RunDir.open("toy", {}, root=tmp_path)

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from tqdm.auto import tqdm
 
-from workbench.atomic import atomic_path
+from workbench.atomic import atomic_path, remove_stale_temporaries
 from workbench.data import registry
 from workbench.errors import DatasetNotFoundError, MissingFileError, UnknownNameError, WorkbenchError
 from workbench.paths import data_root
@@ -167,6 +167,7 @@ def fetch(
 
     digest = hashlib.sha256()
     received = 0
+    remove_stale_temporaries(target.parent)  # partial files of downloads whose process was killed
     with response, atomic_path(target) as temporary:
         length = response.headers.get("Content-Length", "")
         total = int(length) if length.isdigit() else remote.size_bytes

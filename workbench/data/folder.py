@@ -60,6 +60,12 @@ class MetadataError(WorkbenchError, ValueError):
     """A dataset's metadata file (CSV or list) that is malformed; the message names file and line."""
 
 
+def _first_few(items: Sequence[str], separator: str = ", ") -> str:
+    """The first five items joined, and how many more there are."""
+    more = f" and {len(items) - _MISSING_SHOWN} more" if len(items) > _MISSING_SHOWN else ""
+    return separator.join(items[:_MISSING_SHOWN]) + more
+
+
 def is_audio_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
@@ -151,10 +157,8 @@ def resolve_listed_files(
         else:
             missing.append(name)
     if missing:
-        shown = ", ".join(missing[:_MISSING_SHOWN])
-        more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
         raise MissingFileError(
-            f"{listing} lists {len(missing)} file(s) missing from {directory}: {shown}{more} "
+            f"{listing} lists {len(missing)} file(s) missing from {directory}: {_first_few(missing)} "
             f"(looked for each name, and for its stem with any of {', '.join(AUDIO_EXTENSIONS)}). {remedy}"
         )
     return resolved
@@ -353,10 +357,9 @@ def _check_unique_ids(records: Sequence[ClipRecord], directory: Path) -> None:
     counts = Counter(record.id for record in records)
     repeated = [clip_id for clip_id, count in counts.items() if count > 1]
     if repeated:
-        shown = ", ".join(repr(clip_id) for clip_id in repeated[:_MISSING_SHOWN])
-        more = f" and {len(repeated) - _MISSING_SHOWN} more" if len(repeated) > _MISSING_SHOWN else ""
         raise MetadataError(
-            f"dataset in {directory}: {len(repeated)} clip id(s) listed more than once: {shown}{more}; "
+            f"dataset in {directory}: {len(repeated)} clip id(s) listed more than once: "
+            f"{_first_few([repr(clip_id) for clip_id in repeated])}; "
             f"each clip must be listed once (remove the repeated rows or files)"
         )
 
@@ -543,11 +546,9 @@ def _check_rows(labels: Path, rows: Sequence[dict[str, str]], clip_labels: Seque
         else:
             problems.append(f"clip {clip!r} is listed twice, on {where}")
     if problems:
-        shown = "; ".join(problems[:_MISSING_SHOWN])
-        more = f"; and {len(problems) - _MISSING_SHOWN} more" if len(problems) > _MISSING_SHOWN else ""
         raise MetadataError(
-            f"{labels}: {len(problems)} clip(s) listed on more than one row: {shown}{more}. List each clip "
-            f"once, with all its labels on one row (separated by ';' for multi-label data) and one "
+            f"{labels}: {len(problems)} clip(s) listed on more than one row: {_first_few(problems, '; ')}. "
+            f"List each clip once, with all its labels on one row (separated by ';' for multi-label data) and one "
             f"fold/split."
         )
 

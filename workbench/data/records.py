@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from workbench.data.fingerprint import dataset_fingerprint, digest
 from workbench.typing import SampleRate, Seconds
 
 if TYPE_CHECKING:
@@ -173,14 +174,8 @@ def _qualified_name(value: Any) -> str:
 
 def subset_fingerprint(parent: Any, indices: Sequence[int]) -> dict[str, Any]:
     """The fingerprint of the clips ``indices`` of ``parent``: the parent's and a digest of the indices."""
-    import hashlib
-    import json
-
-    from workbench.data.fingerprint import dataset_fingerprint
-
     listed = [int(index) for index in indices]
-    digest = hashlib.sha256(json.dumps(listed, separators=(",", ":")).encode()).hexdigest()
-    return {"kind": "subset", "of": dataset_fingerprint(parent), "clips": len(listed), "indices": digest}
+    return {"kind": "subset", "of": dataset_fingerprint(parent), "clips": len(listed), "indices": digest(listed)}
 
 
 def collate_clips(batch: Sequence[tuple[torch.Tensor, Any, dict[str, Any]]]):

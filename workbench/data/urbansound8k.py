@@ -94,7 +94,8 @@ class UrbanSound8K(ListedAudioDataset):
     Args:
         root: the data root holding ``UrbanSound8K/``, or the dataset folder itself.
         folds: keep these folds (1..10); an int keeps one; None keeps all.
-        sample_rate: resample to this rate on load; None gives 44.1 kHz (the clips' rates vary; each is resampled on its own).
+        sample_rate: resample to this rate on load; None gives 44.1 kHz (the clips' rates vary; each is
+            resampled on its own).
         mono: average channels to one (some clips are stereo).
         path: the dataset folder, overriding the search under ``root``.
 

@@ -212,8 +212,15 @@ def extract_embeddings(
 
     embeddings = _compute_embeddings(encoder, dataset, batch_size, progress, num_workers)
     if cache_file is not None:
-        remove_stale_temporaries(cache_file.parent)  # of killed writers; live writers' files stay
-        embeddings.save(cache_file)
+        try:
+            remove_stale_temporaries(cache_file.parent)  # of killed writers; live writers' files stay
+            embeddings.save(cache_file)
+        except OSError as error:  # a read-only or full cache must not throw away the computed embeddings
+            warnings.warn(
+                f"could not write the embedding cache {cache_file} ({error.strerror or error}); the embeddings "
+                f"are returned but not cached: make {cache_file.parent} writable or set WORKBENCH_CACHE",
+                stacklevel=2,
+            )
     return embeddings
 
 
@@ -323,7 +330,7 @@ def _minimum_samples(encoder: Encoder, failing_length: int, device: torch.device
     if accepts(failing_length):
         return None
     low, high = failing_length, max(2 * failing_length, 16)  # low fails
-    ceiling = 600 * int(encoder.sample_rate)  # ten minutes: past this, length is not the problem
+    ceiling = 10 * int(encoder.sample_rate)  # ten seconds: past this, length is not the problem
     while not accepts(high):
         low, high = high, 2 * high
         if high > ceiling:

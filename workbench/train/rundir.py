@@ -268,15 +268,18 @@ class _RunLock:
             held = cls._held.get(key)
             if held is not None and held._handle is not None:
                 return held, True
-            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                handle, writable = os.open(path, os.O_RDWR | os.O_CREAT, 0o666), True
+            except PermissionError:  # another user's lock file on a shared runs folder: a lock needs no writing
+                handle, writable = os.open(path, os.O_RDONLY), False
             try:
                 cls._take(path, handle, wait)
             except BaseException:
                 os.close(handle)
                 raise
-            # Who holds it, for the message of a process that finds it taken.
-            os.ftruncate(handle, 0)
-            os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} since {_utc_now()}\n".encode(), 0)
+            if writable:  # who holds it, for the message of a process that finds it taken
+                os.ftruncate(handle, 0)
+                os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} since {_utc_now()}\n".encode(), 0)
             lock = cls(path, handle)
             cls._held[key] = lock
             return lock, False
@@ -310,13 +313,8 @@ class _RunLock:
                     ) from None
                 time.sleep(0.05 if deadline is not None and deadline - time.monotonic() < 1 else 0.5)
 
-    def release(self) -> None:
-        with self._guard:
-            if self._handle is not None:
-                os.close(self._handle)  # closing the descriptor releases the flock
-                self._handle = None
-
     def __del__(self) -> None:
+        # Closing the descriptor releases the flock: when the last RunDir holding this lock goes.
         handle, self._handle = self._handle, None
         if handle is not None:
             try:
@@ -395,15 +393,22 @@ class RunDir:
                 run-id collision or a hand-edited file) or one that cannot be read.
             RunLockedError: another process runs the same run (with ``wait`` 0, or still after
                 ``wait`` seconds).
+            WorkbenchError: the runs folder cannot be written (read-only, no permission), naming it.
         """
         identifier = run_id(recipe, params, data)
         values = params_dict(params)
         run = cls(Path(root if root is not None else runs_root()) / recipe / identifier)
-        run.path.mkdir(parents=True, exist_ok=True)
-        if _launch_rank() != 0:
-            # Another rank of a distributed launch: rank 0 holds the lock and writes every file.
-            return run
-        run._lock, held_already = _RunLock.acquire(run.path / cls.LOCK_FILE, wait)
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+            if _launch_rank() != 0:
+                # Another rank of a distributed launch: rank 0 holds the lock and writes every file.
+                return run
+            run._lock, held_already = _RunLock.acquire(run.path / cls.LOCK_FILE, wait)
+        except OSError as error:
+            raise WorkbenchError(
+                f"cannot write the run directory {run.path} ({error.strerror or error}); make its folder "
+                f"writable or set WORKBENCH_RUNS to a writable folder"
+            ) from error
         if not held_already:
             # We hold the lock: no other process writes here, so every temporary file is a killed write's.
             remove_stale_temporaries(run.path, recursive=True, every=True)
@@ -421,7 +426,7 @@ class RunDir:
                     f"those of run id {identifier}; it was edited by hand or is a run-id collision: move "
                     f"{run.path} away or use another runs root"
                 )
-            if not held_already and not run.finished and run.log_path.is_file():
+            if not held_already and not run.finished and run.log_path.is_file():  # an interrupted run
                 latest = run.latest_checkpoint()
                 run.log(
                     "resumed",
