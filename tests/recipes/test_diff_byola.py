@@ -145,7 +145,7 @@ def test_claims_compare_every_positive_lambda_with_zero_on_the_same_items():
 def test_params_reject_impossible_settings():
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\], got 1.5"):
         diff_byola.Params(difference_weights=(0.0, 1.5))
-    with pytest.raises(UnknownNameError, match="unknown text encoder 'bert'; valid: distilbert, small"):
+    with pytest.raises(UnknownNameError, match="unknown text encoder 'bert'; valid: distilbert, frozen, small"):
         diff_byola.Params(text_encoder="bert")
     with pytest.raises(UnknownNameError, match="unknown synthetic task 'scene'"):
         diff_byola.Params(general_tasks=("scene",))

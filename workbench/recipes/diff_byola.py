@@ -75,6 +75,7 @@ from workbench.evaluation.retrieval import (
     TextEncoderFactory,
     embed_waveforms,
     modifier_retrieval,
+    frozen_small_text_encoder,
     small_text_encoder,
     synthetic_modifier_pairs,
 )
@@ -96,7 +97,7 @@ PRETRAIN_FIRST_CLIP = 100_000
 """Synthetic pre-training clips are numbers 100000 onwards of their view: random streams that no
 evaluation set of this recipe (clips 0 .. n - 1) draws from, so pre-training never sees an evaluated clip."""
 SYNTHETIC_TASKS = ("event", "speaker", "word", "pitch")
-TEXT_ENCODERS = ("small", "distilbert")
+TEXT_ENCODERS = ("frozen", "small", "distilbert")
 MIXINGS = ("normalized", "power")
 SCENE_SECONDS = 2.0
 """Length of the retrieval scenes: long enough for a few events, short enough to render quickly."""
@@ -141,7 +142,7 @@ class Params(base.Params):
     n_backgrounds: int = 20  # 10-s background textures the crops come from
     n_retrieval_scenes: int = 160  # scenes, one text-modified query each
     n_distractors: int = 2  # gallery distractors per query: the scene with another event class
-    text_encoder: str = "small"  # small (trained with the adapter) | distilbert (local weights + transformers)
+    text_encoder: str = "frozen"  # frozen (small, pretrained once, frozen as the paper's) | small (trained) | distilbert
     retrieval_epochs: int = 150  # adapter training steps (full batch)
     general_tasks: tuple[str, ...] = ("event", "speaker", "word", "pitch")  # Table-3 style tasks
     n_general_clips: int = 240  # clips per general task
@@ -577,10 +578,13 @@ def bgknown_protocol(params: Params) -> BgKnownProtocol:
 
 
 def text_encoder_factory(params: Params, config: RetrievalConfig) -> TextEncoderFactory:
-    """The sentence encoder of the retrieval: the small trainable one, or frozen local DistilBERT."""
+    """The sentence encoder of the retrieval: the small one pretrained once and frozen (the paper freezes
+    its text encoder, Sec. 5.3), the small one trained with the adapter, or frozen local DistilBERT."""
     if params.text_encoder == "distilbert":
         encoder = load_distilbert()
         return lambda texts: encoder
+    if params.text_encoder == "frozen":
+        return frozen_small_text_encoder(config.text_dim)
     return small_text_encoder(config.text_dim)
 
 
@@ -661,6 +665,9 @@ class DiffBYOLARun(base.Result):
     difference_labels: np.ndarray | None = None
     class_names: tuple[str, ...] = ()
     builder: BgKnownBuilder | None = None
+    bgknown_paired: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """model -> column -> the paired comparison with λ=0 on the same test items (effect, ci_low, ci_high,
+    n, mde, verdict: :meth:`~workbench.evaluation.stats.Comparison.to_dict`)."""
 
     def summary(self) -> str:
         def cell(value: tuple[float, float]) -> str:
@@ -670,6 +677,10 @@ class DiffBYOLARun(base.Result):
         lines.append("BgKnown accuracy: " + " | ".join(BGKNOWN_COLUMNS))
         lines += [f"  {model}: " + " | ".join(cell(row[column]) for column in BGKNOWN_COLUMNS)
                   for model, row in self.bgknown.items()]  # fmt: skip
+        for model, row in self.bgknown_paired.items():
+            lines.append(f"  {model} - λ=0 on the same items: " + " | ".join(
+                f"{column} {c['effect']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] MDE {c['mde']:.3f}"
+                for column, c in row.items()))  # fmt: skip
         lines.append("retrieval recall: " + " | ".join(f"R@{k}" for k in KS))
         lines += [f"  {model}: " + " | ".join(cell(row[k]) for k in KS) for model, row in self.retrieval.items()]
         tasks = list(self.params["general_tasks"])
@@ -800,6 +811,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         general = {m: {t: tuple(v) for t, v in row.items()} for m, row in metrics["general"].items()}
         difference_labels = arrays["labels"]
         claims = [base.Claim.from_dict(claim) for claim in metrics["claims"]]
+        paired = metrics.get("bgknown_paired", {})
     else:
         run_dir.log("start", params=params.to_dict())
         frontend = recipe_frontend(params)
@@ -837,6 +849,12 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         run_dir.save_arrays(
             "difference", labels=difference_labels, **{f"points-{i}": points[label] for i, label in enumerate(labels)}
         )
+        paired = {
+            label: {column: compare_bgknown([e.bgknown[column] for e in runs],
+                                            [e.bgknown[column] for e in evaluations[model_label(0.0)]]).to_dict()
+                    for column in BGKNOWN_COLUMNS}
+            for label, runs in evaluations.items() if label != model_label(0.0) and model_label(0.0) in evaluations
+        }  # fmt: skip
         claims = difference_claims(
             {label: {column: [e.bgknown[column] for e in runs] for column in BGKNOWN_COLUMNS}
              for label, runs in evaluations.items()},
@@ -847,6 +865,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         "bgknown": bgknown, "retrieval": {m: {str(k): v for k, v in row.items()} for m, row in retrieval.items()},
         "retrieval_audio_only": {m: {str(k): v for k, v in row.items()} for m, row in audio_only.items()},
         "general": general, "histories": histories, "claims": [dataclasses.asdict(claim) for claim in claims],
+        "bgknown_paired": paired,
     }  # fmt: skip
     if not run_dir.finished:
         run_dir.write_metrics(metrics)
@@ -855,5 +874,5 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics, claims=claims,
         bgknown=bgknown, retrieval=retrieval, retrieval_audio_only=audio_only, general=general,
         histories=histories, difference_points=points, difference_labels=difference_labels,
-        class_names=tuple(builder.classes), builder=builder,
+        class_names=tuple(builder.classes), builder=builder, bgknown_paired=paired,
     )  # fmt: skip
