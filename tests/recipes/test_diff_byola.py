@@ -16,6 +16,7 @@ from workbench.models.byola import BYOLConfig, BYOLNetworks
 from workbench.paths import notebooks_dir
 from workbench.recipes import diff_byola
 from workbench.train.rundir import RunDir
+from workbench.viz import difference as difference_viz
 
 TINY = dict(
     channels=4, embedding_dim=32, projection_dim=16, hidden_dim=32, pretrain_tasks=("event", "pitch"),
@@ -78,6 +79,10 @@ def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     assert all(claim.verdict in ("holds", "contradicted", "inconclusive") for claim in result.claims)
     items = [result.builder.item(index) for index in range(30)]
     assert not {i.background_group for i in items if i.pool == "train"} & {i.background_group for i in items if i.pool == "test"}
+    assert result.bgknown_paired["λ=0.5"]["diff-100"]["n"] == 12 and set(result.bgknown_paired["λ=0.5"]) == set(
+        diff_byola.BGKNOWN_COLUMNS)
+    assert "recordings in both pools: none" in difference_viz.background_pools_markdown(result.builder)
+    assert difference_viz.paired_markdown(result.bgknown_paired).startswith("| model - λ=0 | diff-100 |")
     assert result.difference_points["λ=0"].shape == (30, 2) and result.difference_labels.shape == (30,)
     assert set(result.histories["λ=0.5"]) == {"loss", "byol_loss", "difference_loss"}
     assert "BgKnown accuracy" in result.summary() and RunDir(result.run_dir).finished

@@ -679,8 +679,8 @@ class DiffBYOLARun(base.Result):
                   for model, row in self.bgknown.items()]  # fmt: skip
         for model, row in self.bgknown_paired.items():
             lines.append(f"  {model} - λ=0 on the same items: " + " | ".join(
-                f"{column} {c['effect']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] MDE {c['mde']:.3f}"
-                for column, c in row.items()))  # fmt: skip
+                f"{column} {row[column]['effect']:+.3f} [{row[column]['ci_low']:+.3f}, {row[column]['ci_high']:+.3f}] "
+                f"MDE {row[column]['mde']:.3f}" for column in BGKNOWN_COLUMNS if column in row))  # fmt: skip
         lines.append("retrieval recall: " + " | ".join(f"R@{k}" for k in KS))
         lines += [f"  {model}: " + " | ".join(cell(row[k]) for k in KS) for model, row in self.retrieval.items()]
         tasks = list(self.params["general_tasks"])
@@ -811,7 +811,8 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         general = {m: {t: tuple(v) for t, v in row.items()} for m, row in metrics["general"].items()}
         difference_labels = arrays["labels"]
         claims = [base.Claim.from_dict(claim) for claim in metrics["claims"]]
-        paired = metrics.get("bgknown_paired", {})
+        paired = {model: {column: row[column] for column in BGKNOWN_COLUMNS if column in row}
+                  for model, row in metrics.get("bgknown_paired", {}).items()}  # fmt: skip
     else:
         run_dir.log("start", params=params.to_dict())
         frontend = recipe_frontend(params)
