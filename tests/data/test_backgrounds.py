@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from workbench import data
-from workbench.data.synthetic import BackgroundDataset, LongBackgroundDataset, SyntheticDataset
+from workbench.data.synthetic import BackgroundDataset, LongBackgroundDataset
 from workbench.data.synthetic.backgrounds import LONG_BACKGROUND_KINDS
 from workbench.errors import UnknownNameError
 from workbench.evaluation.bgknown import BackgroundPool, recorded_background_pools, split_by_recording
