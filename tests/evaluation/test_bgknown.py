@@ -202,3 +202,21 @@ def test_protocol_trains_on_folds_1_to_3_and_pairs_encoders_on_the_same_test_ite
         probe_bgknown(_table(features, labels, None), protocol)
     with pytest.raises(ValueError, match="both training and test folds"):
         BgKnownProtocol(train_folds=(1, 2, 4))
+
+
+@pytest.mark.shared
+def test_recorded_backgrounds_with_crops_of_half_a_5s_clip(shared_dir):
+    """Real ESC-10 foregrounds over the real background pools: each crop is 2.5 s, half a 5-s recording,
+    so the 0 % reference fits; test-fold items never meet a training recording."""
+    from workbench.evaluation.bgknown import recorded_background_pools
+
+    esc10 = data.get("esc10", root=shared_dir / "data")
+    pools = recorded_background_pools(shared_dir / "data", n_babble=2, sample_rate=esc10.sample_rate)
+    builder = BgKnownBuilder(esc10, pools, seed=0, clip_seconds=2.5)
+    indices = range(0, len(esc10), 7)
+    items = [builder.item(index) for index in indices]
+    assert all(item.mixture.shape == (int(2.5 * esc10.sample_rate),) for item in items)
+    assert [item.pool for item in items] == ["test" if esc10.fold_of(i) in (4, 5) else "train" for i in indices]
+    train = {item.background_group for item in items if item.pool == "train"}
+    test = {item.background_group for item in items if item.pool == "test"}
+    assert test and not train & test and not builder.background_sources()["train"] & builder.background_sources()["test"]
