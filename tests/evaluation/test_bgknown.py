@@ -220,3 +220,24 @@ def test_recorded_backgrounds_with_crops_of_half_a_5s_clip(shared_dir):
     train = {item.background_group for item in items if item.pool == "train"}
     test = {item.background_group for item in items if item.pool == "test"}
     assert test and not train & test and not builder.background_sources()["train"] & builder.background_sources()["test"]
+
+
+def test_silent_stretches_of_a_recording_are_not_cropped():
+    from workbench.data.records import AudioDataset
+
+    class HalfSilent(AudioDataset):
+        sample_rate = 16000
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            noise = torch.randn(16000, generator=torch.Generator().manual_seed(0))
+            return torch.cat([torch.zeros(16000), noise])[None], 0, {"id": "half-silent"}
+
+    foregrounds = SyntheticDataset(seed=0, task="event", n_clips=12, duration=0.25)
+    builder = BgKnownBuilder(foregrounds, HalfSilent(), seed=0)
+    for index in range(12):
+        item = builder.item(index)
+        assert float(item.background.pow(2).mean()) > 0 and item.start > 16000 - 4000 - 1
+        torch.testing.assert_close(item.mixture, item.foreground + item.background)

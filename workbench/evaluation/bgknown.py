@@ -69,6 +69,9 @@ RECORDED_BACKGROUND_CATEGORIES: tuple[str, ...] = (
     "rain", "sea_waves", "crackling_fire", "chainsaw", "helicopter", "clock_tick",
 )  # fmt: skip
 """The ESC-10 categories that serve as recorded backgrounds (the others are foreground events)."""
+SILENT_CROP = 1e-3
+"""A background crop with less than this share of its recording's mean power is drawn again."""
+SILENT_CROP_ATTEMPTS = 32
 BACKGROUND_CACHE = 64
 """Backgrounds a builder keeps in memory (per-item synthetic pools are rendered again on a miss)."""
 
@@ -287,6 +290,15 @@ class BgKnownBuilder:
         snr_db = float(rng.uniform(*self.snr_db))
         crop = background[start : start + length]
         foreground_power, crop_power = float(foreground.pow(2).mean()), float(crop.pow(2).mean())
+        # Recordings may hold digital silence (ESC-50 pads short sounds with zeros): a crop far quieter
+        # than its recording is drawn again, from a stream of its own, so the other items stay the same.
+        floor = SILENT_CROP * float(background.pow(2).mean())
+        for attempt in range(SILENT_CROP_ATTEMPTS):
+            if crop_power > floor:
+                break
+            start = int(np.random.default_rng([self.seed, int(index), attempt + 1]).integers(room + 1))
+            crop = background[start : start + length]
+            crop_power = float(crop.pow(2).mean())
         if foreground_power <= 0 or crop_power <= 0:
             silent = f"clip {meta.get('id', index)!r}" if foreground_power <= 0 else f"background {background_id!r}"
             raise AudioError(f"BgKnown cannot set an SNR: {silent} is silent over the crop")
