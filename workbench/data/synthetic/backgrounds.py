@@ -9,10 +9,15 @@ recording and neighbouring stretches share some of it:
 
 | kind | what happens |
 | --- | --- |
-| ``events`` | a Poisson sequence (about 1 per s) of event sounds of a background world's classes, over a faint floor |
-| ``engines`` | vehicles passing by: a harmonic engine drone whose level rises and falls and whose pitch drops (Doppler) |
+| ``events`` | a Poisson sequence (about 1.5 per s) of event sounds from this place's two or three classes of a background world, over a faint floor |
+| ``engines`` | vehicles of one or two engine kinds passing by: a harmonic drone whose level rises and falls and whose pitch drops (Doppler) |
 | ``babble`` | two to four distinct talkers of a background world, each saying words with pauses of its own |
-| ``rain`` | individual drops (a short decaying tone each) at a rate that gusts, a few large splashes, over a hiss |
+| ``rain`` | individual drops (a short decaying tone each, pitched by the surface they fall on) at a rate that gusts, a few large splashes, over a hiss |
+
+Each recording also passes through a fixed equaliser of its own (its channel: microphone, room,
+distance), so crops of one recording share its colour and sources as crops of a real recording do:
+the 0 % reference says which recording the mixture's background came from (the paper's Sec. 5.2
+reads its 0 % gains this way), the 50 % and 100 % references add the very sounds in the mixture.
 
 Every clip is rendered from ``numpy.random.default_rng(seed_of(index))`` with
 ``seed_of(index) = (seed, POOL_STREAMS[pool], index)``: the two pools draw from different streams, so
@@ -52,11 +57,12 @@ def _events(world: SyntheticWorld, rng: np.random.Generator, n: int) -> np.ndarr
     rate = world.sample_rate
     out = np.zeros(n, dtype=np.float32)
     duration = n / rate
-    count = max(2, int(rng.poisson(1.0 * duration)))
+    palette = rng.choice(len(world.events), size=int(rng.integers(2, 4)), replace=False)  # this place's sources
+    count = max(2, int(rng.poisson(1.5 * duration)))
     for _ in range(count):
         length = float(rng.uniform(0.3, min(1.0, duration)))
         onset = int(rng.integers(0, max(1, n - int(length * rate))))
-        sound = world.render_event(int(rng.integers(len(world.events))), rng, length)
+        sound = world.render_event(int(rng.choice(palette)), rng, length)
         gain = np.float32(10 ** (rng.uniform(-6.0, 3.0) / 20))
         end = min(n, onset + sound.shape[-1])
         out[onset:end] += gain * sound[: end - onset]
@@ -69,12 +75,14 @@ def _engines(world: SyntheticWorld, rng: np.random.Generator, n: int) -> np.ndar
     time = np.arange(n, dtype=np.float64) / rate
     duration = n / rate
     out = np.zeros(n, dtype=np.float64)
-    for _ in range(max(1, int(rng.poisson(0.6 * duration)))):
-        centre = rng.uniform(-0.2, 1.2) * duration  # may pass just before or after the clip
-        tau = rng.uniform(0.3, 1.2)  # how fast it passes
+    vehicles = rng.uniform(40.0, 140.0, size=int(rng.integers(1, 3)))  # the road's traffic: one or two engine kinds
+    passes = max(1, int(rng.poisson(0.8 * duration)))
+    centres = np.sort(rng.uniform(-0.1, 1.1, passes)) * duration  # may pass just before or after the clip
+    for centre in centres:
+        tau = rng.uniform(0.3, 1.0)  # how fast it passes
         relative = (time - centre) / tau
         level = 1.0 / (1.0 + relative**2)  # pass-by intensity
-        f0 = rng.uniform(40.0, 140.0) * np.exp2(-rng.uniform(0.05, 0.25) * np.tanh(relative))  # Doppler drop
+        f0 = rng.choice(vehicles) * rng.uniform(0.97, 1.03) * np.exp2(-rng.uniform(0.05, 0.25) * np.tanh(relative))
         phase = 2 * np.pi * np.cumsum(f0) / rate
         harmonics = np.arange(1, 13)
         harmonics = harmonics[harmonics * f0.max() < signals.NYQUIST_FRACTION * rate]
@@ -105,7 +113,9 @@ def _babble(world: SyntheticWorld, rng: np.random.Generator, n: int) -> np.ndarr
 def _rain(world: SyntheticWorld, rng: np.random.Generator, n: int) -> np.ndarray:
     rate = world.sample_rate
     duration = n / rate
-    out = signals.band_noise(rng, n, rate, (2000.0, 7000.0), exponent=0.5)[0] * np.float32(0.05)
+    surface = rng.uniform(1500.0, 5500.0)  # what the drops fall on sets their pitch, for the whole recording
+    out = signals.band_noise(rng, n, rate, (0.5 * surface, min(2.0 * surface, 7000.0)), exponent=0.5)[0]
+    out *= np.float32(0.05)
     base = rng.uniform(15.0, 60.0)
     gust_rate, gust_phase = rng.uniform(0.15, 0.6), rng.uniform(0, 2 * np.pi)
     candidates = np.sort(rng.uniform(0, duration, int(rng.poisson(2 * base * duration))))
@@ -115,7 +125,7 @@ def _rain(world: SyntheticWorld, rng: np.random.Generator, n: int) -> np.ndarray
     t = np.arange(length) / rate
     for onset in drops:
         large = rng.random() < 0.05
-        frequency = rng.uniform(400, 1200) if large else rng.uniform(1500, 6000)
+        frequency = rng.uniform(400, 1200) if large else surface * rng.uniform(0.8, 1.25)
         decay = rng.uniform(60, 200) if large else rng.uniform(150, 500)
         amplitude = (3.0 if large else 1.0) * rng.lognormal(0.0, 0.5)
         drop = amplitude * np.exp(-decay * t) * np.sin(2 * np.pi * frequency * (1 + 2 * t) * t)
@@ -126,6 +136,18 @@ def _rain(world: SyntheticWorld, rng: np.random.Generator, n: int) -> np.ndarray
 
 
 _RENDERERS = {"events": _events, "engines": _engines, "babble": _babble, "rain": _rain}
+
+
+def _recording_colour(audio: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """A fixed, smooth equaliser for the whole recording (microphone, room, distance): gains of +-8 dB at
+    six log-spaced frequencies, interpolated on a log-frequency axis. Every crop of a recording shares it,
+    as crops of one real recording share its channel, so even a non-overlapping crop says which it is."""
+    spectrum = np.fft.rfft(audio.astype(np.float64))
+    frequencies = np.fft.rfftfreq(len(audio), 1.0 / sample_rate)
+    anchors = np.geomspace(50.0, sample_rate / 2, 6)
+    gains_db = rng.uniform(-8.0, 8.0, len(anchors))
+    gains = 10 ** (np.interp(np.log(np.maximum(frequencies, 1.0)), np.log(anchors), gains_db) / 20)
+    return np.fft.irfft(spectrum * gains, n=len(audio)).astype(np.float32)
 
 
 class LongBackgroundDataset(AudioDataset):
@@ -218,6 +240,10 @@ class LongBackgroundDataset(AudioDataset):
         n_samples = int(round(self.duration * self.sample_rate))
         rng = np.random.default_rng(self.seed_of(index))
         audio = _RENDERERS[self.kinds[kind]](self.world, rng, n_samples)
+        # Every recording has a floor (room tone) under what happens, 14-20 dB down, through its channel.
+        floor = signals.band_noise(rng, n_samples, self.sample_rate, exponent=1.0)[0]
+        level = float(signals.rms(audio)) * 10 ** (-rng.uniform(14.0, 20.0) / 20)
+        audio = _recording_colour(audio + np.float32(level) * floor, rng, self.sample_rate)
         audio = signals.remove_dc(signals.normalise_rms(audio.astype(np.float32), signals.REFERENCE_RMS))
         audio = signals.limit_peak(audio, MAX_PEAK)
         meta = {"id": self.clip_id(index), "kind": self.kinds[kind], "pool": self.pool, "seed": self.seed_of(index)}
