@@ -684,8 +684,8 @@ class DiffBYOLARun(base.Result):
                   for model, row in self.bgknown.items()]  # fmt: skip
         for model, row in self.bgknown_paired.items():
             lines.append(f"  {model} - λ=0 on the same items: " + " | ".join(
-                f"{column} {row[column]['effect']:+.3f} [{row[column]['ci_low']:+.3f}, {row[column]['ci_high']:+.3f}] "
-                f"MDE {row[column]['mde']:.3f}" for column in BGKNOWN_COLUMNS if column in row))  # fmt: skip
+                f"{column} {row[column]['effect']:+.3f} [{_bound(row[column]['ci_low'])}, {_bound(row[column]['ci_high'])}] "
+                f"MDE {_bound(row[column]['mde'], signed=False)}" for column in BGKNOWN_COLUMNS if column in row))  # fmt: skip
         lines.append("retrieval recall: " + " | ".join(f"R@{k}" for k in KS))
         lines += [f"  {model}: " + " | ".join(cell(row[k]) for k in KS) for model, row in self.retrieval.items()]
         tasks = list(self.params["general_tasks"])
@@ -693,6 +693,13 @@ class DiffBYOLARun(base.Result):
         lines += [f"  {model}: " + " | ".join(cell(row[task]) for task in tasks) for model, row in self.general.items()]
         lines += [f"claim {claim.line()}" for claim in self.claims]
         return "\n".join(lines)
+
+
+def _bound(value: float | None, signed: bool = True) -> str:
+    """A stored interval bound or MDE (None where infinite) as text."""
+    if value is None:
+        return "unbounded"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 def mean_over(row: Mapping[str, tuple[float, float]], columns: Sequence[str]) -> float:
