@@ -103,3 +103,39 @@ def test_the_adapter_learns_to_use_the_sentence():
     assert RetrievalResult.from_scalars(result.scalars()) == result
     with pytest.raises(ValueError, match="got 3 query and 180 gallery embeddings"):
         modifier_retrieval(queries[:3], gallery, pairs)
+
+
+def test_adapter_uses_gelu_multilabel_targets_and_keeps_its_best_validation_epoch():
+    from workbench.evaluation.retrieval import ModifierAdapter, frozen_small_text_encoder, train_modifier_adapter
+
+    queries, gallery, pairs = ideal_pairs()
+    assert any(isinstance(layer, torch.nn.GELU) for layer in ModifierAdapter(8, 4, 3, RetrievalConfig()).fusion)
+    assert pairs.tags().shape == (len(pairs), len(pairs.class_names)) and np.all(pairs.tags().sum(axis=1) == 1)
+    factory = frozen_small_text_encoder(8, epochs=50)
+    encoder = factory(pairs.texts)
+    assert factory(list(reversed(pairs.texts))) is encoder  # pretrained once, then shared
+    assert not any(parameter.requires_grad for parameter in encoder.parameters())
+    before = [parameter.clone() for parameter in encoder.parameters()]
+    rows = np.arange(len(pairs))
+    fit, valid = rows[rows % 3 != 0], rows[rows % 3 == 0]
+
+    def part(selected):
+        gallery_rows = np.concatenate([np.arange(p, p + 3) for p in pairs.positives[selected]])
+        renumber = {row: i for i, row in enumerate(gallery_rows)}
+        return (torch.from_numpy(queries[selected]), [pairs.texts[i] for i in selected], torch.from_numpy(gallery[gallery_rows]),
+                np.asarray([renumber[p] for p in pairs.positives[selected]]), pairs.tags()[selected])  # fmt: skip
+
+    train_part = part(fit)
+    adapter = train_modifier_adapter(*train_part, len(pairs.class_names), encoder, RetrievalConfig(epochs=60, lr=0.03),
+                                     valid=part(valid))  # fmt: skip
+    assert len(adapter.valid_losses) == 60 and adapter.best_epoch == int(np.argmin(adapter.valid_losses))
+    assert all(torch.equal(a, b) for a, b in zip(before, encoder.parameters()))  # frozen: untouched by training
+    with pytest.raises(ValueError, match="activation must be one of"):
+        RetrievalConfig(activation="tanh")
+
+
+def test_synthetic_pairs_carry_the_targets_event_tags():
+    pairs = synthetic_modifier_pairs(SceneDataset(seed=0, n_clips=6, duration=1.0), n_distractors=1)
+    tags = pairs.tags()
+    assert tags.shape == (6, len(pairs.class_names))
+    assert all(tags[i, pairs.modifier_classes[i]] == 1 for i in range(6))  # the added event is among the tags

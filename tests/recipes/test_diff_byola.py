@@ -2,23 +2,28 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from workbench.audio.byola_augment import byola_augmentation
 from workbench.errors import UnknownNameError
+from workbench.evaluation.bgknown import BgKnownScores
+from workbench.evaluation.retrieval import RetrievalResult
 from workbench.models.audiontt import AudioNTT2020, AudioNTTConfig
 from workbench.models.byola import BYOLConfig, BYOLNetworks
 from workbench.paths import notebooks_dir
 from workbench.recipes import diff_byola
 from workbench.train.rundir import RunDir
+from workbench.viz import difference as difference_viz
 
 TINY = dict(
     channels=4, embedding_dim=32, projection_dim=16, hidden_dim=32, pretrain_tasks=("event", "pitch"),
     n_pretrain_clips=24, epochs=1, batch_size=16, memory_size=32, n_bgknown_clips=30, n_backgrounds=2,
     n_retrieval_scenes=20, retrieval_epochs=10, general_tasks=("event",), n_general_clips=30, n_probe_seeds=1, n_adapter_seeds=1,
-    max_epochs=5, patience=2,
+    max_epochs=5, patience=2, bgknown_max_epochs=5, bgknown_patience=2, n_bgknown_probe_seeds=1,
+    background_seconds=2.0,
 )  # fmt: skip
 
 
@@ -70,6 +75,14 @@ def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     assert [claim.name for claim in result.claims] == [
         "BgKnown y_diff accuracy, λ=0.5 vs λ=0", "text-modified retrieval recall, λ=0.5 vs λ=0"
     ]
+    assert result.claims[0].n == 12  # the 12 test items of folds 4 and 5, the same for both lambdas
+    assert all(claim.verdict in ("holds", "contradicted", "inconclusive") for claim in result.claims)
+    items = [result.builder.item(index) for index in range(30)]
+    assert not {i.background_group for i in items if i.pool == "train"} & {i.background_group for i in items if i.pool == "test"}
+    assert result.bgknown_paired["λ=0.5"]["diff-100"]["n"] == 12 and set(result.bgknown_paired["λ=0.5"]) == set(
+        diff_byola.BGKNOWN_COLUMNS)
+    assert "recordings in both pools: none" in difference_viz.background_pools_markdown(result.builder)
+    assert difference_viz.paired_markdown(result.bgknown_paired).startswith("| model - λ=0 | diff-100 |")
     assert result.difference_points["λ=0"].shape == (30, 2) and result.difference_labels.shape == (30,)
     assert set(result.histories["λ=0.5"]) == {"loss", "byol_loss", "difference_loss"}
     assert "BgKnown accuracy" in result.summary() and RunDir(result.run_dir).finished
@@ -91,29 +104,62 @@ def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     assert other.bgknown == result.bgknown and other.run_dir != result.run_dir
 
 
-def test_claims_compare_every_positive_lambda_with_zero():
-    row = lambda value: {column: (value, 0.01) for column in diff_byola.BGKNOWN_COLUMNS}  # noqa: E731
-    recall = lambda value: {k: (value, 0.0) for k in (1, 5, 10)}  # noqa: E731
-    bgknown = {"λ=0": row(0.5), "λ=0.2": row(0.6), "λ=0.8": row(0.4)}
-    retrieval = {"λ=0": recall(0.3), "λ=0.2": recall(0.2), "λ=0.8": recall(0.5)}
-    claims = diff_byola.difference_claims(bgknown, retrieval, (0.0, 0.2, 0.8), n_pretrain_seeds=3)
-    assert [(claim.name, claim.holds) for claim in claims] == [
-        ("BgKnown y_diff accuracy, λ=0.2 vs λ=0", True), ("text-modified retrieval recall, λ=0.2 vs λ=0", False),
-        ("BgKnown y_diff accuracy, λ=0.8 vs λ=0", False), ("text-modified retrieval recall, λ=0.8 vs λ=0", True),
+def _scores(correct_share: float, seed: int, items: int = 200, probe_seeds: int = 3) -> BgKnownScores:
+    rng = np.random.default_rng(seed)
+    correct = rng.random((probe_seeds, items)) < correct_share
+    return BgKnownScores(np.asarray([f"item{i}" for i in range(items)]), correct, correct.mean(axis=1), (9,) * probe_seeds,
+                         (4,) * probe_seeds)  # fmt: skip
+
+
+def _retrieval(value: float, seed: int) -> RetrievalResult:
+    per_seed = {k: tuple(value + 0.01 * np.random.default_rng([seed, k]).normal(size=3)) for k in (1, 5, 10)}
+    return RetrievalResult(recall={k: (value, 0.0) for k in (1, 5, 10)}, per_seed=per_seed, audio_only={}, n_queries=9,
+                           n_gallery=27)  # fmt: skip
+
+
+def test_claims_compare_every_positive_lambda_with_zero_on_the_same_items():
+    def model(share, recall, offset):
+        return ({column: [_scores(share, 100 * offset + seed) for seed in range(3)] for column in diff_byola.BGKNOWN_COLUMNS},
+                [_retrieval(recall, 100 * offset + seed) for seed in range(3)])  # fmt: skip
+
+    models = {"λ=0": model(0.5, 0.3, 0), "λ=0.5": model(0.8, 0.2, 1), "λ=0.8": model(0.5, 0.3, 2)}
+    claims = diff_byola.difference_claims(
+        {label: value[0] for label, value in models.items()}, {label: value[1] for label, value in models.items()},
+        (0.0, 0.5, 0.8),
+    )  # fmt: skip
+    assert [claim.name for claim in claims] == [
+        "BgKnown y_diff accuracy, λ=0.5 vs λ=0", "text-modified retrieval recall, λ=0.5 vs λ=0",
+        "BgKnown y_diff accuracy, λ=0.8 vs λ=0", "text-modified retrieval recall, λ=0.8 vs λ=0",
     ]  # fmt: skip
-    assert claims[0].measured == "0.600 vs 0.500 (3 pre-training seeds)"
-    assert diff_byola.difference_claims({"λ=0.5": row(0.5)}, {"λ=0.5": recall(0.5)}, (0.5,)) == []
+    # 0.8 vs 0.5 correct on 200 shared items: a clear gain; recall 0.2 vs 0.3: a clear loss.
+    assert [claim.verdict for claim in claims[:2]] == ["holds", "contradicted"]
+    assert claims[0].n == 200 and claims[0].effect == pytest.approx(0.3, abs=0.05)
+    assert claims[0].paper_effect == pytest.approx((54.6967 - 51.8067) / 100, abs=1e-4)  # Table 1 at λ=0.5
+    assert "over 3 pre-training seeds" in claims[0].detail and "diff-0 " in claims[0].detail
+    assert claims[1].n == 9  # 3 pre-training seeds x 3 adapter seeds, paired
+    assert claims[2].effect == pytest.approx(0.0, abs=0.05)  # same share correct: no effect to find
+    assert claims[2].paper_effect == pytest.approx(0.04, abs=1e-3)
+    shuffled = {**models["λ=0.8"][0], "diff-100": [BgKnownScores(s.ids[::-1], s.correct, s.accuracy, s.epochs, s.best_epochs)
+                                                   for s in models["λ=0.8"][0]["diff-100"]]}  # fmt: skip
+    with pytest.raises(ValueError, match="same test items"):
+        diff_byola.difference_claims({"λ=0": models["λ=0"][0], "λ=0.8": shuffled},
+                                     {"λ=0": models["λ=0"][1], "λ=0.8": models["λ=0.8"][1]}, (0.0, 0.8))  # fmt: skip
+    assert diff_byola.difference_claims({"λ=0.5": models["λ=0.5"][0]}, {"λ=0.5": models["λ=0.5"][1]}, (0.5,)) == []
 
 
 def test_params_reject_impossible_settings():
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\], got 1.5"):
         diff_byola.Params(difference_weights=(0.0, 1.5))
-    with pytest.raises(UnknownNameError, match="unknown text encoder 'bert'; valid: distilbert, small"):
+    with pytest.raises(UnknownNameError, match="unknown text encoder 'bert'; valid: distilbert, frozen, small"):
         diff_byola.Params(text_encoder="bert")
     with pytest.raises(UnknownNameError, match="unknown synthetic task 'scene'"):
         diff_byola.Params(general_tasks=("scene",))
     with pytest.raises(UnknownNameError, match="unknown difference-branch mixing 'linear'"):
         diff_byola.Params(mixing="linear")
+    with pytest.raises(UnknownNameError, match="unknown BgKnown backgrounds 'pink'"):
+        diff_byola.Params(bgknown_backgrounds="pink")
+    with pytest.raises(UnknownNameError, match="unknown pre-training backgrounds 'all'"):
+        diff_byola.Params(pretrain_backgrounds="all")
 
 
 def test_presets_are_valid_parameters():

@@ -13,8 +13,14 @@ The synthetic world makes the pairs (:func:`synthetic_modifier_pairs`): a scene 
 events is the query, the same scene with it is the target, and the same scene with an event of
 another class in its place is a distractor, so that only the sentence tells target and distractors
 apart and only the audio tells scenes apart. The sentence encoder is the small trainable
-:class:`~workbench.models.text.SmallTextEncoder` (trained with the adapter) or a frozen pretrained one
-(:func:`~workbench.models.text.load_distilbert`).
+:class:`~workbench.models.text.SmallTextEncoder` (trained with the adapter), the same encoder pretrained
+once and frozen (:func:`frozen_small_text_encoder`, standing in for a pretrained language model where
+none can be downloaded), or frozen DistilBERT from local files (:func:`~workbench.models.text.load_distilbert`).
+
+Training follows the paper's Sec. 5.3 (after Takeuchi et al., Interspeech 2022): the adapter uses GELU,
+the loss is contrastive plus multi-label classification (the target scene's event tags, BCE), the
+queries of the ``"valid"`` split (or 10 % of the training queries) select the epoch with the smallest
+validation loss, whose weights are kept for the test.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from workbench.models.text import SmallTextEncoder, Vocabulary
 from workbench.typing import SampleRate
 
 KS: tuple[int, ...] = (1, 5, 10)
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 TEMPLATES: tuple[str, ...] = ("add a {name}", "the same with a {name} added", "plus the sound of a {name}")
 """Sentences saying which event the target adds; one is drawn per pair."""
 
@@ -111,9 +118,18 @@ class ModifierPairs:
     gallery_audio: list[torch.Tensor]
     gallery_splits: np.ndarray
     sample_rate: SampleRate
+    target_tags: np.ndarray | None = None
+    """``(Q, n_classes)`` multi-hot event classes of each query's target (the multi-label classification
+    task); None: the named event's class alone."""
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def tags(self) -> np.ndarray:
+        """``(Q, n_classes)`` float32 multi-hot classification targets."""
+        if self.target_tags is not None:
+            return np.asarray(self.target_tags, dtype=np.float32)
+        return np.eye(len(self.class_names), dtype=np.float32)[self.modifier_classes]
 
 
 def synthetic_modifier_pairs(scenes: SceneDataset, n_distractors: int = 2, seed: int = 0) -> ModifierPairs:
@@ -130,7 +146,7 @@ def synthetic_modifier_pairs(scenes: SceneDataset, n_distractors: int = 2, seed:
     if not 0 <= n_distractors < n_classes:
         raise ValueError(f"n_distractors must lie in [0, {n_classes - 1}] (other event classes), got {n_distractors}")
     world = scenes.world
-    query_audio, texts, positives, modifier_classes, splits = [], [], [], [], []
+    query_audio, texts, positives, modifier_classes, splits, tags = [], [], [], [], [], []
     gallery_audio: list[torch.Tensor] = []
     gallery_splits: list[str] = []
 
@@ -149,6 +165,7 @@ def synthetic_modifier_pairs(scenes: SceneDataset, n_distractors: int = 2, seed:
         query_audio.append(render(base))
         texts.append(str(rng.choice(TEMPLATES)).format(name=world.events[event.class_index].name))
         modifier_classes.append(event.class_index)
+        tags.append(plan.tags(n_classes))
         splits.append(split)
         positives.append(len(gallery_audio))
         gallery_audio.append(render(plan))
@@ -165,6 +182,7 @@ def synthetic_modifier_pairs(scenes: SceneDataset, n_distractors: int = 2, seed:
         gallery_audio=gallery_audio,
         gallery_splits=np.asarray(gallery_splits),
         sample_rate=scenes.sample_rate,
+        target_tags=np.asarray(tags, dtype=np.float32),
     )
 
 
@@ -206,10 +224,13 @@ class RetrievalConfig:
         joint_dim: size of the joint space where queries meet gallery items.
         hidden_dim: hidden width of the fusion MLP.
         text_dim: output size of the small trainable text encoder.
-        epochs: full-batch optimisation steps on the training queries.
+        epochs: full-batch optimisation steps on the training queries (the paper: 300).
         lr: Adam learning rate.
         temperature: InfoNCE temperature.
-        classification_weight: weight of the modifier-class cross-entropy beside the contrastive loss.
+        classification_weight: weight of the multi-label classification loss beside the contrastive loss.
+        activation: ``"gelu"`` (the paper's Figure 3b) or ``"relu"``.
+        valid_fraction: share of the training queries held out for model selection when the pairs have
+            no ``"valid"`` split (the paper: 10 %).
     """
 
     joint_dim: int = 64
@@ -219,8 +240,14 @@ class RetrievalConfig:
     lr: float = 3e-3
     temperature: float = 0.1
     classification_weight: float = 0.5
+    activation: str = "gelu"
+    valid_fraction: float = 0.1
 
     def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"RetrievalConfig.activation must be one of {list(ACTIVATIONS)}, got {self.activation!r}")
+        if not 0 < self.valid_fraction < 1:
+            raise ValueError(f"RetrievalConfig.valid_fraction must lie in (0, 1), got {self.valid_fraction!r}")
         for name in ("joint_dim", "hidden_dim", "text_dim", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RetrievalConfig.{name} must be at least 1, got {getattr(self, name)!r}")
@@ -231,8 +258,8 @@ class RetrievalConfig:
 class ModifierAdapter(nn.Module):
     """Fuses a query's audio embedding with a sentence embedding; projects gallery audio to the same space.
 
-    ``query = normalize(A a + MLP([a; t]))``, ``target = normalize(B g)``, and a linear classifier reads the
-    event class the sentence names from ``MLP([a; t])``.
+    ``query = normalize(A a + MLP([a; t]))`` (the MLP with GELU, Figure 3b), ``target = normalize(B g)``, and a
+    linear classifier reads the target's event classes (multi-label logits) from ``MLP([a; t])``.
 
     Shape:
         ``query(audio (B, audio_dim), text (B, text_dim))`` -> ``(B, joint_dim)``;
@@ -243,7 +270,8 @@ class ModifierAdapter(nn.Module):
         super().__init__()
         self.query_audio = nn.Linear(audio_dim, config.joint_dim)
         self.fusion = nn.Sequential(
-            nn.Linear(audio_dim + text_dim, config.hidden_dim), nn.ReLU(), nn.Linear(config.hidden_dim, config.joint_dim)
+            nn.Linear(audio_dim + text_dim, config.hidden_dim), ACTIVATIONS[config.activation](),
+            nn.Linear(config.hidden_dim, config.joint_dim),
         )
         self.target_audio = nn.Linear(audio_dim, config.joint_dim)
         self.classifier = nn.Linear(config.joint_dim, n_classes)
@@ -322,6 +350,22 @@ def _text_features(text_encoder: nn.Module, texts: Sequence[str]) -> torch.Tenso
     return text_encoder(list(texts))
 
 
+def _multi_hot(classes: np.ndarray, n_classes: int) -> torch.Tensor:
+    classes = np.asarray(classes)
+    if classes.ndim == 1:
+        return torch.from_numpy(np.eye(n_classes, dtype=np.float32)[classes])
+    return torch.as_tensor(classes, dtype=torch.float32)
+
+
+def _adapter_loss(adapter: ModifierAdapter, text_encoder: nn.Module, queries: torch.Tensor, texts: Sequence[str],
+                  gallery: torch.Tensor, targets: torch.Tensor, tags: torch.Tensor, config: RetrievalConfig) -> torch.Tensor:  # fmt: skip
+    text = _text_features(text_encoder, texts)  # (Q, T)
+    joint = adapter.query(queries, text)  # (Q, J)
+    contrastive = functional.cross_entropy(joint @ adapter.target(gallery).T / config.temperature, targets)
+    classification = functional.binary_cross_entropy_with_logits(adapter.classifier(adapter.fused(queries, text)), tags)
+    return contrastive + config.classification_weight * classification
+
+
 def train_modifier_adapter(
     query_features: torch.Tensor,
     texts: Sequence[str],
@@ -332,11 +376,17 @@ def train_modifier_adapter(
     text_encoder: nn.Module,
     config: RetrievalConfig,
     seed: int = 0,
+    *,
+    valid: tuple[torch.Tensor, Sequence[str], torch.Tensor, np.ndarray, np.ndarray] | None = None,
 ) -> ModifierAdapter:
     """Train the adapter (and the text encoder's trainable parameters) on the training queries, full batch.
 
     Loss: cross-entropy of each query against every training gallery item (InfoNCE, the target the
-    positive) plus ``classification_weight`` times the cross-entropy of the named event's class.
+    positive) plus ``classification_weight`` times the multi-label BCE of the target's event classes
+    (``modifier_classes``: ``(Q, n_classes)`` multi-hot, or ``(Q,)`` class indices read as one-hot).
+    With ``valid = (queries, texts, gallery, positives, classes)`` the same loss is computed on them after
+    every step and the parameters of the step with the smallest validation loss are restored (the
+    paper's model selection); ``adapter.valid_losses`` and ``adapter.best_epoch`` record it.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -344,27 +394,80 @@ def train_modifier_adapter(
     trainable = [*adapter.parameters(), *(p for p in text_encoder.parameters() if p.requires_grad)]
     optimizer = torch.optim.Adam(trainable, lr=config.lr)
     targets = torch.as_tensor(positives, dtype=torch.long)
-    classes = torch.as_tensor(modifier_classes, dtype=torch.long)
-    adapter.train()
-    text_encoder.train()
+    tags = _multi_hot(modifier_classes, n_classes)
+    if valid is not None:
+        valid_targets = torch.as_tensor(valid[3], dtype=torch.long)
+        valid_tags = _multi_hot(valid[4], n_classes)
+    adapter.valid_losses, adapter.best_epoch = [], -1
+    best_loss, best_state = float("inf"), None
     previous_threads = torch.get_num_threads()
     # Hundreds of small steps: thread synchronisation would cost more than it saves (as for linear probes).
     torch.set_num_threads(1)
     try:
-        for _ in range(config.epochs):
+        for epoch in range(config.epochs):
+            adapter.train()
+            text_encoder.train()
             optimizer.zero_grad()
-            text = _text_features(text_encoder, texts)  # (Q, T)
-            queries = adapter.query(query_features, text)  # (Q, J)
-            gallery = adapter.target(gallery_features)  # (G, J)
-            contrastive = functional.cross_entropy(queries @ gallery.T / config.temperature, targets)
-            classification = functional.cross_entropy(adapter.classifier(adapter.fused(query_features, text)), classes)
-            (contrastive + config.classification_weight * classification).backward()
+            _adapter_loss(adapter, text_encoder, query_features, texts, gallery_features, targets, tags, config).backward()
             optimizer.step()
+            if valid is None:
+                continue
+            adapter.eval()
+            text_encoder.eval()
+            with torch.no_grad():
+                loss = float(_adapter_loss(adapter, text_encoder, valid[0], valid[1], valid[2], valid_targets,
+                                           valid_tags, config))  # fmt: skip
+            adapter.valid_losses.append(loss)
+            if loss < best_loss:
+                best_loss, adapter.best_epoch = loss, epoch
+                best_state = ({k: v.clone() for k, v in adapter.state_dict().items()},
+                              {k: v.clone() for k, v in text_encoder.state_dict().items()})  # fmt: skip
     finally:
         torch.set_num_threads(previous_threads)
+    if best_state is not None:
+        adapter.load_state_dict(best_state[0])
+        text_encoder.load_state_dict(best_state[1])
     adapter.eval()
     text_encoder.eval()
     return adapter
+
+
+_FROZEN_TEXT_ENCODERS: dict[tuple[tuple[str, ...], int, int], nn.Module] = {}
+
+
+def frozen_small_text_encoder(dim: int, epochs: int = 200, seed: int = 0) -> TextEncoderFactory:
+    """A factory of a :class:`SmallTextEncoder` pretrained ONCE and then frozen, standing in for the
+    paper's frozen DistilBERT where no language model can be downloaded.
+
+    Pretraining is label-free: from the sentence embedding, a linear head predicts which words of the
+    vocabulary the sentence holds (multi-label, BCE), with Adam, ``epochs`` full-batch steps, ``seed``
+    fixed. The encoder is kept per (sentences, dim, seed) in this process, so every adapter seed and
+    every audio encoder compared meets the very same frozen text encoder.
+    """
+
+    def build(texts: Sequence[str]) -> nn.Module:
+        key = (tuple(sorted(set(texts))), int(dim), int(seed))
+        if key not in _FROZEN_TEXT_ENCODERS:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                vocabulary = Vocabulary(texts)
+                encoder = SmallTextEncoder(vocabulary, dim)
+                head = nn.Linear(dim, len(vocabulary))
+            sentences = list(key[0])
+            bags = torch.zeros(len(sentences), len(vocabulary))
+            for row, sentence in enumerate(sentences):
+                bags[row, vocabulary.encode(sentence)] = 1.0
+            optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=1e-2)
+            for _ in range(epochs):
+                optimizer.zero_grad()
+                functional.binary_cross_entropy_with_logits(head(encoder(sentences)), bags).backward()
+                optimizer.step()
+            for parameter in encoder.parameters():
+                parameter.requires_grad_(False)
+            _FROZEN_TEXT_ENCODERS[key] = encoder.eval()
+        return _FROZEN_TEXT_ENCODERS[key]
+
+    return build
 
 
 def modifier_retrieval(
@@ -377,10 +480,14 @@ def modifier_retrieval(
     ks: Sequence[int] = KS,
     test_split: str = "test",
 ) -> RetrievalResult:
-    """Train the adapter on the non-test queries and score recall@K on the test ones, per seed.
+    """Train the adapter on the training queries, select its epoch on the validation queries, and score
+    recall@K on the test ones, per seed.
 
+    Validation queries are those of the ``"valid"`` split; without one, ``config.valid_fraction`` of the
+    other non-test queries (drawn once, with seed 0, so every encoder is selected on the same queries).
     Audio embeddings are standardised with the training queries' and gallery's statistics. Each test
-    query searches the test gallery (its target, its distractors and those of every other test query).
+    (and validation) query searches its part's gallery (its target, its distractors and those of every
+    other query of the part).
 
     Args:
         query_embeddings: ``(Q, D)`` frozen audio embeddings of ``pairs.query_audio``.
@@ -404,20 +511,35 @@ def modifier_retrieval(
             f"{len(pairs)} queries and {len(pairs.gallery_audio)} gallery items"
         )
     test = pairs.splits == test_split
-    train = ~test
+
+    def parts_of(splits: np.ndarray) -> np.ndarray:
+        return np.where(splits == test_split, "test", np.where(splits == "valid", "valid", "train"))
+
+    query_part, gallery_part = parts_of(pairs.splits), parts_of(pairs.gallery_splits)
+    # Where every query owns consecutive gallery rows, its target first (synthetic_modifier_pairs), the
+    # validation queries can be carved from the training ones together with their gallery items.
+    blocks = len(pairs) > 0 and pairs.positives[0] == 0 and bool(np.all(np.diff(pairs.positives) > 0))
+    if not (query_part == "valid").any() and blocks:
+        candidates = np.flatnonzero(query_part == "train")
+        count = int(np.ceil(config.valid_fraction * len(candidates))) if len(candidates) > 1 else 0
+        query_part[np.random.default_rng(0).choice(candidates, size=count, replace=False)] = "valid"
+        owner = np.repeat(np.arange(len(pairs)), np.diff(np.append(pairs.positives, len(pairs.gallery_audio))))
+        gallery_part = query_part[owner]
+    train = query_part == "train"
     if not test.any() or not train.any():
         raise ValueError(f"modifier retrieval needs training queries and {test_split!r} queries; got {test.sum()} test of {len(test)}")
-    gallery_test = pairs.gallery_splits == test_split
-    gallery_train = ~gallery_test
-    # Gallery rows renumbered within each part: a positive's row among the part's gallery items.
-    renumber_train = np.cumsum(gallery_train) - 1
-    renumber_test = np.cumsum(gallery_test) - 1
-    standardise = _standardiser(np.concatenate([query_embeddings[train], gallery_embeddings[gallery_train]]))
-    train_queries, test_queries = standardise(query_embeddings[train]), standardise(query_embeddings[test])
-    train_gallery, test_gallery = standardise(gallery_embeddings[gallery_train]), standardise(gallery_embeddings[gallery_test])
-    train_texts = [text for text, keep in zip(pairs.texts, train) if keep]
-    test_texts = [text for text, keep in zip(pairs.texts, test) if keep]
-    test_positives = renumber_test[pairs.positives[test]]
+    standardise = _standardiser(np.concatenate([query_embeddings[train], gallery_embeddings[gallery_part == "train"]]))
+    tags = pairs.tags()
+
+    def part(name: str):
+        rows, gallery_rows = query_part == name, gallery_part == name
+        renumber = np.cumsum(gallery_rows) - 1  # a positive's row among the part's gallery items
+        return (standardise(query_embeddings[rows]), [t for t, keep in zip(pairs.texts, rows) if keep],
+                standardise(gallery_embeddings[gallery_rows]), renumber[pairs.positives[rows]], tags[rows])  # fmt: skip
+
+    train_part, valid_part, test_part = part("train"), part("valid"), part("test")
+    train_texts, test_texts, test_positives = train_part[1], test_part[1], test_part[3]
+    gallery_test = gallery_part == "test"
 
     per_seed: dict[int, list[float]] = {int(k): [] for k in ks}
     for seed in seeds:
@@ -425,12 +547,12 @@ def modifier_retrieval(
             torch.manual_seed(seed)
             text_encoder = text_encoder_factory(train_texts)
         adapter = train_modifier_adapter(
-            train_queries, train_texts, train_gallery, renumber_train[pairs.positives[train]],
-            pairs.modifier_classes[train], len(pairs.class_names), text_encoder, config, seed,
+            train_part[0], train_texts, train_part[2], train_part[3], train_part[4], len(pairs.class_names),
+            text_encoder, config, seed, valid=valid_part if len(valid_part[1]) else None,
         )  # fmt: skip
         with torch.no_grad():
-            queries = adapter.query(test_queries, _text_features(text_encoder, test_texts))
-            gallery = adapter.target(test_gallery)
+            queries = adapter.query(test_part[0], _text_features(text_encoder, test_texts))
+            gallery = adapter.target(test_part[2])
         for k, value in recall_at_k(queries.numpy(), gallery.numpy(), test_positives, ks).items():
             per_seed[k].append(value)
     audio_only = recall_at_k(query_embeddings[test], gallery_embeddings[gallery_test], test_positives, ks)

@@ -14,14 +14,19 @@ dataset or a folder otherwise), then scores each with
 
 - **BgKnown** (Table 1): linear evaluation of ``y_diff = f(mixture) - f(reference)`` for references
   overlapping the mixture's background crop by 100, 50 and 0 %, and of ``y_mix = f(mixture)``
-  (:mod:`workbench.evaluation.bgknown`);
+  (:mod:`workbench.evaluation.bgknown`). Every item has its own time-varying background; items of folds
+  1-3 (training) and 4-5 (test) draw from disjoint pools (disjoint seeds, or real recordings split by
+  recording); the probe follows Sec. 5.2 (200 epochs at most, early stopping on the validation loss,
+  3 probe seeds), and each λ is compared with λ = 0 on the SAME test items;
 - **text-modified retrieval**: recall@1/5/10 of "this scene, plus a <event>" queries through a trained
   adapter on frozen encoders (:mod:`workbench.evaluation.retrieval`);
 - **general-purpose linear evaluation** (Table 3): the synthetic world's event, speaker, word and pitch
   tasks, mean ± 95 % CI.
 
-The claims: ``lambda > 0`` raises ``y_diff`` accuracy over ``lambda = 0`` (Table 1) and raises
-retrieval recall; both are measured, not assumed, and reported whichever way they come out.
+The claims: ``lambda > 0`` raises ``y_diff`` accuracy over ``lambda = 0`` (Table 1; a paired bootstrap
+over the shared test items, the runs paired by pre-training and probe seed) and raises retrieval recall
+(paired over pre-training x adapter seeds); both go through :mod:`workbench.evaluation.stats` and are
+reported with effect, interval, MDE and verdict whichever way they come out.
 Pre-trainings are run directories of their own (``runs/diff_byola-pretrain/<id>``), keyed by the
 pre-training parameters only, so changing an evaluation parameter re-uses the trained encoders.
 """
@@ -50,11 +55,22 @@ from workbench.audio.byola_augment import (
 from workbench.audio.frontends import LogMelSpectrogram
 from workbench.audio.io import resample
 from workbench.data.records import AudioDataset, Subset
+from workbench.data.synthetic.backgrounds import LongBackgroundDataset
 from workbench.data.synthetic.views import SceneDataset
 from workbench.errors import ParameterError, UnknownNameError
-from workbench.evaluation.bgknown import BgKnownBuilder, bgknown_embeddings, overlap_name
+from workbench.evaluation.bgknown import (
+    BgKnownBuilder,
+    BgKnownProtocol,
+    BgKnownScores,
+    bgknown_embeddings,
+    compare_bgknown,
+    folder_background_pools,
+    overlap_name,
+    probe_bgknown,
+    recorded_background_pools,
+)
 from workbench.evaluation.embeddings import extract_embeddings
-from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
+from workbench.evaluation.linear import PROTOCOLS, LinearEvalConfig, LinearEvalResult, linear_evaluation
 from workbench.evaluation.projection import project
 from workbench.evaluation.retrieval import (
     KS,
@@ -64,10 +80,11 @@ from workbench.evaluation.retrieval import (
     TextEncoderFactory,
     embed_waveforms,
     modifier_retrieval,
+    frozen_small_text_encoder,
     small_text_encoder,
     synthetic_modifier_pairs,
 )
-from workbench.evaluation.stats import mean_confidence_interval
+from workbench.evaluation.stats import compare_paired, mean_confidence_interval
 from workbench.losses.byol import BYOLLoss, DifferenceLoss
 from workbench.models.audiontt import AudioNTT2020, AudioNTTConfig
 from workbench.models.byola import BYOLConfig, BYOLNetworks
@@ -85,11 +102,20 @@ PRETRAIN_FIRST_CLIP = 100_000
 """Synthetic pre-training clips are numbers 100000 onwards of their view: random streams that no
 evaluation set of this recipe (clips 0 .. n - 1) draws from, so pre-training never sees an evaluated clip."""
 SYNTHETIC_TASKS = ("event", "speaker", "word", "pitch")
-TEXT_ENCODERS = ("small", "distilbert")
+TEXT_ENCODERS = ("frozen", "small", "distilbert")
 MIXINGS = ("normalized", "power")
 SCENE_SECONDS = 2.0
 """Length of the retrieval scenes: long enough for a few events, short enough to render quickly."""
 BGKNOWN_COLUMNS = ("diff-100", "diff-50", "diff-0", "mix")
+BGKNOWN_BACKGROUNDS = ("synthetic", "recorded", "folder", "textures")
+PRETRAIN_BACKGROUNDS = ("none", "synthetic", "recorded", "both")
+PRETRAIN_BACKGROUND_SEED = 1000
+"""Pre-training backgrounds come from ``LongBackgroundDataset(world_seed + 1000, pool="train")``: a seed
+no BgKnown pool uses (the BgKnown pools are ``world_seed``'s), so no evaluated background is pre-trained on."""
+PAPER_TABLE1 = {0.0: (55.29, 52.21, 47.92, 47.25), 0.1: (55.54, 52.46, 48.50, 47.39),
+                0.2: (57.54, 53.37, 48.67, 47.42), 0.5: (58.96, 54.63, 50.50, 47.33),
+                0.8: (59.96, 55.50, 51.96, 45.84)}  # fmt: skip
+"""Table 1 of the paper (%): lambda -> (a) 100 %, (b) 50 %, (c) 0 % references, Mix."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +147,7 @@ class Params(base.Params):
     n_backgrounds: int = 20  # 10-s background textures the crops come from
     n_retrieval_scenes: int = 160  # scenes, one text-modified query each
     n_distractors: int = 2  # gallery distractors per query: the scene with another event class
-    text_encoder: str = "small"  # small (trained with the adapter) | distilbert (local weights + transformers)
+    text_encoder: str = "frozen"  # frozen (small, pretrained once, frozen as the paper's) | small (trained) | distilbert
     retrieval_epochs: int = 150  # adapter training steps (full batch)
     general_tasks: tuple[str, ...] = ("event", "speaker", "word", "pitch")  # Table-3 style tasks
     n_general_clips: int = 240  # clips per general task
@@ -130,6 +156,18 @@ class Params(base.Params):
     max_epochs: int = 60  # linear-probe epochs at most (early stopping decides)
     patience: int = 8  # linear-probe epochs without validation improvement before stopping
     cpu_threads: int = 1  # torch CPU threads (1: the same numbers on any machine, fastest on a busy one)
+    bgknown_backgrounds: str = "synthetic"  # synthetic (long, one per item, disjoint seed pools) | recorded | folder | textures
+    background_root: str = "{shared}/data"  # recorded: data root with esc10/ and fsdd/; folder: your recordings
+    background_seconds: float = 3.0  # length of each synthetic long background (at least twice a clip)
+    bgknown_max_epochs: int = 200  # BgKnown probe: epochs at most (Sec. 5.2: 200)
+    bgknown_patience: int = 20  # BgKnown probe: epochs without a lower validation LOSS before stopping
+    n_bgknown_probe_seeds: int = 3  # BgKnown probe seeds (Sec. 5.2: three)
+    window_ms: float = 64.0  # log-mel window (BYOL-A's code: 64 ms; the paper, Sec. 5.1: 25 ms)
+    f_min: float = 60.0  # log-mel lowest frequency (BYOL-A: 60 Hz; the paper: 50 Hz)
+    f_max: float = 7800.0  # log-mel highest frequency (BYOL-A: 7800 Hz; the paper: 8000 Hz)
+    pretrain_backgrounds: str = "none"  # none | synthetic | recorded | both: pre-train on clips mixed over backgrounds
+    n_pretrain_backgrounds: int = 40  # synthetic long backgrounds for pre-training (also added as clips)
+    protocol: str = "auto"  # partition of the general linear evaluations (passed to linear_evaluation)
 
     checks: ClassVar[dict[str, Any]] = {
         "pretrain_dataset": base.OneOf("dataset", base.dataset_names),
@@ -150,6 +188,16 @@ class Params(base.Params):
         "text_encoder": base.OneOf("text encoder", TEXT_ENCODERS),
         "general_tasks": base.OneOf("synthetic task", SYNTHETIC_TASKS),
         **dict.fromkeys(("cpu_threads", "n_probe_seeds", "n_adapter_seeds"), base.AT_LEAST_ONE),
+        **dict.fromkeys(
+            ("bgknown_max_epochs", "bgknown_patience", "n_bgknown_probe_seeds", "n_pretrain_backgrounds"),
+            base.AT_LEAST_ONE,
+        ),
+        **dict.fromkeys(("background_seconds", "window_ms"), base.POSITIVE),
+        **dict.fromkeys(("f_min",), base.NON_NEGATIVE),
+        "f_max": base.POSITIVE,
+        "bgknown_backgrounds": base.OneOf("BgKnown backgrounds", BGKNOWN_BACKGROUNDS),
+        "pretrain_backgrounds": base.OneOf("pre-training backgrounds", PRETRAIN_BACKGROUNDS),
+        "protocol": base.OneOf("evaluation protocol", PROTOCOLS),
     }
 
     def __post_init__(self) -> None:
@@ -161,6 +209,8 @@ class Params(base.Params):
                 )
         for task in self.pretrain_tasks if self.pretrain_dataset == "synthetic" else ():
             base.OneOf("synthetic task", SYNTHETIC_TASKS)("pretrain_tasks", task)
+        if self.f_min >= self.f_max:
+            raise ParameterError(f"parameter 'f_min' ({self.f_min}) must lie below 'f_max' ({self.f_max})")
 
 
 def model_label(weight: float) -> str:
@@ -176,15 +226,93 @@ def pretraining_dataset(params: Params) -> AudioDataset | list[AudioDataset]:
     """The unlabeled clips: synthetic clips no evaluation uses, or the first clips of a registered dataset."""
     if params.pretrain_dataset == "synthetic":
         first, last = PRETRAIN_FIRST_CLIP, PRETRAIN_FIRST_CLIP + params.n_pretrain_clips
-        return [
+        clips: list[AudioDataset] = [
             Subset(data.get("synthetic", task=task, n_clips=last, seed=params.world_seed), range(first, last))
             for task in params.pretrain_tasks
         ]
-    if params.pretrain_dataset == "folder":  # your own audio: data_root is the folder
+    elif params.pretrain_dataset == "folder":  # your own audio: data_root is the folder
         dataset = data.get("folder", path=params.data_root or None)
+        clips = [Subset(dataset, range(min(len(dataset), params.n_pretrain_clips)))]
     else:
         dataset = data.get(params.pretrain_dataset, root=params.data_root or None)
-    return Subset(dataset, range(min(len(dataset), params.n_pretrain_clips)))
+        clips = [Subset(dataset, range(min(len(dataset), params.n_pretrain_clips)))]
+    if params.pretrain_backgrounds == "none":
+        return clips[0] if len(clips) == 1 and params.pretrain_dataset != "synthetic" else clips
+    backgrounds = pretraining_backgrounds(params)
+    return [*(BackgroundMixtures(dataset, backgrounds, seed=params.world_seed) for dataset in clips), *backgrounds]
+
+
+def pretraining_backgrounds(params: Params) -> list[AudioDataset]:
+    """Backgrounds of the pre-training mixtures: synthetic long backgrounds of a seed no BgKnown pool uses,
+    and/or the TRAINING pool of the recorded backgrounds (never a test recording)."""
+    sets: list[AudioDataset] = []
+    if params.pretrain_backgrounds in ("synthetic", "both"):
+        sets.append(LongBackgroundDataset(params.world_seed + PRETRAIN_BACKGROUND_SEED, "train",
+                                          params.n_pretrain_backgrounds, params.background_seconds))  # fmt: skip
+    if params.pretrain_backgrounds in ("recorded", "both"):
+        sets.append(recorded_background_pools(base.expand_shared(params.background_root), seed=params.world_seed)["train"])
+    return sets
+
+
+class BackgroundMixtures(AudioDataset):
+    """Each clip of ``clips`` over a random crop of a random background at an SNR of U(0, 6) dB: background-
+    rich pre-training audio, as AudioSet clips are (the paper pre-trains on AudioSet, Sec. 5.1).
+
+    The backgrounds are read once, on first use; the draws of clip ``i`` come from ``[seed, 0xB9, i]``.
+    """
+
+    target_kind = "class"
+
+    def __init__(self, clips: AudioDataset, backgrounds: Sequence[AudioDataset], snr_db: tuple[float, float] = (0.0, 6.0),
+                 seed: int = 0):  # fmt: skip
+        if not backgrounds or not any(len(dataset) for dataset in backgrounds):
+            raise ValueError("BackgroundMixtures needs at least one non-empty background dataset")
+        self.clips, self.background_sets, self.snr_db, self.seed = clips, list(backgrounds), snr_db, seed
+        self.sample_rate = clips.sample_rate
+        self.classes = clips.classes
+        self._backgrounds: list[torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def _loaded(self) -> list[torch.Tensor]:
+        if self._backgrounds is None:
+            self._backgrounds = [
+                resample(dataset[index][0].mean(dim=0), dataset.sample_rate, self.sample_rate)
+                for dataset in self.background_sets for index in range(len(dataset))
+            ]  # fmt: skip
+        return self._backgrounds
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any, dict[str, Any]]:
+        waveform, target, meta = self.clips[index]
+        clip = waveform.mean(dim=0)
+        rng = np.random.default_rng([self.seed, 0xB9, int(index)])
+        backgrounds = self._loaded()
+        background = backgrounds[int(rng.integers(len(backgrounds)))]
+        if background.shape[-1] < clip.shape[-1]:
+            background = background.repeat(math.ceil(clip.shape[-1] / background.shape[-1]))
+        start = int(rng.integers(background.shape[-1] - clip.shape[-1] + 1))
+        crop = background[start : start + clip.shape[-1]]
+        snr = float(rng.uniform(*self.snr_db))
+        clip_power, crop_power = float(clip.pow(2).mean()), float(crop.pow(2).mean())
+        gain = math.sqrt(clip_power / (crop_power * 10 ** (snr / 10))) if clip_power > 0 and crop_power > 0 else 0.0
+        return (clip + gain * crop)[None], target, {**meta, "snr_db": snr}
+
+
+def recipe_frontend(params: Params) -> LogMelSpectrogram:
+    """The log-mel front-end of pre-training and embedding: 16 kHz, hop 10 ms, 64 mels, ``window_ms``
+    window (FFT size the next power of two), ``f_min``-``f_max`` Hz."""
+    window = int(round(params.window_ms * 16))
+    n_fft = 1 << max(0, (window - 1).bit_length())
+    return LogMelSpectrogram(n_fft=n_fft, win_length=window, hop_length=160, n_mels=64, f_min=params.f_min,
+                             f_max=params.f_max)  # fmt: skip
+
+
+def make_encoder(params: Params, norm_mean: float, norm_std: float) -> AudioNTT2020:
+    """An AudioNTT2020 encoder over :func:`recipe_frontend` (its filterbank holds no state to load)."""
+    encoder = AudioNTT2020(encoder_config(params, norm_mean, norm_std))
+    encoder.frontend = recipe_frontend(params)
+    return encoder
 
 
 def log_mel_clips(
@@ -323,9 +451,14 @@ def pretraining_params(params: Params, difference_weight: float, seed: int) -> d
     keys = (
         "world_seed", "pretrain_dataset", "pretrain_tasks", "n_pretrain_clips", "data_root", "channels",
         "embedding_dim", "projection_dim", "hidden_dim", "epochs", "batch_size", "learning_rate", "ema_decay",
-        "augmentation", "memory_size", "unit_frames", "mixing",
+        "augmentation", "memory_size", "unit_frames", "mixing", "pretrain_backgrounds", "window_ms", "f_min",
+        "f_max",
     )  # fmt: skip
     values = {key: value for key, value in params.to_dict().items() if key in keys}
+    if params.pretrain_backgrounds in ("synthetic", "both"):
+        values.update(n_pretrain_backgrounds=params.n_pretrain_backgrounds, background_seconds=params.background_seconds)
+    if params.pretrain_backgrounds in ("recorded", "both"):
+        values["background_root"] = params.background_root
     if difference_weight == 0:
         del values["mixing"]  # no difference branch: the same pre-training whatever its mixing
     return {**values, "difference_weight": float(difference_weight), "seed": int(seed)}
@@ -356,10 +489,10 @@ def pretrain(
     """
     run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, difference_weight, seed), data=pretraining_dataset(params))
     encoder_file = run_dir.artifact("encoder.pt")
-    frontend = LogMelSpectrogram()
+    frontend = recipe_frontend(params)
     if run_dir.finished and encoder_file.is_file():
         statistics = run_dir.read_metrics()
-        encoder = AudioNTT2020(encoder_config(params, statistics["norm_mean"], statistics["norm_std"]))
+        encoder = make_encoder(params, statistics["norm_mean"], statistics["norm_std"])
         encoder.load_state_dict(read_checkpoint(encoder_file))
         return Pretrained(encoder.eval(), statistics["history"], run_dir)
 
@@ -372,7 +505,7 @@ def pretrain(
     normalised = [(clip - norm_mean) / norm_std for clip in clips]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        encoder = AudioNTT2020(encoder_config(params, norm_mean, norm_std))
+        encoder = make_encoder(params, norm_mean, norm_std)
         networks = BYOLNetworks(
             encoder,
             BYOLConfig(params.projection_dim, params.hidden_dim, params.ema_decay, difference_predictor=difference_weight > 0),
@@ -422,24 +555,56 @@ def pooled(results: Sequence[LinearEvalResult]) -> tuple[float, float]:
 
 def bgknown_builder(params: Params) -> BgKnownBuilder:
     """BgKnown items: labelled clips (the synthetic world's events, or a registered dataset such as
-    ESC-50) over the synthetic world's background textures, at least twice as long as a clip."""
+    ESC-50) over backgrounds whose training and test pools are disjoint (items of folds 4-5 draw test
+    backgrounds, as the paper's test items draw FSD50K eval clips):
+
+    - ``"synthetic"``: one long, time-varying background per item (:mod:`workbench.data.synthetic.backgrounds`),
+      the two pools from disjoint seeds;
+    - ``"recorded"``: ESC-10 ambiences and FSDD babble under ``background_root``, split by recording,
+      the clips cut to half a 5-s background so the 0 % reference fits;
+    - ``"folder"``: your own long recordings in ``background_root``, split by file;
+    - ``"textures"``: the earlier test bed, ``n_backgrounds`` stationary textures shared by every item.
+    """
     if params.bgknown_dataset == "synthetic":
         foregrounds = data.get("synthetic", task="event", n_clips=params.n_bgknown_clips, seed=params.world_seed)
     else:
         foregrounds = data.get(params.bgknown_dataset, root=params.bgknown_root or None)
-    duration = max(10.0, 2.0 * (foregrounds.duration or 5.0))
+    clip = foregrounds.duration or 5.0
+    rate = foregrounds.sample_rate
+    if params.bgknown_backgrounds == "synthetic":
+        duration = max(params.background_seconds, 2.0 * clip)
+        pools = {pool: LongBackgroundDataset(params.world_seed, pool, len(foregrounds), duration, rate)
+                 for pool in ("train", "test")}  # fmt: skip
+        return BgKnownBuilder(foregrounds, pools, seed=params.world_seed, per_item=True)
+    if params.bgknown_backgrounds in ("recorded", "folder"):
+        root = base.expand_shared(params.background_root)
+        if params.bgknown_backgrounds == "recorded":
+            pools = recorded_background_pools(root, seed=params.world_seed, sample_rate=rate)
+        else:
+            pools = folder_background_pools(root, seed=params.world_seed)
+        shortest = min(pool[index][0].shape[-1] / pool.sample_rate for pool in pools.values() for index in range(len(pool)))
+        return BgKnownBuilder(foregrounds, pools, seed=params.world_seed, clip_seconds=min(clip, shortest / 2))
     backgrounds = data.get(
-        "synthetic-backgrounds", n_clips=params.n_backgrounds, seed=params.world_seed, duration=duration,
-        sample_rate=foregrounds.sample_rate,
+        "synthetic-backgrounds", n_clips=params.n_backgrounds, seed=params.world_seed,
+        duration=max(10.0, 2.0 * clip), sample_rate=rate,
     )  # fmt: skip
     return BgKnownBuilder(foregrounds, backgrounds, seed=params.world_seed)
 
 
+def bgknown_protocol(params: Params) -> BgKnownProtocol:
+    """The paper's BgKnown protocol (Sec. 5.2) with the epochs, patience and probe seeds of ``params``."""
+    return BgKnownProtocol(max_epochs=params.bgknown_max_epochs, patience=params.bgknown_patience,
+                           probe_seeds=tuple(range(params.n_bgknown_probe_seeds)))  # fmt: skip
+
+
 def text_encoder_factory(params: Params, config: RetrievalConfig) -> TextEncoderFactory:
-    """The sentence encoder of the retrieval: the small trainable one, or frozen local DistilBERT."""
+    """The sentence encoder of the retrieval: the small one pretrained once and frozen (the paper freezes
+    its text encoder, Sec. 5.3), the small one trained with the adapter, or frozen local DistilBERT."""
     if params.text_encoder == "distilbert":
         encoder = load_distilbert()
         return lambda texts: encoder
+    if params.text_encoder == "frozen":
+        return frozen_small_text_encoder(config.text_dim)
     return small_text_encoder(config.text_dim)
 
 
@@ -458,7 +623,7 @@ def general_datasets(params: Params) -> dict[str, AudioDataset]:
 class Evaluation:
     """Every score of one pre-trained encoder."""
 
-    bgknown: dict[str, LinearEvalResult]
+    bgknown: dict[str, BgKnownScores]
     retrieval: RetrievalResult
     general: dict[str, LinearEvalResult]
     difference_points: np.ndarray
@@ -473,9 +638,8 @@ def evaluate(
     seeds = tuple(range(params.n_probe_seeds))
     config = probe_config(params)
     tables = bgknown_embeddings(encoder, builder, progress=False)
-    bgknown = {
-        column: linear_evaluation(tables[column], seeds=seeds, config=config) for column in BGKNOWN_COLUMNS
-    }
+    protocol = bgknown_protocol(params)
+    bgknown = {column: probe_bgknown(tables[column], protocol) for column in BGKNOWN_COLUMNS}
     retrieval_config = RetrievalConfig(epochs=params.retrieval_epochs)
     retrieval = modifier_retrieval(
         embed_waveforms(encoder, pairs.query_audio, pairs.sample_rate),
@@ -487,7 +651,7 @@ def evaluate(
     # directory already keeps the scores.
     general_scores = {
         task: linear_evaluation(extract_embeddings(encoder, dataset, cache=False, progress=False), seeds=seeds,
-                                config=config)
+                                config=config, protocol=params.protocol)
         for task, dataset in general.items()
     }  # fmt: skip
     return Evaluation(bgknown, retrieval, general_scores, project(tables["diff-100"].features, method="pca"))
@@ -521,6 +685,9 @@ class DiffBYOLARun(base.Result):
     difference_labels: np.ndarray | None = None
     class_names: tuple[str, ...] = ()
     builder: BgKnownBuilder | None = None
+    bgknown_paired: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """model -> column -> the paired comparison with λ=0 on the same test items (effect, ci_low, ci_high,
+    n, mde, verdict: :meth:`~workbench.evaluation.stats.Comparison.to_dict`)."""
 
     def summary(self) -> str:
         def cell(value: tuple[float, float]) -> str:
@@ -530,6 +697,10 @@ class DiffBYOLARun(base.Result):
         lines.append("BgKnown accuracy: " + " | ".join(BGKNOWN_COLUMNS))
         lines += [f"  {model}: " + " | ".join(cell(row[column]) for column in BGKNOWN_COLUMNS)
                   for model, row in self.bgknown.items()]  # fmt: skip
+        for model, row in self.bgknown_paired.items():
+            lines.append(f"  {model} - λ=0 on the same items: " + " | ".join(
+                f"{column} {row[column]['effect']:+.3f} [{_bound(row[column]['ci_low'])}, {_bound(row[column]['ci_high'])}] "
+                f"MDE {_bound(row[column]['mde'], signed=False)}" for column in BGKNOWN_COLUMNS if column in row))  # fmt: skip
         lines.append("retrieval recall: " + " | ".join(f"R@{k}" for k in KS))
         lines += [f"  {model}: " + " | ".join(cell(row[k]) for k in KS) for model, row in self.retrieval.items()]
         tasks = list(self.params["general_tasks"])
@@ -539,22 +710,55 @@ class DiffBYOLARun(base.Result):
         return "\n".join(lines)
 
 
+def _bound(value: float | None, signed: bool = True) -> str:
+    """A stored interval bound or MDE (None where infinite) as text."""
+    if value is None:
+        return "unbounded"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
 def mean_over(row: Mapping[str, tuple[float, float]], columns: Sequence[str]) -> float:
     return float(np.mean([row[column][0] for column in columns]))
 
 
+def _averaged(runs: Mapping[str, Sequence[BgKnownScores]], columns: Sequence[str]) -> list[BgKnownScores]:
+    """Per pre-training seed, each item's correctness averaged over ``columns`` (the three references)."""
+    averaged = []
+    for position in range(len(runs[columns[0]])):
+        parts = [runs[column][position] for column in columns]
+        correct = np.mean([part.correct.astype(float) for part in parts], axis=0)
+        averaged.append(BgKnownScores(parts[0].ids, correct, correct.mean(axis=1), parts[0].epochs, parts[0].best_epochs))
+    return averaged
+
+
+def _paper_reference_gain(weight: float) -> float | None:
+    """Table 1's gain of the mean of the (a)-(c) references over lambda = 0, as a share (0.0289 at 0.5)."""
+    if weight not in PAPER_TABLE1:
+        return None
+    return (float(np.mean(PAPER_TABLE1[weight][:3])) - float(np.mean(PAPER_TABLE1[0.0][:3]))) / 100
+
+
 def difference_claims(
-    bgknown: Mapping[str, Mapping[str, tuple[float, float]]],
-    retrieval: Mapping[str, Mapping[int, tuple[float, float]]],
+    bgknown: Mapping[str, Mapping[str, Sequence[BgKnownScores]]],
+    retrieval: Mapping[str, Sequence[RetrievalResult]],
     weights: Sequence[float],
-    n_pretrain_seeds: int = 1,
 ) -> list[base.Claim]:
-    """For each lambda > 0 against lambda = 0: does y_diff accuracy (mean of the three references) rise
-    (Table 1), and does recall@1/5/10 (their mean) rise? Without a lambda = 0 model there is nothing to claim.
-    The measured figures say over how many pre-training seeds they are pooled."""
+    """For each lambda > 0 against lambda = 0, through the shared claim statistics:
+
+    - BgKnown (Table 1): each test item's correctness averaged over the three references and over the
+      paired runs (pre-training seed x probe seed, matched in order), compared on the SAME items with a
+      paired bootstrap (:func:`~workbench.evaluation.bgknown.compare_bgknown`); the detail gives each
+      reference's effect and, with two or more pre-training seeds, the paired t over those seeds;
+    - retrieval (Table 2): mean recall@1/5/10 per (pre-training seed, adapter seed), paired.
+
+    Without a lambda = 0 model there is nothing to claim.
+
+    Args:
+        bgknown: model label -> column -> one :class:`BgKnownScores` per pre-training seed.
+        retrieval: model label -> one :class:`RetrievalResult` per pre-training seed.
+    """
     if 0.0 not in weights:
         return []
-    seeds = f"{n_pretrain_seeds} pre-training seed{'s' if n_pretrain_seeds != 1 else ''}"
     baseline = model_label(0.0)
     columns = [overlap_name(overlap) for overlap in (1.0, 0.5, 0.0)]
     claims = []
@@ -562,22 +766,38 @@ def difference_claims(
         if weight == 0:
             continue
         model = model_label(weight)
-        base_diff, diff = mean_over(bgknown[baseline], columns), mean_over(bgknown[model], columns)
-        claims.append(base.Claim(
-            name=f"BgKnown y_diff accuracy, {model} vs λ=0",
-            paper="higher with λ > 0 (Table 1, mean of 100/50/0 % references)",
-            measured=f"{diff:.3f} vs {base_diff:.3f} ({seeds})",
-            holds=diff > base_diff,
-            detail=" ".join(f"{column} {bgknown[model][column][0]:.3f} vs {bgknown[baseline][column][0]:.3f}"
-                            for column in columns),
+        treated, controlled = _averaged(bgknown[model], columns), _averaged(bgknown[baseline], columns)
+        comparison = compare_bgknown(treated, controlled)
+        details = []
+        for column in columns:
+            per_column = compare_bgknown(bgknown[model][column], bgknown[baseline][column])
+            details.append(f"{column} {per_column.effect:+.3f} [{per_column.ci_low:+.3f}, {per_column.ci_high:+.3f}]")
+        seeds = len(treated)
+        if seeds >= 2:
+            over_seeds = compare_paired([run.mean for run in treated], [run.mean for run in controlled])
+            details.append(f"over {seeds} pre-training seeds: {over_seeds.effect:+.3f} "
+                           f"[{over_seeds.ci_low:+.3f}, {over_seeds.ci_high:+.3f}] -> {over_seeds.verdict}")  # fmt: skip
+        paper_gain = _paper_reference_gain(weight)
+        paper = ("higher with λ > 0 (Table 1, mean of the (a) 100 / (b) 50 / (c) 0 % references: "
+                 + (f"{np.mean(PAPER_TABLE1[0.0][:3]):.2f} -> {np.mean(PAPER_TABLE1[weight][:3]):.2f} % at λ={weight:g})"
+                    if paper_gain is not None else "51.81 % at λ=0, 54.70 % at λ=0.5)"))  # fmt: skip
+        claims.append(base.Claim.from_comparison(
+            f"BgKnown y_diff accuracy, {model} vs λ=0", paper, comparison,
+            measured=f"λ=0 {comparison.control_mean:.3f} -> {model} {comparison.treatment_mean:.3f} "
+                     f"({comparison.n} test items, {seeds} pre-training seed{'s' if seeds != 1 else ''})",
+            paper_effect=paper_gain, detail="; ".join(details),
         ))  # fmt: skip
-        base_recall = float(np.mean([retrieval[baseline][k][0] for k in KS]))
-        recall = float(np.mean([retrieval[model][k][0] for k in KS]))
-        claims.append(base.Claim(
-            name=f"text-modified retrieval recall, {model} vs λ=0",
-            paper="higher with λ > 0 (mean of recall@1/5/10)",
-            measured=f"{recall:.3f} vs {base_recall:.3f} ({seeds})",
-            holds=recall > base_recall,
+        recall = [float(np.mean([result.per_seed[k][i] for k in KS])) for result in retrieval[model]
+                  for i in range(len(result.per_seed[KS[0]]))]  # fmt: skip
+        base_recall = [float(np.mean([result.per_seed[k][i] for k in KS])) for result in retrieval[baseline]
+                       for i in range(len(result.per_seed[KS[0]]))]  # fmt: skip
+        recall_comparison = compare_paired(recall, base_recall)
+        claims.append(base.Claim.from_comparison(
+            f"text-modified retrieval recall, {model} vs λ=0",
+            "higher with λ > 0 (Table 2, e.g. Rain R@1 50.23 -> 52.76 %, Traffic 36.86 -> 39.73 % at λ=0.5)",
+            recall_comparison,
+            measured=f"mean R@1/5/10 {np.mean(base_recall):.3f} -> {np.mean(recall):.3f} "
+                     f"({len(recall)} paired pre-training x adapter seeds)",
         ))  # fmt: skip
     return claims
 
@@ -617,9 +837,12 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         audio_only = {m: {int(k): v for k, v in row.items()} for m, row in metrics["retrieval_audio_only"].items()}
         general = {m: {t: tuple(v) for t, v in row.items()} for m, row in metrics["general"].items()}
         difference_labels = arrays["labels"]
+        claims = [base.Claim.from_dict(claim) for claim in metrics["claims"]]
+        paired = {model: {column: row[column] for column in BGKNOWN_COLUMNS if column in row}
+                  for model, row in metrics.get("bgknown_paired", {}).items()}  # fmt: skip
     else:
         run_dir.log("start", params=params.to_dict())
-        frontend = LogMelSpectrogram()
+        frontend = recipe_frontend(params)
         clips = None
         pairs = synthetic_modifier_pairs(
             SceneDataset(seed=params.world_seed, n_clips=params.n_retrieval_scenes, duration=SCENE_SECONDS),
@@ -638,7 +861,8 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
                     evaluate(pretrained.encoder, params, builder, pairs, general_sets)
                 )
                 run_dir.log("evaluated", model=label, seed=seed)
-        bgknown = {label: {column: pooled([e.bgknown[column] for e in runs]) for column in BGKNOWN_COLUMNS}
+        bgknown = {label: {column: mean_confidence_interval([float(a) for e in runs for a in e.bgknown[column].accuracy])
+                           for column in BGKNOWN_COLUMNS}
                    for label, runs in evaluations.items()}  # fmt: skip
         retrieval = {
             label: {k: mean_confidence_interval([v for e in runs for v in e.retrieval.per_seed[k]]) for k in KS}
@@ -653,11 +877,23 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         run_dir.save_arrays(
             "difference", labels=difference_labels, **{f"points-{i}": points[label] for i, label in enumerate(labels)}
         )
-    claims = difference_claims(bgknown, retrieval, params.difference_weights, len(params.pretrain_seeds))
+        paired = {
+            label: {column: compare_bgknown([e.bgknown[column] for e in runs],
+                                            [e.bgknown[column] for e in evaluations[model_label(0.0)]]).to_dict()
+                    for column in BGKNOWN_COLUMNS}
+            for label, runs in evaluations.items() if label != model_label(0.0) and model_label(0.0) in evaluations
+        }  # fmt: skip
+        claims = difference_claims(
+            {label: {column: [e.bgknown[column] for e in runs] for column in BGKNOWN_COLUMNS}
+             for label, runs in evaluations.items()},
+            {label: [e.retrieval for e in runs] for label, runs in evaluations.items()},
+            params.difference_weights,
+        )  # fmt: skip
     metrics = {
         "bgknown": bgknown, "retrieval": {m: {str(k): v for k, v in row.items()} for m, row in retrieval.items()},
         "retrieval_audio_only": {m: {str(k): v for k, v in row.items()} for m, row in audio_only.items()},
         "general": general, "histories": histories, "claims": [dataclasses.asdict(claim) for claim in claims],
+        "bgknown_paired": paired,
     }  # fmt: skip
     if not run_dir.finished:
         run_dir.write_metrics(metrics)
@@ -666,5 +902,5 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics, claims=claims,
         bgknown=bgknown, retrieval=retrieval, retrieval_audio_only=audio_only, general=general,
         histories=histories, difference_points=points, difference_labels=difference_labels,
-        class_names=tuple(builder.classes), builder=builder,
+        class_names=tuple(builder.classes), builder=builder, bgknown_paired=paired,
     )  # fmt: skip

@@ -131,7 +131,8 @@ def bgknown_player(builder: Any, indices: Sequence[int] | None = None) -> ipywid
 
     def label_of(index: int) -> str:
         item = builder.item(index)
-        return f"item {index}: {classes[item.label]} at {item.snr_db:.1f} dB SNR"
+        source = f"; {item.pool} background {item.background_group}" if item.background_group else ""
+        return f"item {index}: {classes[item.label]} at {item.snr_db:.1f} dB SNR{source}"
 
     options = [(label_of(index), index) for index in indices]
     item_chooser = ipywidgets.Dropdown(options=options, value=indices[0], description="item")
@@ -151,3 +152,49 @@ def bgknown_player(builder: Any, indices: Sequence[int] | None = None) -> ipywid
     item_chooser.observe(show, names="value")
     part_chooser.observe(show, names="value")
     return ipywidgets.VBox([ipywidgets.HBox([item_chooser, player]), part_chooser, spectrogram])
+
+
+def background_pools_markdown(builder: Any, indices: Sequence[int] | None = None) -> str:
+    """Which recording each BgKnown item's background came from, and whether any recording serves both
+    the training and the test pool (it must not: the paper draws test backgrounds from FSD50K's eval set).
+
+    A markdown table of the first 12 items (or ``indices``): item, fold, class, pool, background clip,
+    recording; then one line per pool with its number of recordings, and the recordings in both pools.
+    """
+    indices = list(range(min(12, len(builder)))) if indices is None else list(indices)
+    lines = ["| item | fold | class | pool | background | recording |", "| --- | --- | --- | --- | --- | --- |"]
+    for index in indices:
+        item = builder.item(index)
+        fold = builder.foregrounds.fold_of(index)
+        lines.append(f"| {index} | {fold} | {builder.classes[item.label]} | {item.pool} | {item.background_id} | "
+                     f"{item.background_group} |")  # fmt: skip
+    sources = builder.background_sources()
+    lines.append("")
+    lines += [f"- {pool} pool: {len(names)} recordings" for pool, names in sources.items()]
+    if set(sources) == {"train", "test"}:
+        shared = sorted(sources["train"] & sources["test"])
+        lines.append(f"- recordings in both pools: {', '.join(shared) if shared else 'none'}")
+    else:
+        lines.append("- one pool shared by training and test items (the `textures` test bed)")
+    return "\n".join(lines)
+
+
+def paired_markdown(paired: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                    column_names: Mapping[str, str] | None = None) -> str:  # fmt: skip
+    """The paired comparisons with λ=0 on the same test items (effect, 95 % CI, MDE, verdict) as a
+    markdown table: one row per model, one cell per column (e.g. ``result.bgknown_paired``)."""
+    if not paired:
+        return "(no λ=0 model to compare with)"
+    columns = list(next(iter(paired.values())))
+    names = column_names or {}
+    lines = ["| model - λ=0 | " + " | ".join(names.get(column, column) for column in columns) + " |",
+             "| --- |" + " --- |" * len(columns)]  # fmt: skip
+
+    def cell(c: Mapping[str, Any]) -> str:
+        low = "-inf" if c["ci_low"] is None else f"{c['ci_low']:+.3f}"
+        high = "inf" if c["ci_high"] is None else f"{c['ci_high']:+.3f}"
+        mde = "unbounded" if c["mde"] is None else f"{c['mde']:.3f}"
+        return f"{c['effect']:+.3f} [{low}, {high}], MDE {mde}, {c['verdict']}"
+
+    lines += [f"| {model} | " + " | ".join(cell(row[column]) for column in columns) + " |" for model, row in paired.items()]
+    return "\n".join(lines)

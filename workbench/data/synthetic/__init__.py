@@ -86,6 +86,7 @@ the audio (chance 20 %). Rendering on one core: about 1000 event, 650 voice and 
 of 1 s per second, 100 mono scenes of 4 s (``python -m benchmarks.run synthetic``).
 """
 
+from workbench.data.synthetic.backgrounds import LONG_BACKGROUND_KINDS, LongBackgroundDataset
 from workbench.data.synthetic.classes import (
     BACKGROUND_KINDS,
     EVENT_TEMPLATES,
@@ -118,6 +119,7 @@ from workbench.data.synthetic.world import (
 
 __all__ = [
     "BACKGROUND_KINDS",
+    "LONG_BACKGROUND_KINDS",
     "EVENT_TEMPLATES",
     "OCTAVES",
     "PEAK_LIMIT",
@@ -126,6 +128,7 @@ __all__ = [
     "TASKS",
     "BackgroundDataset",
     "EventClass",
+    "LongBackgroundDataset",
     "SceneClass",
     "SceneDataset",
     "SceneEvent",
