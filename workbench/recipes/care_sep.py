@@ -159,7 +159,7 @@ class Params(base.Params):
     dataset: str = "synthetic"  # synthetic (the world's separation pairs) | a class dataset: esc10, esc50, ...
     data_root: str = ""  # data root of a real dataset ("" = the default; "{shared}/data" = the shared clips)
     world_seed: int = 0  # seed of the synthetic world (classes, clips, anchors) and of the real-data pairing
-    n_mixtures: int = 400  # synthetic pairs (train + valid folds train, the test fold tests)
+    n_mixtures: int = 240  # synthetic pairs (train + valid folds train, the test fold tests)
     n_event_classes: int = 16  # synthetic event classes (beyond 10, template siblings that overlap in spectrum)
     duration: float = 0.5  # seconds per clip (real clips: the loudest window of this length)
     test_fraction: float = 0.25  # real data: share of each class's clips held out for testing
@@ -170,7 +170,7 @@ class Params(base.Params):
     rows: tuple[str, ...] = ("A", "C")  # rows of Table 2 (A-G) and Table 1 (CLS+SEP, CLS); A ST-SED-SEP, C CaRE-SEP
     seeds: tuple[int, ...] = (0, 1)  # one training per row and seed; claims pair rows over seeds and test mixtures
     pretrain_epochs: int = 3  # epochs of the Init classifiers' pretraining (cached once)
-    epochs: int = 8  # separation training epochs per row
+    epochs: int = 5  # separation training epochs per row
     batch_size: int = 16  # batch size of all trainings (the paper: 96)
     learning_rate: float = 2e-3  # AdamW base learning rate (the schedule's factors multiply it)
     tagging_weight: float = 1.0  # weight of the tagging BCE of row CLS+SEP (no other row has one)
@@ -182,7 +182,7 @@ class Params(base.Params):
     schedule: str = "constant"  # constant (CPU scale) | paper (warm-up 0.05, 0.1, 0.2, halved every 10 epochs to 0.05)
     weight_decay: float = 5e-4  # AdamW weight decay (Sec. 3.2)
     init_classes: int = 24  # Init: event classes of the pretraining source (the pairs' classes come first)
-    init_clips: int = 960  # Init: single event clips of the pretraining source
+    init_clips: int = 480  # Init: single event clips of the pretraining source (the pairs have 2 x 192 sources)
 
     def __post_init__(self) -> None:
         if self.model_size not in MODEL_SIZES:
