@@ -192,8 +192,9 @@ def test_care_sep_uses_the_query_over_paired_seeds(tmp_path, monkeypatch):
     """CaRE-SEP beats ignoring the query (half the mixture, +3 dB for equal-energy pairs): the claim's
     paired interval over two seeds and the same test examples lies above zero."""
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
-    params = care_sep.Params(**{**QUICK, "n_mixtures": 160, "n_anchors": 4, "epochs": 3, "rows": ("C",),
-                                "seeds": (0, 1), "n_figure_points": 4})  # fmt: skip
+    params = care_sep.Params(**{**QUICK, "n_mixtures": 160, "n_anchors": 4, "epochs": 4, "rows": ("C",),
+                                "seeds": (0, 1), "n_figure_points": 4, "init_classes": 4, "init_clips": 160,
+                                "pretrain_epochs": 4})  # fmt: skip
     result = care_sep.run(params, progress=False)
     claim = result.claims[-1]
     assert claim.name.startswith("C uses the query") and claim.n == 2 * len(result.data.test)
