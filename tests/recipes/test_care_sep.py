@@ -2,35 +2,51 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 import yaml
 
 from workbench.errors import DatasetNotFoundError, UnknownNameError
+from workbench.models.care_sep import CaReSep
+from workbench.models.stsed_sep import ResUNetSeparator, StSedQueryNet
 from workbench.paths import notebooks_dir
 from workbench.recipes import care_sep
 from workbench.train.rundir import RunDir
 
-# Seconds on a CPU: 48 training and 12 test pairs of 0.5 s, one epoch each.
+# Seconds on a CPU: 48 training and 12 test pairs of 0.5 s, one epoch each; a 6-class Init source of 48 clips.
 QUICK = dict(n_mixtures=60, duration=0.5, n_anchors=3, epochs=1, pretrain_epochs=1, batch_size=8,
-             n_figure_points=6, figure_classes=(0, 1), n_event_classes=4)  # fmt: skip
+             n_figure_points=6, figure_classes=(0, 1), n_event_classes=4, init_classes=6, init_clips=48)  # fmt: skip
+PAPER_TABLE_2 = {  # ID: (Model, Grad, Init, Shared encoder), Table 2 of the paper
+    "A": ("2048-d ST-SED-SEP", False, True, False), "B": ("w/ Grad", True, True, False),
+    "C": ("768-d CaRE-SEP", True, True, True), "D": ("w/o Grad", False, True, True),
+    "E": ("w/o Init", True, False, True), "F": ("w/o Grad&Init", False, False, True),
+    "G": ("w/o Grad&Shared", False, True, False),
+}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """As run() does (cpu_threads=1): direct trainings here would otherwise oversubscribe a busy machine."""
+def one_thread(tmp_path, monkeypatch):
+    """As run() does (cpu_threads=1): direct trainings here would otherwise oversubscribe a busy machine.
+    Every test gets its own Init cache."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
 
 
-def test_rows_cover_the_flag_combinations_that_make_a_query():
-    flags = {(row.shared, row.init, row.grad) for row in care_sep.ROWS.values()}
-    assert len(flags) == 7 and (False, False, False) not in flags
-    assert care_sep.ROWS["B"] == care_sep.Row(shared=False, init=True, grad=False, name=care_sep.ROWS["B"].name)
-    assert (care_sep.ROWS["G"].shared, care_sep.ROWS["G"].init, care_sep.ROWS["G"].grad) == (True, True, True)
+def test_rows_are_the_papers_tables():
+    for row, (name, grad, init, shared) in PAPER_TABLE_2.items():
+        flags = care_sep.ROWS[row]
+        assert (flags.name, flags.grad, flags.init, flags.shared) == (name, grad, init, shared), row
+        assert not flags.tagging, row  # only CaRE-CLS+SEP and CaRE-CLS train the tagging head
+    assert [care_sep.ROWS[row].separator for row in "ABG"] == ["resunet", "resunet", "swin-unet"]
+    assert care_sep.ROWS["CLS+SEP"].tagging and care_sep.ROWS["CLS"].separator == "none"
+    assert care_sep.row_label("C") == "C 768-d CaRE-SEP" and care_sep.ROWS["A"].flags() == "Grad ✗ Init ✓ Shared ✗"
+    assert (care_sep.BASELINE, care_sep.CARE_SEP) == ("A", "C")
 
 
 def test_synthetic_pairs_and_triplets():
@@ -52,93 +68,142 @@ def test_synthetic_pairs_and_triplets():
     assert any(torch.equal(clips[0], anchor) for anchor in train.anchors[label])
 
 
-def test_systems_follow_their_row_flags():
+def _quick_init(params):
+    return care_sep.init_classifiers(params.replace(rows=tuple(care_sep.ROWS)), progress=False)
+
+
+def test_init_classifiers_come_from_the_cache_and_are_pretrained(tmp_path, monkeypatch):
+    params = care_sep.Params(**QUICK)
+    init = _quick_init(params)
+    assert set(init) == {"care", "stsed"}
+    for kind in init:
+        path = care_sep.init_cache_path(params, kind)
+        assert path.is_file() and str(path).startswith(str(tmp_path / "cache" / "care_sep-init"))
+        assert "train_accuracy" in json.loads(path.with_suffix(".json").read_text())
+    # A second call reads the cache: nothing is trained.
+    monkeypatch.setattr(care_sep.Trainer, "fit", lambda *args, **kwargs: pytest.fail("Init was trained again"))
+    again = _quick_init(params)
+    for kind in init:
+        assert all(torch.equal(again[kind][name], tensor) for name, tensor in init[kind].items())
+    # Another source is another cache entry.
+    assert care_sep.init_cache_path(params.replace(init_clips=49), "care") != care_sep.init_cache_path(params, "care")
+    dataset = care_sep.separation_data(params)
+    fresh = care_sep.build_system(params, "E", 0, dataset, {})  # w/o Init
+    for row, model in (("C", lambda s: s.separator), ("A", lambda s: s.query_network)):
+        system = care_sep.build_system(params, row, 0, dataset, init)
+        kind = "care" if row == "C" else "stsed"
+        state = model(system).state_dict()
+        name = next(key for key in init[kind] if key.endswith("attn.qkv.weight"))
+        assert torch.equal(state[name], init[kind][name]), row  # the Init weights, from the cache
+        # The head keeps the Init vocabulary's first classes (the pairs' classes are the world's first ones).
+        head = "tagging_head.conv.weight" if row == "C" else "tagging_head.weight"
+        assert torch.equal(state[head], init[kind][head][: dataset.n_classes])
+    name = next(key for key in init["care"] if key.endswith("attn.qkv.weight"))
+    assert not torch.equal(fresh.separator.state_dict()[name], init["care"][name])  # differs from a fresh one
+
+
+def test_baseline_is_a_separate_network_of_another_architecture():
     params = care_sep.Params(**QUICK)
     dataset = care_sep.separation_data(params)
-    classifier = care_sep.CaReSep(care_sep.classifier_config(care_sep.model_config(params, 4)))
-    baseline = care_sep.build_system(params, "B", 0, dataset, classifier)
-    assert baseline.query_network is not None and not any(p.requires_grad for p in baseline.query_network.parameters())
-    assert torch.equal(baseline.query_network.tagging_head.conv.weight, classifier.tagging_head.conv.weight)
-    ours = care_sep.build_system(params, "G", 0, dataset, classifier)
-    assert ours.query_network is None and ours.query_model is ours.separator
-    assert torch.equal(ours.separator.encoder[0].blocks[0].block.attn.qkv.weight,
-                       classifier.encoder[0].blocks[0].block.attn.qkv.weight)  # fmt: skip
-    scratch = care_sep.build_system(params, "E", 0, dataset, None)
-    assert not torch.equal(scratch.separator.tagging_head.conv.weight, classifier.tagging_head.conv.weight)
-    # Grad off: the query is computed without gradient; on: the separation loss reaches the query path.
+    init = _quick_init(params)
+    baseline = care_sep.build_system(params, "A", 0, dataset, init)
+    assert isinstance(baseline.query_network, StSedQueryNet) and isinstance(baseline.separator, ResUNetSeparator)
+    assert not isinstance(baseline.query_network, CaReSep)
+    assert not any(p.requires_grad for p in baseline.query_network.parameters())  # frozen in row A
+    assert isinstance(care_sep.build_system(params, "G", 0, dataset, init).separator, CaReSep)
     batch = next(iter(torch.utils.data.DataLoader(care_sep.Triplets(dataset.train, 2), batch_size=4)))
-    for system, reaches in ((care_sep.build_system(params, "F", 0, dataset, classifier), False), (ours, True)):
+    for row, reaches in (("A", False), ("B", True)):
+        system = care_sep.build_system(params, row, 0, dataset, init)
+        system.zero_grad()
+        loss, metrics = system(batch)
+        loss.backward()
+        grads = [p.grad for p in system.query_network.parameters() if p.grad is not None]
+        assert (len(grads) > 0 and any(g.abs().sum() > 0 for g in grads)) == reaches, row
+        assert system.separator.mask.weight.grad.abs().sum() > 0  # the separator trains in both
+        assert "tagging_bce" not in metrics
+
+
+def test_shared_rows_follow_their_flags_and_only_cls_sep_tags():
+    params = care_sep.Params(**QUICK)
+    dataset = care_sep.separation_data(params)
+    init = _quick_init(params)
+    batch = next(iter(torch.utils.data.DataLoader(care_sep.Triplets(dataset.train, 2), batch_size=4)))
+    for row, reaches, tags in (("D", False, False), ("C", True, False), ("CLS+SEP", True, True)):
+        system = care_sep.build_system(params, row, 0, dataset, init)
+        assert system.query_network is None and system.query_model is system.separator
         system.zero_grad()
         loss, metrics = system(batch)
         loss.backward()
         query_path = system.separator.connector_norm.weight.grad  # used only by the pooled query
-        assert (query_path is not None and query_path.abs().sum() > 0) == reaches
-        assert ("tagging_bce" in metrics) == reaches
+        assert (query_path is not None and query_path.abs().sum() > 0) == reaches, row
+        assert ("tagging_bce" in metrics) == tags, row  # row C (CaRE-SEP) trains for separation only
+    classifier = care_sep.build_system(params, "CLS", 0, dataset, init)
+    assert classifier.separator is None and not classifier.query_network.config.separator
+    loss, metrics = classifier(batch)
+    assert set(metrics) == {"tagging_bce"} and loss.requires_grad
 
 
 def test_run_trains_evaluates_and_reuses_finished_work(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
-    params = care_sep.Params(**QUICK)
+    params = care_sep.Params(**QUICK, rows=("A", "C", "CLS"), seeds=(0, 1))
     result = care_sep.run(params, progress=False)
-    assert list(result.table) == ["B", "G"]
-    for values in result.table.values():
-        assert set(values) == {"mixture_sdr", "clean_sdr", "silence_sdr", "sdri", "map"}
-        assert all(np.isfinite(mean) for mean, _ in values.values())
+    assert list(result.table) == ["A", "C", "CLS"]
+    for row in ("A", "C"):
+        assert set(result.table[row]) == {"mixture_sdr", "clean_sdr", "silence_sdr", "sdri", "map"}
+        assert all(np.isfinite(mean) for mean, _ in result.table[row].values())
+        assert result.items[row].shape == (2, 24)  # (seeds, test examples): the claims' paired data
+    assert np.isnan(result.table["CLS"]["mixture_sdr"][0]) and 0 <= result.table["CLS"]["map"][0] <= 1
     assert result.input_sdr == pytest.approx(0.0, abs=0.5) and result.query_blind == pytest.approx(3.0, abs=0.5)
-    assert [claim.name.split(",")[0] for claim in result.claims][:1] == ["mixture-SDR"]
-    assert len(result.claims) == 3 and "G CaRE-SEP" in result.summary()
-    points, groups = result.tsne["G"]
-    assert points.shape == (4 * 6, 2) and sorted(set(groups.tolist())) == [0, 1, 2, 3]
-    assert set(result.kl["B"]) == {f"query: {a} | {b}" for a, b in [result.class_names[:2]]} | {
-        f"separation: {result.class_names[0]} | {result.class_names[1]}",
-        f"query | separation: {result.class_names[0]}", f"query | separation: {result.class_names[1]}",
-    }
-    estimate = result.separate("G", result.data.test.mixture(0), int(result.data.test.classes[0, 1]))
+    names = [claim.name.split(":")[0] for claim in result.claims]
+    assert names == ["C vs A", "C uses the query"]
+    first = result.claims[0]
+    assert first.n == 24 and first.paper_effect == pytest.approx(2.59) and "Table 2" in first.paper
+    expected = float((result.items["C"] - result.items["A"]).mean())
+    assert first.effect == pytest.approx(expected) and first.ci_low <= first.effect <= first.ci_high
+    summary = result.summary()
+    assert "A 2048-d ST-SED-SEP (Grad ✗ Init ✓ Shared ✗)" in summary and "CLS 768-d CaRE-CLS" in summary
+    assert [record["row"] for record in result.mapping()] == ["A", "C", "CLS"]
+    assert set(result.panels["A"]) == {"separation", "query"} and set(result.panels["CLS"]) == {"query"}
+    points, classes = result.panels["C"]["query"]
+    assert points.shape == (12, 2) and sorted(set(classes.tolist())) == [0, 1]
+    a, b = result.class_names[:2]
+    assert set(result.kl["C"]) == {f"separation: {a} | {b}", f"query: {a} | {b}", f"query | separation: {a}",
+                                   f"query | separation: {b}"}  # fmt: skip
+    estimate = result.separate("A", result.data.test.mixture(0), int(result.data.test.classes[0, 1]))
     assert estimate.shape == (8000,) and torch.isfinite(estimate).all()
+    with pytest.raises(UnknownNameError, match="separating row"):
+        result.separate("CLS", result.data.test.mixture(0), 0)
     stored = RunDir(result.run_dir).read_metrics()
-    assert stored["table"]["G"]["mixture_sdr"][0] == result.table["G"]["mixture_sdr"][0]
+    assert stored["table"]["C"]["mixture_sdr"][0] == result.table["C"]["mixture_sdr"][0]
 
-    def fail(*args, **kwargs):
-        raise AssertionError("finished work was trained again")
-
-    monkeypatch.setattr(care_sep.Trainer, "fit", fail)
+    monkeypatch.setattr(care_sep.Trainer, "fit", lambda *args, **kwargs: pytest.fail("finished work was trained again"))
     again = care_sep.run(params, progress=False)
     assert again.summary() == result.summary()
-    assert np.array_equal(again.tsne["G"][0], result.tsne["G"][0])
-    assert torch.equal(again.separate("G", result.data.test.mixture(0), 1), result.separate("G", result.data.test.mixture(0), 1))
-    # Another evaluation setting is a new run, but the pretraining and the rows' trainings are re-used.
+    assert np.array_equal(again.panels["C"]["query"][0], points)
+    assert np.array_equal(again.items["A"], result.items["A"])
+    mixture = result.data.test.mixture(0)
+    assert torch.equal(again.separate("C", mixture, 1), result.separate("C", mixture, 1))
+    # Another evaluation setting is a new run, but the rows' trainings are re-used.
     other = care_sep.run(params.replace(n_figure_points=5), progress=False)
-    assert other.run_dir != result.run_dir and other.table["B"]["mixture_sdr"] == result.table["B"]["mixture_sdr"]
+    assert other.run_dir != result.run_dir and other.table["A"]["mixture_sdr"] == result.table["A"]["mixture_sdr"]
 
 
-def test_care_sep_separates_the_synthetic_pairs_over_seeds(tmp_path, monkeypatch):
-    """The issue's effect: CaRE-SEP improves on the input mixture, and by more than ignoring the query
-    would (half the mixture, +3 dB for equal-energy pairs), pooled over two seeds. About 10 s."""
+def test_care_sep_uses_the_query_over_paired_seeds(tmp_path, monkeypatch):
+    """CaRE-SEP beats ignoring the query (half the mixture, +3 dB for equal-energy pairs): the claim's
+    paired interval over two seeds and the same test examples lies above zero."""
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
-    params = care_sep.Params(**{**QUICK, "n_mixtures": 160, "n_anchors": 4, "epochs": 3, "pretrain_epochs": 2,
-                                "rows": ("G",), "seeds": (0, 1), "n_figure_points": 4})  # fmt: skip
+    params = care_sep.Params(**{**QUICK, "n_mixtures": 160, "n_anchors": 4, "epochs": 4, "rows": ("C",),
+                                "seeds": (0, 1), "n_figure_points": 4, "init_classes": 4, "init_clips": 160,
+                                "pretrain_epochs": 4})  # fmt: skip
     result = care_sep.run(params, progress=False)
-    improvement, _ = result.table["G"]["sdri"]
-    mixture_sdr, _ = result.table["G"]["mixture_sdr"]
-    assert improvement > 1.0, result.summary()
-    assert mixture_sdr > result.query_blind + 0.5, result.summary()
-    assert [claim.holds for claim in result.claims] == [True, True], result.summary()
-
-
-def test_every_ablation_row_trains_and_is_scored(tmp_path, monkeypatch):
-    """Table 2: rows A-G (the Shared / Init / Grad flags) each train and get all three SDRs."""
-    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
-    rows = tuple(care_sep.ROWS)
-    result = care_sep.run(care_sep.Params(**{**QUICK, "rows": rows}), progress=False)
-    assert tuple(result.table) == rows and set(result.systems) == set(rows)
-    for row in rows:
-        assert all(np.isfinite(result.table[row][metric][0]) for metric in care_sep.METRICS), row
-    assert len(result.summary().splitlines()) == 2 + len(rows) + 1 + len(result.claims)
+    claim = result.claims[-1]
+    assert claim.name.startswith("C uses the query") and claim.n == 2 * len(result.data.test)
+    assert claim.verdict == "holds" and claim.ci_low > 0, result.summary()
 
 
 def test_an_interrupted_training_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "interrupted"))
-    params = care_sep.Params(**{**QUICK, "epochs": 2, "rows": ("E",)})
+    params = care_sep.Params(**{**QUICK, "epochs": 2, "rows": ("E",), "schedule": "paper"})
     dataset = care_sep.separation_data(params)
     original = care_sep.Trainer._run_epoch
 
@@ -149,22 +214,39 @@ def test_an_interrupted_training_resumes_exactly(tmp_path, monkeypatch):
 
     monkeypatch.setattr(care_sep.Trainer, "_run_epoch", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        care_sep.train_row(params, "E", 0, dataset, None, progress=False)
+        care_sep.train_row(params, "E", 0, dataset, {}, progress=False)
     monkeypatch.setattr(care_sep.Trainer, "_run_epoch", original)
-    resumed = care_sep.train_row(params, "E", 0, dataset, None, progress=False)
+    resumed = care_sep.train_row(params, "E", 0, dataset, {}, progress=False)
     starts = [event for event in resumed.run_dir.read_log() if event["event"] == "fit_start"]
     assert starts[-1]["resumed_from"].endswith(".pt") and starts[-1]["epoch"] == 1
+    assert resumed.history["lr"] == pytest.approx([0.05 * params.learning_rate, 0.1 * params.learning_rate])
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "straight"))
-    straight = care_sep.train_row(params, "E", 0, dataset, None, progress=False)
+    straight = care_sep.train_row(params, "E", 0, dataset, {}, progress=False)
     assert resumed.history == straight.history
     for name, tensor in straight.system.state_dict().items():
         assert torch.equal(resumed.system.state_dict()[name], tensor), name
 
 
+def test_paper_schedule_and_optimiser():
+    config = care_sep.train_config(30, care_sep.Params(schedule="paper"), seed=0)
+    assert (config.optimizer, config.betas, config.weight_decay) == ("adamw", (0.9, 0.999), 5e-4)
+    assert (config.schedule, config.warmup_factors, config.step_epochs, config.step_gamma, config.min_factor) == (
+        "warmup_step", (0.05, 0.1, 0.2), 10, 0.5, 0.05)
+    assert care_sep.train_config(3, care_sep.Params(), seed=0).schedule == "constant"
+    for preset in ("paper-esc50", "paper-large-synthetic"):
+        assert care_sep.Params.from_preset(preset).schedule == "paper", preset
+
+
 def test_bad_parameters_are_named(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
-    with pytest.raises(UnknownNameError, match="unknown ablation row of recipe 'care_sep' 'H'; valid: A, B, C"):
+    with pytest.raises(UnknownNameError, match="parameter 'rows': unknown ablation row of recipe 'care_sep' 'H'; valid: A, B, C"):
         care_sep.Params(rows=("B", "H"))
+    with pytest.raises(ValueError, match="at least one separating row besides CLS"):
+        care_sep.Params(rows=("CLS",))
+    with pytest.raises(UnknownNameError, match="unknown schedule of recipe 'care_sep' 'cosine'"):
+        care_sep.Params(schedule="cosine")
+    with pytest.raises(UnknownNameError, match="unknown Init classifier kind 'beats'"):
+        care_sep.init_settings(care_sep.Params(), "beats")
     with pytest.raises(UnknownNameError, match="unknown model_size"):
         care_sep.Params(model_size="huge")
     with pytest.raises(ValueError, match="parameter 'duration' must be at least 0.032 s"):

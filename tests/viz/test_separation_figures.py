@@ -5,8 +5,11 @@ import pytest
 import torch
 
 from workbench.viz.separation import (
+    _spectrogram_panels,
     ablation_table_figure,
     embedding_panels_figure,
+    kl_markdown,
+    markdown_table,
     sdr_table_figure,
     separation_player,
 )
@@ -29,28 +32,56 @@ def test_sdr_bars_one_trace_per_row_and_the_query_blind_line():
 
 
 def test_ablation_table_lists_flags_and_scores():
-    figure = ablation_table_figure(TABLE, FLAGS, names={"G": "CaRE-SEP"})
-    table = figure.data[0]
-    assert list(table.header.values) == ["row", "what", "shared", "init", "grad", "mixture-SDR", "clean-SDR",
-                                         "silence-SDR", "SDRi", "tagging mAP"]  # fmt: skip
-    cells = [list(column) for column in table.cells.values]
-    assert cells[0] == ["B", "G"] and cells[2] == ["✗", "✓"] and cells[4] == ["✗", "✓"]
-    assert cells[5] == ["5.1 ± 0.3", "5.3 ± 0.3"] and cells[9] == ["0.93 ± 0.00", "0.75 ± 0.00"]
+    """The paper's Table 2 columns (Grad, Init, Shared encoder); the figure is as tall as its rows."""
+    table = {**TABLE, "CLS": {**{m: (float("nan"), float("nan")) for m in TABLE["B"] if m != "map"}, "map": (0.8, 0.1)}}
+    flags = {**FLAGS, "CLS": {"shared": True, "init": True, "grad": True}}
+    figure = ablation_table_figure(table, flags, names={"G": "CaRE-SEP"})
+    table_trace = figure.data[0]
+    assert list(table_trace.header.values) == ["ID", "model", "Grad", "Init", "Shared encoder", "mixture-SDR",
+                                               "clean-SDR", "silence-SDR", "SDRi", "tagging mAP"]  # fmt: skip
+    cells = [list(column) for column in table_trace.cells.values]
+    assert cells[0] == ["B", "G", "CLS"] and cells[2] == ["✗", "✓", "✓"] and cells[4] == ["✗", "✓", "✓"]
+    assert cells[5] == ["5.1 ± 0.3", "5.3 ± 0.3", "-"] and cells[9] == ["0.93 ± 0.00", "0.75 ± 0.00", "0.80 ± 0.10"]
+    assert figure.layout.height >= 34 + 3 * 30  # header and every row visible
     with pytest.raises(ValueError, match=r"rows \['G'\] have no flags"):
         ablation_table_figure(TABLE, {"B": FLAGS["B"]})
 
 
-def test_embedding_panels_one_subplot_per_model():
+def test_embedding_panels_are_figure_3():
+    """Rows A and C: (a) A separation, (b) A query, (c) C separation, (d) C query, each with its class KL."""
     rng = np.random.default_rng(0)
-    panels = {row: (rng.normal(size=(12, 2)), np.repeat(np.arange(4), 3)) for row in ("B", "G")}
-    names = ["query: bell", "query: gong", "separation: bell", "separation: gong"]
-    figure = embedding_panels_figure(panels, names, kl={"G": {"query | separation: bell": 2.0, "query | separation: gong": 4.0}})
-    assert len(figure.data) == 8 and [trace.name for trace in figure.data[:4]] == names
-    assert [trace.showlegend for trace in figure.data] == [True] * 4 + [False] * 4
-    assert figure.data[2].marker.symbol == "x" and figure.data[0].marker.color == figure.data[2].marker.color
-    assert "KL query|separation 3" in figure.layout.annotations[1].text
-    with pytest.raises(ValueError, match="four groups"):
-        embedding_panels_figure(panels, names[:2])
+    classes = np.repeat([0, 1], 6)
+    panels = {row: {kind: (rng.normal(size=(12, 2)), classes) for kind in ("separation", "query")} for row in "AC"}
+    kl = {"A": {"separation: bell | gong": 4.34, "query: bell | gong": 10.37},
+          "C": {"separation: bell | gong": 5.08, "query: bell | gong": 5.77, "query | separation: bell": 2.0,
+                "query | separation: gong": 4.0}}  # fmt: skip
+    figure = embedding_panels_figure(panels, ["bell", "gong"], kl=kl, labels={"A": "A ST-SED-SEP"})
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert titles[0].startswith("(a) A ST-SED-SEP: separation feature") and "KL between classes 4.34" in titles[0]
+    assert titles[1].startswith("(b) A ST-SED-SEP: query embedding") and "10.4" in titles[1]
+    assert titles[3].startswith("(d) C: query embedding") and "5.77" in titles[3]
+    assert "query vs separation 3" in titles[2]
+    assert len(figure.data) == 8 and [trace.name for trace in figure.data[:2]] == ["bell", "gong"]
+    assert [trace.showlegend for trace in figure.data] == [True, True] + [False] * 6
+    with pytest.raises(ValueError, match="no embedding panels"):
+        embedding_panels_figure({}, ["bell", "gong"])
+
+
+def test_markdown_tables_escape_pipes():
+    text = kl_markdown({"A": {"query: bell | gong": 1.5}}, labels={"A": "A ST-SED-SEP"})
+    assert text.splitlines()[0] == "| row | query: bell \\| gong |"
+    assert text.splitlines()[2] == "| A ST-SED-SEP | 1.5 |"
+    with pytest.raises(ValueError, match="a row has 1 cells for 2 columns"):
+        markdown_table(["a", "b"], [["x"]])
+
+
+def test_spectrograms_have_their_own_range_and_labelled_axes():
+    loud, quiet = np.sin(np.arange(4000) * 0.3), 1e-3 * np.sin(np.arange(4000) * 0.3)
+    figure = _spectrogram_panels([loud, quiet], ["mixture", "estimate"], 16000)
+    first, second = figure.data
+    assert first.zmax - first.zmin == 80.0 and second.zmax < first.zmax - 40  # per-clip range
+    assert first.colorbar.title.text == "dB" and first.colorbar.x != second.colorbar.x
+    assert figure.layout.xaxis.title.text == "time (s)" and figure.layout.yaxis.title.text == "mel band"
 
 
 def test_player_separates_on_every_choice():
@@ -69,7 +100,8 @@ def test_player_separates_on_every_choice():
     before = audio.children[1].children[1].value
     model.value = "G"
     assert calls[-1] == ("G", 0) and audio.children[1].children[1].value != before
-    pair.value = 1
+    pair.value = 1  # another mixture: the query resets to the class of its first source
+    assert query.value == 1 and calls[-1] == ("G", 1)
     query.value = 0  # class a is not in pair 1: the reference is silence
     assert calls[-1] == ("G", 0) and audio.children[2].children[0].value == "reference: silence"
     assert player.children[2].layout.annotations[2].text == "reference: silence"

@@ -163,12 +163,18 @@ def evaluate_separation(
     )
 
 
+def query_blind_scores(sources: torch.Tensor, scale: float = 0.5) -> np.ndarray:
+    """Per-example SDR ``(2 N,)`` (example ``2 i + j``, as :class:`SeparationScores`) of ``scale * (c1 + c2)``
+    against source ``j``: what a separator that ignores the query gets on each test example."""
+    _check_sources(sources)
+    mixtures = sources.sum(dim=1, keepdim=True).expand_as(sources)
+    return sdr(scale * mixtures, sources).reshape(-1)
+
+
 def query_blind_sdr(sources: torch.Tensor, scale: float = 0.5) -> float:
     """Mean SDR of ``scale * (c1 + c2)`` against each source: what a separator that ignores the query
     gets (about 3 dB for equal-energy, uncorrelated pairs at ``scale = 0.5``)."""
-    _check_sources(sources)
-    mixtures = sources.sum(dim=1, keepdim=True).expand_as(sources)
-    return float(sdr(scale * mixtures, sources).mean())
+    return float(query_blind_scores(sources, scale).mean())
 
 
 # --------------------------------------------------------------------------------------------------

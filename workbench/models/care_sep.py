@@ -81,6 +81,8 @@ class CaReSepConfig:
         ts_kernel: frames the token-semantic head's convolution spans.
         magnitude_power: the band encoder compresses magnitudes as ``|X| ** magnitude_power``.
         separator: build the decoder and the query conditioning (False: the classifier alone).
+        condition_dim: width of the queries the separator is conditioned on (None: its own ``8 D``; another
+            network's width when that network makes the query, e.g. row G's 2048-d ST-SED query).
     """
 
     sample_rate: SampleRate = 16000
@@ -100,6 +102,7 @@ class CaReSepConfig:
     ts_kernel: int = 3
     magnitude_power: float = 0.3
     separator: bool = True
+    condition_dim: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("depths", "num_heads"):
@@ -126,6 +129,11 @@ class CaReSepConfig:
     @property
     def query_dim(self) -> int:
         return 8 * self.embed_dim
+
+    @property
+    def query_input_dim(self) -> int:
+        """Width of the queries :meth:`CaReSep.separate` takes."""
+        return self.condition_dim if self.condition_dim is not None else self.query_dim
 
     @property
     def frame_multiple(self) -> int:
@@ -276,7 +284,7 @@ class ConditionedBlock(nn.Module):
             window_size=config.window_size, shift_size=config.window_size // 2 if shift else 0,
             mlp_ratio=config.mlp_ratio, dynamic_mask=True,
         )  # fmt: skip
-        self.condition = nn.Linear(config.query_dim, dim) if config.separator else None
+        self.condition = nn.Linear(config.query_input_dim, dim) if config.separator else None
 
     def forward(self, tokens: torch.Tensor, query: torch.Tensor | None = None) -> torch.Tensor:
         if query is not None:
@@ -472,9 +480,9 @@ class CaReSep(Encoder):
         if not self.config.separator:
             raise ValueError("this CaReSep was built with separator=False (a classifier); it cannot separate")
         mixture = self._check_waveform(mixture)
-        if query.shape != (mixture.shape[0], self.config.query_dim):
+        if query.shape != (mixture.shape[0], self.config.query_input_dim):
             raise ValueError(
-                f"query must be (batch={mixture.shape[0]}, {self.config.query_dim}), got {tuple(query.shape)}"
+                f"query must be (batch={mixture.shape[0]}, {self.config.query_input_dim}), got {tuple(query.shape)}"
             )
         spectrum = self.stft(mixture)  # (B, F, T) complex
         encoded = self.encode_spectrum(spectrum, query)
@@ -498,7 +506,7 @@ class CaReSep(Encoder):
 
 def classifier_config(config: CaReSepConfig) -> CaReSepConfig:
     """The classifier half of ``config``: the same encoder, connector and head, no decoder."""
-    return config.replace(separator=False)
+    return config.replace(separator=False, condition_dim=None)
 
 
 def init_from_classifier(model: CaReSep, classifier_state: Mapping[str, torch.Tensor]) -> list[str]:

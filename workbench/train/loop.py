@@ -41,7 +41,7 @@ from workbench.train.rundir import RunDir, plain
 from workbench.train.seed import rng_state, seed_everything, set_rng_state
 
 OptimizerName = Literal["adamw", "adam", "sgd"]
-ScheduleName = Literal["constant", "cosine", "warmup_cosine", "step"]
+ScheduleName = Literal["constant", "cosine", "warmup_cosine", "step", "warmup_step"]
 Precision = Literal["auto", "off", "bf16", "fp16"]
 
 StepFn = Callable[[nn.Module, Any], tuple[torch.Tensor, Mapping[str, float]]]
@@ -70,8 +70,15 @@ class TrainConfig:
         schedule: learning-rate factor per optimizer step ``s`` of ``T = epochs * steps_per_epoch``:
             ``"constant"`` 1; ``"cosine"`` ``(1 + cos(pi s / T)) / 2``; ``"warmup_cosine"`` linear
             ``(s + 1) / W`` for the first ``W = round(warmup_epochs * steps_per_epoch)`` steps, then
-            ``(1 + cos(pi (s - W) / (T - W))) / 2``; ``"step"`` ``step_gamma ** (epoch // step_epochs)``.
+            ``(1 + cos(pi (s - W) / (T - W))) / 2``; ``"step"`` ``step_gamma ** (epoch // step_epochs)``;
+            ``"warmup_step"`` (HTS-AT's and CaRE-SEP's, per epoch): ``warmup_factors[epoch]`` for the first
+            ``len(warmup_factors)`` epochs, then ``max(min_factor, warmup_factors[-1] * step_gamma **
+            (epoch // step_epochs))`` (the last warm-up factor, or 1 without warm-up, decayed every
+            ``step_epochs`` epochs counted from the start, never below ``min_factor``).
         warmup_epochs: warm-up length (may be fractional); only for ``"warmup_cosine"``.
+        warmup_factors: per-epoch learning-rate factors of the warm-up; only for ``"warmup_step"``
+            (CaRE-SEP, Sec. 3.2: ``(0.05, 0.1, 0.2)``).
+        min_factor: floor of the ``"warmup_step"`` decay (CaRE-SEP: 0.05).
         step_epochs: epochs between decays of the ``"step"`` schedule.
         step_gamma: decay factor of the ``"step"`` schedule.
         grad_clip: maximum global L2 norm of the gradients, or None for no clipping.
@@ -96,6 +103,8 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     step_epochs: int = 10
     step_gamma: float = 0.1
+    warmup_factors: tuple[float, ...] = ()
+    min_factor: float = 0.0
     grad_clip: float | None = None
     mixed_precision: Precision = "auto"
     checkpoint_every: int = 1
@@ -105,6 +114,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(self.betas))  # YAML and JSON give lists
+        object.__setattr__(self, "warmup_factors", tuple(float(value) for value in self.warmup_factors))
         for name, allowed in (
             ("optimizer", get_args(OptimizerName)),
             ("schedule", get_args(ScheduleName)),
@@ -132,6 +142,15 @@ class TrainConfig:
                 f"TrainConfig.warmup_epochs={self.warmup_epochs!r} only applies to schedule='warmup_cosine', "
                 f"not {self.schedule!r}; set it to 0 or change the schedule"
             )
+        if self.warmup_factors and self.schedule != "warmup_step":
+            raise ValueError(
+                f"TrainConfig.warmup_factors={self.warmup_factors!r} only applies to schedule='warmup_step', "
+                f"not {self.schedule!r}; leave it empty or change the schedule"
+            )
+        if not all(0 < value <= 1 for value in self.warmup_factors):
+            raise ValueError(f"TrainConfig.warmup_factors must lie in (0, 1], got {self.warmup_factors!r}")
+        if not 0 <= self.min_factor <= 1:
+            raise ValueError(f"TrainConfig.min_factor must be in [0, 1], got {self.min_factor!r}")
         if not 0 < self.step_gamma <= 1:
             raise ValueError(f"TrainConfig.step_gamma must be in (0, 1], got {self.step_gamma!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -152,6 +171,14 @@ def optimizer_from_config(
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
+def warmup_step_factor(config: TrainConfig, epoch: int) -> float:
+    """The ``"warmup_step"`` learning-rate factor of ``epoch`` (0-based; formula in :class:`TrainConfig`)."""
+    if epoch < len(config.warmup_factors):
+        return config.warmup_factors[epoch]
+    peak = config.warmup_factors[-1] if config.warmup_factors else 1.0
+    return max(config.min_factor, peak * config.step_gamma ** (epoch // config.step_epochs))
+
+
 def scheduler_from_config(optimizer: Optimizer, config: TrainConfig, steps_per_epoch: int) -> LambdaLR:
     """A per-optimizer-step schedule (call ``.step()`` after every ``optimizer.step()``): the factor of
     ``config.schedule`` (formulas in :class:`TrainConfig`) times each group's initial learning rate.
@@ -169,6 +196,8 @@ def scheduler_from_config(optimizer: Optimizer, config: TrainConfig, steps_per_e
             return 1.0
         if config.schedule == "step":
             return config.step_gamma ** ((step // steps_per_epoch) // config.step_epochs)
+        if config.schedule == "warmup_step":
+            return warmup_step_factor(config, step // steps_per_epoch)
         if step < warmup_steps:
             return (step + 1) / warmup_steps
         progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))

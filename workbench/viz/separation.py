@@ -1,5 +1,6 @@
 """Figures and views for query-based separation: SDR and ablation tables, the embedding panels of
-CaRE-SEP's Figure 3, and a player to hear a mixture, a separated estimate and its reference.
+CaRE-SEP's Figure 3 (four panels with their KL divergences), markdown tables that survive ``|`` in class
+names, and a player to hear a mixture, a separated estimate and its reference.
 
 Tables are nested mappings ``row -> metric -> (mean, ci95)`` as
 :class:`workbench.recipes.care_sep.CareSepRun` holds them; the player takes a ``separate`` function, so
@@ -46,7 +47,11 @@ def sdr_table_figure(
     Raises:
         ValueError: an empty table or a row without one of the SDRs.
     """
-    figure = score_table_figure(_relabelled(table, labels), columns=SDR_COLUMNS, column_names=COLUMN_NAMES,
+    separating = {row: values for row, values in table.items()
+                  if any(np.isfinite(values[metric][0]) for metric in SDR_COLUMNS if metric in values)}  # fmt: skip
+    if not separating:
+        raise ValueError("the SDR table has no row with SDRs (CaRE-CLS alone does not separate)")
+    figure = score_table_figure(_relabelled(separating, labels), columns=SDR_COLUMNS, column_names=COLUMN_NAMES,
                                 y_title="dB", title=title)  # fmt: skip
     if query_blind is not None and np.isfinite(query_blind):
         figure.add_hline(
@@ -56,16 +61,31 @@ def sdr_table_figure(
     return figure
 
 
+FLAGS = ("grad", "init", "shared")
+"""The paper's Table 2 columns, in its order: Grad, Init, Shared encoder."""
+FLAG_NAMES = {"grad": "Grad", "init": "Init", "shared": "Shared encoder"}
+_CELL_HEIGHT, _HEADER_HEIGHT = 30, 34
+
+
+def _format(mean: float, ci95: float, digits: int) -> str:
+    if not np.isfinite(mean):
+        return "-"
+    return f"{mean:.{digits}f} ± {ci95:.{digits}f}" if np.isfinite(ci95) else f"{mean:.{digits}f}"
+
+
 def ablation_table_figure(
     table: ScoreTable, flags: Mapping[str, Mapping[str, bool]], names: Mapping[str, str] | None = None,
     title: str | None = None,
 ) -> go.Figure:  # fmt: skip
     """The ablation as a table (the paper's Table 2): one line per row, its flags and its scores.
 
+    The figure is as tall as its rows (every row visible, no scrolling box); a metric a row does not have
+    (CaRE-CLS's SDRs) shows as ``-``.
+
     Args:
         table: ``row -> metric -> (mean, ci95)``; SDRs in dB and ``"map"``.
-        flags: ``row -> {"shared": bool, "init": bool, "grad": bool}``.
-        names: what each row is (a column of its own), optional.
+        flags: ``row -> {"grad": bool, "init": bool, "shared": bool}``.
+        names: the paper's name of each row (a column of its own), optional.
 
     Raises:
         ValueError: an empty table, or a row without flags.
@@ -78,84 +98,145 @@ def ablation_table_figure(
     rows = list(table)
     metrics = [metric for metric in (*SDR_COLUMNS, "map") if all(metric in table[row] for row in rows)]
     mark = {True: "✓", False: "✗"}
-    header = ["row", *(["what"] if names else []), "shared", "init", "grad", *(COLUMN_NAMES[m] for m in metrics)]
+    header = ["ID", *(["model"] if names else []), *(FLAG_NAMES[flag] for flag in FLAGS),
+              *(COLUMN_NAMES[m] for m in metrics)]  # fmt: skip
     columns: list[list[str]] = [rows]
     if names:
         columns.append([names.get(row, "") for row in rows])
-    columns += [[mark[bool(flags[row][flag])] for row in rows] for flag in ("shared", "init", "grad")]
+    columns += [[mark[bool(flags[row][flag])] for row in rows] for flag in FLAGS]
     for metric in metrics:
         digits = 2 if metric == "map" else 1
-        columns.append([f"{table[row][metric][0]:.{digits}f} ± {table[row][metric][1]:.{digits}f}" for row in rows])
-    figure = go.Figure(go.Table(header={"values": header, "align": "left"}, cells={"values": columns, "align": "left"}))
-    figure.update_layout(title=title, margin=MARGIN, height=120 + 30 * len(rows))
+        columns.append([_format(*table[row][metric], digits) for row in rows])
+    figure = go.Figure(go.Table(
+        header={"values": header, "align": "left", "height": _HEADER_HEIGHT},
+        cells={"values": columns, "align": "left", "height": _CELL_HEIGHT},
+    ))  # fmt: skip
+    margin = {**MARGIN, "t": 50 if title else 10, "b": 10}
+    height = margin["t"] + margin["b"] + _HEADER_HEIGHT + _CELL_HEIGHT * len(rows) + 20
+    figure.update_layout(title=title, margin=margin, height=height)
     return figure
+
+
+def markdown_cell(value: object) -> str:
+    """``value`` as text safe inside a markdown table cell: ``|`` escaped (class names contain it), no newlines."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A markdown table whose cells are escaped with :func:`markdown_cell`.
+
+    Raises:
+        ValueError: a row with another number of cells than the header.
+    """
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"markdown_table: a row has {len(row)} cells for {len(header)} columns: {list(row)}")
+    lines = ["| " + " | ".join(markdown_cell(name) for name in header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def kl_markdown(kl: Mapping[str, Mapping[str, float]], labels: Mapping[str, str] | None = None) -> str:
+    """The Figure-3 KL divergences (nats) as a markdown table: one line per row, one column per pair."""
+    names: list[str] = []
+    for values in kl.values():
+        names += [name for name in values if name not in names]
+    body = [[(labels or {}).get(row, row), *(f"{values[name]:.3g}" if name in values else "-" for name in names)]
+            for row, values in kl.items()]  # fmt: skip
+    return markdown_table(["row", *names], body)
+
+
+PANEL_KINDS = {"separation": "separation feature", "query": "query embedding"}
 
 
 def embedding_panels_figure(
-    panels: Mapping[str, tuple[np.ndarray, np.ndarray]], group_names: Sequence[str],
+    panels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], class_names: Sequence[str],
     kl: Mapping[str, Mapping[str, float]] | None = None, labels: Mapping[str, str] | None = None,
     title: str | None = None,
 ) -> go.Figure:  # fmt: skip
-    """Figure 3 of CaRE-SEP: per model, a 2-D map of query embeddings and separation features of two classes.
+    """Figure 3 of CaRE-SEP as the paper draws it: per row, a t-SNE panel of its separation features and one
+    of its query embeddings, two classes in two colours, each panel titled with its class-vs-class KL.
 
-    Groups are ``(query a, query b, separation a, separation b)``: colour is the class, the marker the
-    kind (circle: query embedding, cross: separation feature), so a mismatch between query and separation
-    distributions shows as circles and crosses apart.
+    With rows A (baseline) and C (CaRE-SEP) these are the paper's panels (a)-(d); the query-vs-separation KL
+    of each class, where the two have one width, is written under the row's separation panel.
 
     Args:
-        panels: ``row -> (points (M, 2), groups (M,))``, groups indexing ``group_names``.
-        group_names: the four group names, ``"query: <a>"``, ``"query: <b>"``, ``"separation: <a>"``, ...
-        kl: ``row -> name -> KL`` (nats), printed under each panel's title.
-        labels: panel title per row.
+        panels: ``row -> kind ("separation" | "query") -> (points (M, 2), class index per point (M,))``.
+        class_names: names of the class indices.
+        kl: ``row -> name -> KL`` (nats) as :func:`~workbench.recipes.care_sep.figure_analysis` names them.
+        labels: display name per row.
 
     Raises:
-        ValueError: no panels, not four groups, or points and groups that disagree.
+        ValueError: no panels, or points and classes that disagree.
     """
-    if not panels:
+    cells = [(row, kind) for row, kinds in panels.items() for kind in PANEL_KINDS if kind in kinds]
+    if not cells:
         raise ValueError("no embedding panels to draw")
-    if len(group_names) != 4:
-        raise ValueError(f"expected four groups (query/separation x two classes), got {list(group_names)}")
-    rows = list(panels)
     titles = []
-    for row in rows:
-        text = (labels or {}).get(row, row)
-        if kl and row in kl:
-            query_vs_separation = [value for name, value in kl[row].items() if name.startswith("query | separation")]
-            if query_vs_separation:
-                text += f"<br>KL query|separation {np.mean(query_vs_separation):.3g}"
+    for position, (row, kind) in enumerate(cells):
+        text = f"({chr(ord('a') + position)}) {(labels or {}).get(row, row)}: {PANEL_KINDS[kind]}"
+        values = (kl or {}).get(row, {})
+        pair = next((value for name, value in values.items() if name.startswith(f"{kind}: ")), None)
+        if pair is not None:
+            text += f"<br>KL between classes {pair:.3g}"
+        across = [value for name, value in values.items() if name.startswith("query | separation")]
+        if kind == "separation" and across:
+            text += f"; query vs separation {np.mean(across):.3g}"
         titles.append(text)
-    figure = make_subplots(rows=1, cols=len(rows), subplot_titles=titles)
-    symbols = ("circle", "circle", "x", "x")
-    for column, row in enumerate(rows, start=1):
-        points, groups = (np.asarray(array) for array in panels[row])
-        if points.ndim != 2 or points.shape[1] != 2 or groups.shape != (len(points),):
+    columns = min(4, len(cells))
+    grid_rows = -(-len(cells) // columns)
+    figure = make_subplots(rows=grid_rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.05,
+                           vertical_spacing=0.18 if grid_rows > 1 else 0.1)  # fmt: skip
+    shown: set[int] = set()
+    for position, (row, kind) in enumerate(cells):
+        points, classes = (np.asarray(array) for array in panels[row][kind])
+        if points.ndim != 2 or points.shape[1] != 2 or classes.shape != (len(points),):
             raise ValueError(
-                f"panel {row!r}: points must be (M, 2) with one group each, got {points.shape}, {groups.shape}"
+                f"panel {row!r} {kind}: points must be (M, 2) with one class each, got {points.shape}, {classes.shape}"
             )
-        for group, name in enumerate(group_names):
-            members = groups == group
+        for order, label in enumerate(sorted(set(classes.tolist()))):
+            members = classes == label
             figure.add_trace(
                 go.Scatter(
-                    x=points[members, 0], y=points[members, 1], mode="markers", name=name, legendgroup=name,
-                    showlegend=column == 1,
-                    marker={"color": color_of(group % 2), "symbol": symbols[group], "size": 8, "opacity": 0.8},
+                    x=points[members, 0], y=points[members, 1], mode="markers", name=class_names[int(label)],
+                    legendgroup=str(label), showlegend=label not in shown,
+                    marker={"color": color_of(order), "size": 7, "opacity": 0.8},
                 ),
-                row=1, col=column,
+                row=position // columns + 1, col=position % columns + 1,
             )  # fmt: skip
-    figure.update_layout(title=title, margin={**MARGIN, "t": 80}, legend_title_text="t-SNE of")
+            shown.add(label)
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False)
+    figure.update_annotations(font_size=11)
+    figure.update_layout(title=title, margin={**MARGIN, "t": 100}, height=140 + 300 * grid_rows,
+                         legend_title_text="class")  # fmt: skip
     return figure
 
 
+DYNAMIC_RANGE_DB = 80.0
+"""Each spectrogram's colour range: its own peak down to this many dB below it."""
+
+
 def _spectrogram_panels(waveforms: Sequence[np.ndarray], titles: Sequence[str], sample_rate: SampleRate) -> go.Figure:
-    figure = make_subplots(rows=1, cols=len(waveforms), subplot_titles=list(titles), shared_yaxes=True)
+    """Log-mel spectrograms side by side, each on its own range (its peak to 80 dB below, so a quiet
+    estimate is not a flat colour) with its own dB colour bar; time in seconds, mel band up."""
+    figure = make_subplots(rows=1, cols=len(waveforms), subplot_titles=list(titles), shared_yaxes=True,
+                           horizontal_spacing=0.09)  # fmt: skip
     for column, waveform in enumerate(waveforms, start=1):
         times, decibels = log_mel(waveform, sample_rate)
+        peak = float(decibels.max()) if decibels.size else 0.0
+        domain = figure.layout[f"xaxis{column if column > 1 else ''}"].domain
         figure.add_trace(
-            go.Heatmap(x=times, y=np.arange(decibels.shape[0]), z=decibels, colorscale="Viridis", zmin=-80, zmax=0,
-                       showscale=column == len(waveforms)),
+            go.Heatmap(
+                x=times, y=np.arange(decibels.shape[0]), z=decibels, colorscale="Viridis",
+                zmin=peak - DYNAMIC_RANGE_DB, zmax=peak,
+                colorbar={"title": {"text": "dB"}, "x": domain[1] + 0.005, "thickness": 10, "len": 0.9},
+            ),
             row=1, col=column,
         )  # fmt: skip
-    figure.update_layout(margin=MARGIN, height=300)
+        figure.update_xaxes(title_text="time (s)", row=1, col=column)
+    figure.update_yaxes(title_text="mel band", row=1, col=1)
+    figure.update_layout(margin={**MARGIN, "r": 40}, height=320)
     return figure
 
 
@@ -172,7 +253,8 @@ def separation_player(
     """Pick a mixture, a query class and a model; hear mixture, estimate and reference, see their spectrograms.
 
     The reference is the mixture's source of the query class, or silence when the class is not in the
-    mixture (then the estimate should be silent too).
+    mixture (then the estimate should be silent too). Picking another mixture resets the query to the
+    class of its first source, so the first thing heard is a source that is there.
 
     Args:
         separate: ``separate(row, mixture (samples,), query_class) -> estimate (samples,)``.
@@ -228,11 +310,19 @@ def separation_player(
             caption.value = text
         with spectrograms.batch_update():
             for trace, new in zip(spectrograms.data, fresh.data):
-                trace.update(x=new.x, y=new.y, z=new.z)
+                trace.update(x=new.x, y=new.y, z=new.z, zmin=new.zmin, zmax=new.zmax)
             for annotation, text in zip(spectrograms.layout.annotations, titles):
                 annotation.text = text
 
-    for chooser in (pair_chooser, class_chooser, row_chooser):
+    def reset_query(change: dict) -> None:
+        first_source = int(classes[change["new"], 0])
+        if class_chooser.value != first_source:
+            class_chooser.value = first_source  # its observer shows the new pair
+        else:
+            show()
+
+    pair_chooser.observe(reset_query, names="value")
+    for chooser in (class_chooser, row_chooser):
         chooser.observe(show, names="value")
     show()
     audio = ipywidgets.HBox([ipywidgets.VBox([caption, player]) for caption, player in zip(captions, players)])
@@ -241,7 +331,7 @@ def separation_player(
 
 def result_player(result, rows: Sequence[str] | None = None, indices: Sequence[int] | None = None) -> ipywidgets.VBox:
     """:func:`separation_player` on a :class:`~workbench.recipes.care_sep.CareSepRun`'s test pairs and systems."""
-    rows = list(result.systems) if rows is None else list(rows)
+    rows = result.separating_rows() if rows is None else list(rows)
     test = result.data.test
     return separation_player(
         result.separate, test.sources, test.classes, result.class_names, result.sample_rate, rows,
