@@ -74,11 +74,11 @@ def test_geometry_figure_errors(geometries):
 def test_summaries_figure_has_one_panel_per_summary(geometries):
     summaries = {name: geometry.summaries() for name, geometry in geometries.items()}
     figure = summaries_figure(summaries, title="summaries")
-    assert len(figure.data) == 4
+    assert len(figure.data) == 5  # the four ADD summaries and the inter-class hierarchy
     for trace, key in zip(figure.data, summaries["tight"], strict=True):
         assert list(trace.x) == ["tight", "loose"]
         assert list(trace.y) == [summaries["tight"][key], summaries["loose"][key]]
-    with pytest.raises(ValueError, match="lack \\['inter-class equidistance'\\]"):
+    with pytest.raises(ValueError, match="lack \\['inter-class equidistance', 'inter-class hierarchy'\\]"):
         summaries_figure({"x": {k: 0.0 for k in list(summaries["tight"])[:3]}})
     with pytest.raises(ValueError, match="at least one"):
         summaries_figure({})

@@ -113,11 +113,12 @@ SUMMARY_LABELS = {
     "intra-class equidistance": "intra-class CV (lower = more equidistant)",
     "inter-class separation": "inter-class separation (higher = further apart)",
     "inter-class equidistance": "inter-class CV (lower = more equidistant)",
+    "inter-class hierarchy": "spread of per-pair means (CV; what σ_n targets)",
 }
 
 
 def summaries_figure(summaries: Mapping[str, Mapping[str, float]], title: str | None = None) -> go.Figure:
-    """Bars of the four geometry summaries (one panel each), one bar per model.
+    """Bars of the geometry summaries (one panel each), one bar per model.
 
     Args:
         summaries: name -> :meth:`Geometry.summaries` (or any mapping with its four keys).
@@ -133,7 +134,7 @@ def summaries_figure(summaries: Mapping[str, Mapping[str, float]], title: str | 
         if missing := [key for key in keys if key not in values]:
             raise ValueError(f"summaries of {name!r} lack {missing}")
     names = [str(name) for name in summaries]
-    figure = make_subplots(rows=1, cols=4, subplot_titles=[SUMMARY_LABELS[key] for key in keys],
+    figure = make_subplots(rows=1, cols=len(keys), subplot_titles=[SUMMARY_LABELS[key] for key in keys],
                            horizontal_spacing=0.06)  # fmt: skip
     for column, key in enumerate(keys, start=1):
         figure.add_trace(
