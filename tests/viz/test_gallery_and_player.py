@@ -25,12 +25,12 @@ def test_class_player_switches_clip_and_spectrogram():
     player = viz.class_player(clips, 16000)
     chooser, audio = player.children[0].children
     spectrogram = player.children[1]
-    first_audio, first_z = audio.value, np.asarray(spectrogram.data[0].z)
+    first_audio, first_z = audio.value, np.asarray(spectrogram.figure.data[0].z)
     assert first_audio[:4] == b"RIFF"
     chooser.value = "high"
     assert audio.value != first_audio and audio.value[:4] == b"RIFF"
-    assert not np.array_equal(np.asarray(spectrogram.data[0].z), first_z)
-    assert spectrogram.layout.title.text == "high"
+    assert not np.array_equal(np.asarray(spectrogram.figure.data[0].z), first_z)
+    assert spectrogram.figure.layout.title.text == "high"
     with pytest.raises(ValueError, match="at least one clip"):
         viz.class_player({}, 16000)
 

@@ -21,6 +21,7 @@ import torch
 
 from workbench.typing import SampleRate
 from workbench.viz.figures import MARGIN, color_of
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_widget, set_audio
 
 
@@ -169,16 +170,13 @@ def tag_player(
 
     waveform, sample_rate = load_clip(start)
     player = audio_widget(waveform, sample_rate)
-    figure = go.FigureWidget(bars(start))
+    figure = PlotlyView(bars(start))
 
     def show(change: Mapping[str, Any]) -> None:
         position = change["new"]
         set_audio(player, *load_clip(position))
         fresh = bars(position)
-        with figure.batch_update():
-            figure.data[0].update(x=fresh.data[0].x, y=fresh.data[0].y, marker_color=fresh.data[0].marker.color)
-            figure.layout.title = fresh.layout.title
-            figure.layout.height = fresh.layout.height
+        figure.figure = fresh
 
     chooser.observe(show, names="value")
     return ipywidgets.VBox([ipywidgets.HBox([chooser, player]), figure])

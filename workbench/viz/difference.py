@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from workbench.typing import SampleRate
 from workbench.viz.figures import MARGIN, color_of, spectrogram_figure
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_widget, set_audio
 
 ScoreTable = Mapping[str, Mapping[Any, tuple[float, float]]]
@@ -138,15 +139,13 @@ def bgknown_player(builder: Any, indices: Sequence[int] | None = None) -> ipywid
     part_chooser = ipywidgets.ToggleButtons(options=list(parts), value="mixture")
     first = waveform_of(indices[0], "mixture")
     player = audio_widget(first, sample_rate)
-    spectrogram = go.FigureWidget(spectrogram_figure(first, sample_rate, title="mixture"))
+    spectrogram = PlotlyView(spectrogram_figure(first, sample_rate, title="mixture"))
 
     def show(_change: Any) -> None:
         waveform = waveform_of(item_chooser.value, part_chooser.value)
         set_audio(player, waveform, sample_rate)
         fresh = spectrogram_figure(waveform, sample_rate, title=part_chooser.value)
-        with spectrogram.batch_update():
-            spectrogram.data[0].update(x=fresh.data[0].x, y=fresh.data[0].y, z=fresh.data[0].z)
-            spectrogram.layout.title = fresh.layout.title
+        spectrogram.figure = fresh
 
     item_chooser.observe(show, names="value")
     part_chooser.observe(show, names="value")

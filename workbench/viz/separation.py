@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from workbench.typing import SampleRate
 from workbench.viz.difference import score_table_figure
 from workbench.viz.figures import MARGIN, color_of, log_mel
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_widget, set_audio
 
 SDR_COLUMNS = ("mixture_sdr", "clean_sdr", "silence_sdr", "sdri")
@@ -208,7 +209,7 @@ def separation_player(
     players = [audio_widget(), audio_widget(), audio_widget()]
     captions = [ipywidgets.Label(text) for text in ("mixture", "estimate", "reference")]
     titles = ["mixture", "estimate", "reference"]
-    spectrograms = go.FigureWidget(_spectrogram_panels([np.zeros(1024)] * 3, titles, sample_rate))
+    spectrograms = PlotlyView(_spectrogram_panels([np.zeros(1024)] * 3, titles, sample_rate))
 
     def parts() -> tuple[list[np.ndarray], list[str]]:
         index, query_class = pair_chooser.value, class_chooser.value
@@ -226,11 +227,7 @@ def separation_player(
         for player, caption, waveform, text in zip(players, captions, waveforms, titles):
             set_audio(player, waveform, sample_rate)
             caption.value = text
-        with spectrograms.batch_update():
-            for trace, new in zip(spectrograms.data, fresh.data):
-                trace.update(x=new.x, y=new.y, z=new.z)
-            for annotation, text in zip(spectrograms.layout.annotations, titles):
-                annotation.text = text
+        spectrograms.figure = fresh
 
     for chooser in (pair_chooser, class_chooser, row_chooser):
         chooser.observe(show, names="value")
