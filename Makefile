@@ -18,11 +18,14 @@ export MPLBACKEND ?= Agg
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml jupyter-config/workbench.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "workbench needs Python 3.11, found " + sys.version' 
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The environment's Jupyter saves this checkout's notebooks without outputs (workbench.notebooks.pre_save_hook).
+	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp jupyter-config/workbench.json $(VENV)/etc/jupyter/jupyter_server_config.d/workbench.json
 	@touch $(STAMP)
 
 demo: env
