@@ -1,18 +1,19 @@
-"""Saving a tracked notebook through Jupyter's contents manager leaves the file as committed."""
+"""Saving a tracked notebook through Jupyter's contents manager leaves the file as committed, and its
+outputs come back when it is opened again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_server.services.contents.filemanager import FileContentsManager
 from nbformat.v4 import new_output
-from traitlets.config import Config
+from traitlets.utils.importstring import import_item
 
-from workbench.notebooks import CHECK_MARK, CLEAN_FOLDERS_VARIABLE, pre_save_hook
+from workbench.notebooks import CHECK_MARK, CLEAN_FOLDERS_VARIABLE, outputs_aside_path, pre_save_hook
 from workbench.paths import REPO_DIR, notebooks_dir
 
 
@@ -26,10 +27,22 @@ def checkout(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def manager(root: Path) -> FileContentsManager:
-    """A contents manager configured the way jupyter-config/workbench.json configures JupyterLab's."""
-    settings = json.loads((REPO_DIR / "jupyter-config" / "workbench.json").read_text())
-    return FileContentsManager(root_dir=str(root), config=Config(settings))
+class Manager:
+    """The contents manager jupyter-config/workbench.json gives JupyterLab, called as the server calls it."""
+
+    def __init__(self, root: Path):
+        settings = json.loads((REPO_DIR / "jupyter-config" / "workbench.json").read_text())
+        self.contents = import_item(settings["ServerApp"]["contents_manager_class"])(root_dir=str(root))
+
+    def get(self, path: str) -> dict:
+        return asyncio.run(self.contents.get(path))
+
+    def save(self, model: dict, path: str) -> dict:
+        return asyncio.run(self.contents.save(model, path))
+
+
+def manager(root: Path) -> Manager:
+    return Manager(root)
 
 
 def run_in_jupyterlab(content: dict) -> None:
@@ -48,7 +61,7 @@ def run_in_jupyterlab(content: dict) -> None:
 
 def test_saving_a_run_notebook_leaves_the_tracked_file_unchanged(checkout):
     contents = manager(checkout)
-    assert contents.pre_save_hook is pre_save_hook
+    assert contents.contents._pre_save_hooks == [pre_save_hook]
     path = checkout / "notebooks" / "00_quickstart.ipynb"
     committed = path.read_bytes()
     model = contents.get("notebooks/00_quickstart.ipynb")
@@ -65,6 +78,25 @@ def test_saving_a_run_notebook_leaves_the_tracked_file_unchanged(checkout):
     run_in_jupyterlab(model["content"])
     contents.save(model, "notebooks/00_quickstart.ipynb")
     assert path.read_bytes() == committed  # byte for byte: `git status` stays clean
+
+
+def test_reopening_brings_the_outputs_back_for_unchanged_cells(checkout):
+    contents = manager(checkout)
+    model = contents.get("notebooks/00_quickstart.ipynb")
+    run_in_jupyterlab(model["content"])
+    contents.save(model, "notebooks/00_quickstart.ipynb")
+    assert outputs_aside_path(checkout / "notebooks" / "00_quickstart.ipynb").is_file()
+    # The file on disk holds no outputs; opening it again shows the run's outputs.
+    reopened = contents.get("notebooks/00_quickstart.ipynb")["content"]
+    code = [cell for cell in reopened["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["outputs"] for cell in code) and code[0]["execution_count"] is not None
+    # Outside the session, a cell edited since keeps no stale output.
+    path = checkout / "notebooks" / "00_quickstart.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[2].source += "\nprint('changed')"
+    nbformat.write(notebook, path)
+    reopened = contents.get("notebooks/00_quickstart.ipynb")["content"]
+    assert reopened["cells"][2]["outputs"] == [] and reopened["cells"][4]["outputs"]
 
 
 def test_notebooks_elsewhere_are_saved_with_their_outputs(checkout):
