@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lab_driver import INSTALL_HINT, JupyterLab, find_chromium, start_jupyterlab
-
-NOTEBOOKS = ["00_quickstart.ipynb", "04_care_sep.ipynb", "05_layer_fusion.ipynb"]
-
+from lab_driver import INSTALL_HINT, NOTEBOOKS, JupyterLab, find_chromium, start_jupyterlab
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":

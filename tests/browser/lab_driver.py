@@ -22,6 +22,9 @@ from pathlib import Path
 
 from workbench.paths import REPO_DIR, notebooks_dir
 
+NOTEBOOKS = ["00_quickstart.ipynb", "04_care_sep.ipynb", "05_layer_fusion.ipynb"]
+"""The notebooks the browser tests open."""
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_VARIABLE = "WORKBENCH_CHROMIUM"
 INSTALL_HINT = "apt-get install -y chromium (Debian), or set WORKBENCH_CHROMIUM to a Chromium executable"

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+
+from lab_driver import NOTEBOOKS
 
 from workbench.paths import notebooks_dir
 
@@ -113,20 +117,46 @@ EXPLORER_POINT = """(avoid) => {
 }"""
 
 
-def open_and_run_all(page, lab, name: str, console: list[str]) -> dict:
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-    page.goto(lab.notebook_url(name))
-    page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+@dataclass
+class Run:
+    """A notebook open in its own tab, with everything its console said."""
+
+    name: str
+    page: Any
+    console: list[str] = field(default_factory=list)
+
+
+def start_run_all(browser, lab, name: str) -> Run:
+    """Open ``name`` in a new 1600 x 1000 tab and start Run All (without waiting for it)."""
+    run = Run(name, browser.new_page(viewport={"width": 1600, "height": 1000}))
+    run.page.on("console", lambda message: run.console.append(f"{message.type}: {message.text}"))
+    run.page.on("pageerror", lambda error: run.console.append(f"pageerror: {error}"))
+    run.page.goto(lab.notebook_url(name))
+    run.page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
+    run.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return run
+
+
+def wait_until_done(run: Run, lab) -> dict:
+    """Wait until every code cell of ``run`` has executed and the kernel is idle; fail on an error output."""
+    run.page.bring_to_front()
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
-        state = page.evaluate(NOTEBOOK_STATE)
-        assert not state["errors"], f"{name}: a cell raised {state['errors']}\n{lab.log()}"
+        state = run.page.evaluate(NOTEBOOK_STATE)
+        assert not state["errors"], f"{run.name}: a cell raised {state['errors']}\n{lab.log()}"
         if state["executed"] == state["cells"] and state["status"] == "idle":
             return state
-        assert time.monotonic() < deadline, f"{name}: Run All not done in {RUN_TIMEOUT_S:.0f} s: {state}"
+        assert time.monotonic() < deadline, f"{run.name}: Run All not done in {RUN_TIMEOUT_S:.0f} s: {state}"
         time.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def runs(jupyterlab, browser) -> dict[str, Run]:
+    """The three notebooks, each in its tab, all started at once: the kernels share the cores."""
+    started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS}
+    yield started
+    for run in started.values():
+        run.page.close()
 
 
 def wait_for_figures(page, minimum: int, timeout: float = 60.0) -> list[dict]:
@@ -169,11 +199,11 @@ def play(page, selector_js: str) -> float:
     return page.evaluate(f"() => ({selector_js}).currentTime")
 
 
-def test_quickstart_explorer_renders_plays_and_survives_a_reload(jupyterlab, browser, tmp_path):
+def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterlab, tmp_path):
     name = "00_quickstart.ipynb"
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    console: list[str] = []
-    open_and_run_all(page, jupyterlab, name, console)
+    run = runs[name]
+    page = run.page
+    wait_until_done(run, jupyterlab)
     # gallery, linear evaluation, confusion, class player, explorer scatter + spectrogram
     assert_figures_drawn(page, name, minimum=6, views=3)
     before = page.evaluate(EXPLORER)
@@ -185,7 +215,7 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(jupyterlab, bro
     after = page.evaluate(EXPLORER)
     assert after["audio"] != before["audio"] and after["picture"] != before["picture"] and after["ring"] != before["ring"]
     assert play(page, EXPLORER_AUDIO) > 0
-    page.screenshot(path=str(tmp_path / "quickstart.png"), full_page=False)
+    page.screenshot(path=str(tmp_path / "quickstart.png"))
     save_and_check_unchanged(page, jupyterlab, name)
 
     # Reload with the kernel running: the explorer comes back as it was and still answers clicks.
@@ -198,5 +228,81 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(jupyterlab, bro
     again = page.evaluate(EXPLORER_POINT, target["row"])
     page.mouse.click(again["x"], again["y"])
     page.wait_for_function(f"() => ({EXPLORER})().title.startsWith('clip {again['row']} ')", timeout=30_000)
-    assert_no_widget_errors(console, name)
-    page.close()
+    assert_no_widget_errors(run.console, name)
+
+
+# The CaRE-SEP player: its dropdowns by label, its three audio elements and captions, its spectrograms.
+PLAYER = """() => {
+  const node = window.jupyterapp.shell.currentWidget.node;
+  const query = Array.from(node.querySelectorAll(".widget-dropdown")).find((box) => box.textContent.trim().startsWith("query"));
+  if (!query) return null;
+  const player = query.closest(".widget-vbox");
+  const mixture = Array.from(player.querySelectorAll(".widget-dropdown")).find((box) => box.textContent.trim().startsWith("mixture"));
+  const plot = player.querySelector(".js-plotly-plot");
+  // ipywidgets writes option labels with non-breaking spaces.
+  const chosen = (box) => box.querySelector("select").selectedOptions[0].textContent.replace(/\u00a0/g, " ");
+  return {
+    mixture: chosen(mixture),
+    query: chosen(query),
+    audio: Array.from(player.querySelectorAll("audio")).map((audio) => audio.src),
+    captions: Array.from(player.querySelectorAll(".widget-label")).map((label) => label.textContent),
+    titles: plot ? (plot.layout.annotations || []).map((annotation) => annotation.text) : [],
+  };
+}"""
+ESTIMATE_AUDIO = """Array.from(Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".widget-dropdown"))
+  .find((box) => box.textContent.trim().startsWith("query")).closest(".widget-vbox").querySelectorAll("audio"))[1]"""
+
+
+def test_care_sep_figures_render_and_the_player_separates_and_plays(runs, jupyterlab, tmp_path):
+    name = "04_care_sep.ipynb"
+    run = runs[name]
+    page = run.page
+    wait_until_done(run, jupyterlab)
+    # loss curves, SDR bars, ablation table, t-SNE panels, the player's spectrograms
+    assert_figures_drawn(page, name, minimum=5, views=1)
+    before = page.evaluate(PLAYER)
+    assert before is not None and len(before["audio"]) == 3 and all(before["audio"]), before
+    # Query the mixture's other source: the estimate must change and play.
+    assert re.fullmatch(r"pair \d+: .+ \+ .+", before["mixture"]), before
+    other = before["mixture"].split(": ", 1)[1].split(" + ")[1]
+    assert other != before["query"], before
+    query = page.locator(".widget-dropdown", has_text="query").locator("select")
+    query.scroll_into_view_if_needed()
+    query.select_option(label=other.replace(" ", "\u00a0"))
+    page.wait_for_function(f"() => ({PLAYER})().captions.some((text) => text === 'estimate ({other})')", timeout=60_000)
+    after = page.evaluate(PLAYER)
+    assert after["audio"][1] != before["audio"][1] and after["audio"][2] != before["audio"][2]
+    assert any(other in title for title in after["titles"]), after["titles"]
+    assert play(page, ESTIMATE_AUDIO) > 0
+    page.screenshot(path=str(tmp_path / "care_sep.png"))
+    save_and_check_unchanged(page, jupyterlab, name)
+    assert_no_widget_errors(run.console, name)
+
+
+FUSION = """() => {
+  const button = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll("button"))
+    .find((node) => node.textContent.includes("evaluate fusion"));
+  if (!button) return null;
+  const box = button.closest(".widget-vbox");
+  const plot = box.querySelector(".js-plotly-plot");
+  return {output: box.querySelector(".widget-html").textContent, bars: plot ? plot._fullData[0].y.length : 0};
+}"""
+
+
+def test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice(runs, jupyterlab, tmp_path):
+    name = "05_layer_fusion.ipynb"
+    run = runs[name]
+    page = run.page
+    wait_until_done(run, jupyterlab)
+    # layer curves, fusion bars, the fusion widget's chart
+    assert_figures_drawn(page, name, minimum=3, views=1)
+    before = page.evaluate(FUSION)
+    assert before is not None and before["bars"] >= 1, before
+    button = page.locator("button", has_text="evaluate fusion")
+    button.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_function(f"() => ({FUSION})().bars === {before['bars'] + 1}", timeout=120_000)
+    assert " on " in page.evaluate(FUSION)["output"]
+    page.screenshot(path=str(tmp_path / "layer_fusion.png"))
+    save_and_check_unchanged(page, jupyterlab, name)
+    assert_no_widget_errors(run.console, name)

@@ -15,6 +15,7 @@ def test_gallery_has_one_panel_per_clip():
     figure = viz.gallery_figure(_tones(), 16000, columns=5)
     assert [trace.type for trace in figure.data] == ["heatmap", "heatmap"]
     assert [annotation.text for annotation in figure.layout.annotations] == ["low", "high"]
+    assert figure.layout.xaxis.title.text == "time (s)" and figure.layout.yaxis.title.text == "mel band"
     # The higher tone's energy sits in a higher mel bin.
     peaks = [int(np.asarray(trace.z).mean(axis=1).argmax()) for trace in figure.data]
     assert peaks[1] > peaks[0]
