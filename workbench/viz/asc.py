@@ -48,7 +48,7 @@ def fusion_scores_figure(scores: Mapping[str, Any], names: Sequence[str], title:
                      "arrayminus": [mean - value.min() for value, mean in zip(values, means, strict=True)]},
             hovertemplate="%{x}: %{y:.3f}<extra>" + backend + "</extra>",
         ))  # fmt: skip
-    figure.update_layout(barmode="group", title=title, yaxis_title="test accuracy", yaxis_range=[0, 1],
+    figure.update_layout(barmode="group", title=title, xaxis_title="model", yaxis_title="test accuracy (0-1)", yaxis_range=[0, 1],
                          margin=MARGIN)  # fmt: skip
     return figure
 

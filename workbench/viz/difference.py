@@ -41,6 +41,7 @@ def score_table_figure(
     column_names: Mapping[Any, str] | None = None,
     y_title: str = "score",
     title: str | None = None,
+    x_title: str = "condition",
 ) -> go.Figure:
     """Grouped bars: one group per column (condition, task or k), one bar per model, 95 % CI error bars.
 
@@ -48,7 +49,7 @@ def score_table_figure(
         table: ``model -> column -> (mean, ci95)``.
         columns: the columns to draw, in order; default every column of the first model.
         column_names: display name of each column (default ``str(column)``).
-        y_title: axis title; title: figure title.
+        y_title, x_title: axis titles; title: figure title.
 
     Raises:
         ValueError: an empty table or a model without a score for a drawn column.
@@ -65,7 +66,8 @@ def score_table_figure(
                 hovertemplate="%{x}: %{y:.3f} ± %{error_y.array:.3f}<extra>%{fullData.name}</extra>",
             )
         )  # fmt: skip
-    figure.update_layout(barmode="group", title=title, yaxis_title=y_title, legend_title_text="model", margin=MARGIN)
+    figure.update_layout(barmode="group", title=title, xaxis_title=x_title, yaxis_title=y_title, legend_title_text="model",
+                         margin=MARGIN)  # fmt: skip
     return figure
 
 

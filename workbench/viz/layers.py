@@ -122,7 +122,8 @@ def fusion_bars_figure(series: Mapping[str, Mapping[str, LinearEvalResult]], tit
         )  # fmt: skip
     metrics = {score.metric for scores in series.values() for score in scores.values()}
     figure.update_layout(
-        barmode="group", title=title, yaxis_title=metrics.pop() if len(metrics) == 1 else "score", margin=MARGIN
+        barmode="group", title=title, xaxis_title="task", yaxis_title=metrics.pop() if len(metrics) == 1 else "score",
+        margin=MARGIN,
     )
     return figure
 

@@ -48,7 +48,7 @@ def sdr_table_figure(
         ValueError: an empty table or a row without one of the SDRs.
     """
     figure = score_table_figure(_relabelled(table, labels), columns=SDR_COLUMNS, column_names=COLUMN_NAMES,
-                                y_title="dB", title=title)  # fmt: skip
+                                y_title="SDR (dB)", x_title="measure", title=title)  # fmt: skip
     if query_blind is not None and np.isfinite(query_blind):
         figure.add_hline(
             y=query_blind, line_dash="dash", line_color="gray",
@@ -143,6 +143,8 @@ def embedding_panels_figure(
                 ),
                 row=1, col=column,
             )  # fmt: skip
+    figure.update_xaxes(title_text="t-SNE 1")
+    figure.update_yaxes(title_text="t-SNE 2", col=1)
     figure.update_layout(title=title, margin={**MARGIN, "t": 80}, legend_title_text="t-SNE of")
     return figure
 
