@@ -20,6 +20,7 @@ env: $(STAMP)
 
 $(STAMP): pyproject.toml jupyter-config/workbench.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "workbench needs Python 3.11, found " + sys.version' 
+	@echo "make: creating the environment in $(VENV) (torch, torchaudio, JupyterLab, playwright from PyPI; about two minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -29,8 +30,13 @@ $(STAMP): pyproject.toml jupyter-config/workbench.json
 	@touch $(STAMP)
 
 demo: env
+	@echo "make demo: executing the quickstart and every recipe notebook on the synthetic world with papermill,"
+	@echo "two at a time, into reproduce/ (progress lines below: cells done / total per notebook), then writing"
+	@echo "the claims report reproduce/report.md and report.html"
 	$(BIN)/workbench reproduce --out reproduce
 
+# The browser tests (tests/browser) run JupyterLab in headless Chromium when `chromium` is installed; without it
+# they are skipped with the reason, and with CI=true they fail.
 test: env
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg tests notebooks
