@@ -93,10 +93,11 @@ def test_reopening_brings_the_outputs_back_for_unchanged_cells(checkout):
     # Outside the session, a cell edited since keeps no stale output.
     path = checkout / "notebooks" / "00_quickstart.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells[2].source += "\nprint('changed')"
+    edited = next(cell for cell in notebook.cells if cell.get("id") == "validate")
+    edited.source += "\nprint('changed')"
     nbformat.write(notebook, path)
-    reopened = contents.get("notebooks/00_quickstart.ipynb")["content"]
-    assert reopened["cells"][2]["outputs"] == [] and reopened["cells"][4]["outputs"]
+    cells = {cell["id"]: cell for cell in contents.get("notebooks/00_quickstart.ipynb")["content"]["cells"]}
+    assert cells["validate"]["outputs"] == [] and cells["world-table"]["outputs"]
 
 
 def test_notebooks_elsewhere_are_saved_with_their_outputs(checkout):
