@@ -78,7 +78,11 @@ EXPLORER = """() => {
     picture = 0;
     for (let i = 0; i < href.length; i++) picture = (picture * 31 + href.charCodeAt(i)) | 0;
   }
+  // The whole explorer, spectrogram and colour bar included, lies inside its output area (1600-px window).
+  const area = box.closest(".jp-OutputArea-output").getBoundingClientRect();
+  const drawn = spectrogram.querySelector(".main-svg").getBoundingClientRect();
   return {
+    fits: drawn.width > 200 && drawn.right <= area.right + 1 && box.getBoundingClientRect().right <= area.right + 1,
     audio: audio ? audio.src : null,
     title: spectrogram.layout.title.text,
     picture,
@@ -208,6 +212,7 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     assert_figures_drawn(page, name, minimum=6, views=3)
     before = page.evaluate(EXPLORER)
     assert before["title"].startswith("clip 0") and before["ring"] is not None and before["picture"]
+    assert before["fits"], "the explorer overflows its output area in a 1600-px window"
     target = page.evaluate(EXPLORER_POINT, 0)
     assert target is not None, "no clickable explorer point"
     page.mouse.click(target["x"], target["y"])
