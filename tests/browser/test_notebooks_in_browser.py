@@ -203,6 +203,22 @@ def play(page, selector_js: str) -> float:
     return page.evaluate(f"() => ({selector_js}).currentTime")
 
 
+def click_explorer_point(page, avoid: int, attempts: int = 3) -> dict:
+    """Click an explorer point (not row ``avoid``) with the mouse and wait until the spectrogram shows its
+    clip. A page still laying out cells (JupyterLab renders them as they scroll into view) can move the
+    point between measuring and clicking; then measure and click again, as a person would."""
+    for _attempt in range(attempts):
+        target = page.evaluate(EXPLORER_POINT, avoid)
+        assert target is not None, "no clickable explorer point"
+        page.mouse.click(target["x"], target["y"])
+        try:
+            page.wait_for_function(f"() => ({EXPLORER})().title.startsWith('clip {target['row']} ')", timeout=15_000)
+            return target
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: measure and click again
+            page.wait_for_timeout(1000)
+    raise AssertionError(f"{attempts} clicks on explorer points did not change the spectrogram: {page.evaluate(EXPLORER)}")
+
+
 def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterlab, tmp_path):
     name = "00_quickstart.ipynb"
     run = runs[name]
@@ -213,10 +229,7 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     before = page.evaluate(EXPLORER)
     assert before["title"].startswith("clip 0") and before["ring"] is not None and before["picture"]
     assert before["fits"], "the explorer overflows its output area in a 1600-px window"
-    target = page.evaluate(EXPLORER_POINT, 0)
-    assert target is not None, "no clickable explorer point"
-    page.mouse.click(target["x"], target["y"])
-    page.wait_for_function(f"() => ({EXPLORER})().title.startsWith('clip {target['row']} ')", timeout=30_000)
+    target = click_explorer_point(page, avoid=0)
     after = page.evaluate(EXPLORER)
     assert after["audio"] != before["audio"] and after["picture"] != before["picture"] and after["ring"] != before["ring"]
     assert play(page, EXPLORER_AUDIO) > 0
@@ -230,9 +243,7 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     page.wait_for_function(f"() => {{ const e = ({EXPLORER})(); return e && e.picture; }}", timeout=60_000)
     reloaded = page.evaluate(EXPLORER)
     assert reloaded["title"] == after["title"] and reloaded["ring"] == after["ring"] and reloaded["picture"]
-    again = page.evaluate(EXPLORER_POINT, target["row"])
-    page.mouse.click(again["x"], again["y"])
-    page.wait_for_function(f"() => ({EXPLORER})().title.startsWith('clip {again['row']} ')", timeout=30_000)
+    click_explorer_point(page, avoid=target["row"])
     assert_no_widget_errors(run.console, name)
 
 
