@@ -18,16 +18,25 @@ export MPLBACKEND ?= Agg
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml jupyter-config/workbench.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "workbench needs Python 3.11, found " + sys.version' 
+	@echo "make: creating the environment in $(VENV) (torch, torchaudio, JupyterLab, playwright from PyPI; about two minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The environment's Jupyter saves this checkout's notebooks without outputs (workbench.notebooks.pre_save_hook).
+	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp jupyter-config/workbench.json $(VENV)/etc/jupyter/jupyter_server_config.d/workbench.json
 	@touch $(STAMP)
 
 demo: env
+	@echo "make demo: executing the quickstart and every recipe notebook on the synthetic world with papermill,"
+	@echo "two at a time, into reproduce/ (progress lines below: cells done / total per notebook), then writing"
+	@echo "the claims report reproduce/report.md and report.html"
 	$(BIN)/workbench reproduce --out reproduce
 
+# The browser tests (tests/browser) run JupyterLab in headless Chromium when `chromium` is installed; without it
+# they are skipped with the reason, and with CI=true they fail.
 test: env
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg tests notebooks

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import os
+import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from workbench import recipes
 from workbench.atomic import atomic_write_text
@@ -132,18 +135,88 @@ def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     return NotebookOutcome(job, time.perf_counter() - start)
 
 
+def notebook_progress(path: Path) -> tuple[int, int] | None:
+    """``(code cells done, code cells)`` of a notebook papermill is executing into ``path``, from the
+    status papermill records on each cell as it goes; None before papermill has written it (or while
+    it is half written)."""
+    try:
+        notebook = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    cells = [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+    done = sum(cell.get("metadata", {}).get("papermill", {}).get("status") == "completed" for cell in cells)
+    return done, len(cells)
+
+
+class ProgressWatcher(threading.Thread):
+    """Prints the progress of the running notebooks (cells done / total, elapsed) while :func:`execute`
+    waits for them: a line when a notebook moves on, and at least every ``heartbeat`` seconds."""
+
+    def __init__(self, jobs: Sequence[NotebookJob], interval: float = 5.0, heartbeat: float = 60.0,
+                 stream: TextIO | None = None):  # fmt: skip
+        super().__init__(daemon=True, name="notebook-progress")
+        self.jobs = list(jobs)
+        self.interval, self.heartbeat = interval, heartbeat
+        self.stream = stream if stream is not None else sys.stdout
+        self.finished: set[str] = set()
+        self.started: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._last_state: tuple = ()
+        self._last_time = -float("inf")
+
+    def status(self, now: float) -> tuple[str, tuple]:
+        """One line (each unfinished notebook's cells done / total and time since it started) and what
+        it says apart from the times."""
+        parts, state = [], []
+        for job in self.jobs:
+            if job.output.name in self.finished:
+                continue
+            progress = notebook_progress(job.output)
+            state.append((job.output.name, progress))
+            if progress is None:
+                parts.append(f"{job.output.name} waiting")
+                continue
+            started = self.started.setdefault(job.output.name, now)
+            parts.append(f"{job.output.name} {progress[0]}/{progress[1]} cells, {now - started:.0f} s")
+        return ("[running] " + " | ".join(parts) if parts else ""), tuple(state)
+
+    def report(self, now: float | None = None) -> None:
+        """Print the status line when a notebook moved on, or when ``heartbeat`` seconds passed since the last."""
+        now = time.monotonic() if now is None else now
+        line, state = self.status(now)
+        if line and (state != self._last_state or now - self._last_time >= self.heartbeat):
+            print(line, file=self.stream, flush=True)
+            self._last_state, self._last_time = state, now
+
+    def run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.report()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def execute(jobs: Sequence[NotebookJob], out_dir: Path, jobs_in_parallel: int = 2) -> Report:
-    """Run ``jobs`` in up to ``jobs_in_parallel`` processes and write the claims report."""
+    """Run ``jobs`` in up to ``jobs_in_parallel`` processes, showing their progress, and write the claims report."""
     out_dir.mkdir(parents=True, exist_ok=True)
     runs_dir = out_dir / "runs"
     outcomes: list[NotebookOutcome] = []
-    with ProcessPoolExecutor(max_workers=max(1, jobs_in_parallel)) as pool:
-        futures = {pool.submit(_execute, job, str(runs_dir)): job for job in jobs}
-        for future in as_completed(futures):
-            outcome = future.result()
-            status = "ok" if outcome.error is None else "FAILED"
-            print(f"[{status}] {outcome.job.output.name} ({outcome.seconds:.0f} s)", flush=True)
-            outcomes.append(outcome)
+    for job in jobs:  # an executed notebook of an earlier run would read as progress
+        job.output.unlink(missing_ok=True)
+    print(f"executing {len(jobs)} notebooks, {max(1, jobs_in_parallel)} at a time, into {out_dir}", flush=True)
+    watcher = ProgressWatcher(jobs)
+    watcher.start()
+    try:
+        with ProcessPoolExecutor(max_workers=max(1, jobs_in_parallel)) as pool:
+            futures = {pool.submit(_execute, job, str(runs_dir)): job for job in jobs}
+            for future in as_completed(futures):
+                outcome = future.result()
+                watcher.finished.add(outcome.job.output.name)
+                status = "ok" if outcome.error is None else "FAILED"
+                print(f"[{status}] {outcome.job.output.name} ({outcome.seconds:.0f} s)", flush=True)
+                outcomes.append(outcome)
+    finally:
+        watcher.stop()
     outcomes.sort(key=lambda outcome: outcome.job.name)
     report = Report(out_dir, outcomes, gather_claims(runs_dir))
     write_report(report)

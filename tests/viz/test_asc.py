@@ -69,10 +69,11 @@ def test_tag_player_swaps_the_clip_and_its_bars():
     tags = np.array([[0.9, 0.1], [0.2, 0.7]])
     player = asc.tag_player(lambda position: (clips[position], 8000), tags, ["x", "y"], ["0: a", "1: b"], start=1)
     chooser, audio = player.children[0].children
-    figure = player.children[1]
+    figure = player.children[1].figure
     assert chooser.value == 1 and list(figure.data[0].y) == ["x", "y"]
     first_audio = audio.value
     chooser.value = 0
+    figure = player.children[1].figure
     assert audio.value != first_audio and list(figure.data[0].y) == ["y", "x"] and figure.layout.title.text == "0: a"
     with pytest.raises(ValueError, match="one label per clip, got 1 labels for 2 clips"):
         asc.tag_player(lambda position: (clips[position], 8000), tags, ["x", "y"], ["0: a"])

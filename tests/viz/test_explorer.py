@@ -57,36 +57,32 @@ def test_audio_html_embeds_the_clip():
 
 
 def test_select_loads_the_clip_and_redraws_the_spectrogram(explorer):
-    before = np.asarray(explorer.spectrogram.data[0].z)
+    before = np.asarray(explorer.spectrogram.figure.data[0].z)
     explorer.select(7)
     samples, rate = decode(explorer.audio.value)
     assert rate == SAMPLE_RATE and len(samples) == clip(7)[0].shape[-1]
     np.testing.assert_allclose(samples, clip(7)[0][0], atol=1 / 32768)
-    z = np.asarray(explorer.spectrogram.data[0].z)
+    z = np.asarray(explorer.spectrogram.figure.data[0].z)
     assert z.shape[0] == 64 and z.shape != before.shape
     frames_before = z.shape[1]
     explorer.select(2)
-    assert np.asarray(explorer.spectrogram.data[0].z).shape[1] < frames_before  # clip 2 is shorter
+    assert np.asarray(explorer.spectrogram.figure.data[0].z).shape[1] < frames_before  # clip 2 is shorter
     assert explorer.selected == 2 and "siren" not in explorer.info.value and "rain" in explorer.info.value
-    marker = explorer.scatter.data[-1]
+    marker = explorer.scatter.figure.data[-1]
     assert (marker.x[0], marker.y[0]) == tuple(explorer.points[2])
 
 
 def click(explorer: EmbeddingExplorer, trace_index: int, point_index: int) -> None:
-    """What the browser sends when a point is clicked (plotly's FigureWidget message)."""
-    trace = explorer.scatter.data[trace_index]
-    explorer.scatter._js2py_pointsCallback = {
-        "event_type": "plotly_click",
-        "points": {
-            "xs": [trace.x[point_index]], "ys": [trace.y[point_index]],
-            "point_indexes": [point_index], "trace_indexes": [trace_index],
-        },
-    }
+    """What the browser sends when a point is clicked (the PlotlyView front end's message)."""
+    customdata = explorer.scatter.figure.data[trace_index].customdata
+    message = {"type": "click", "trace": trace_index, "point": point_index,
+               "customdata": int(customdata[point_index]) if len(customdata) else None}  # fmt: skip
+    explorer.scatter._handle_custom_msg(message, [])
 
 
 def test_clicks_route_trace_and_point_to_the_dataset_row(explorer):
     labels = explorer.labels
-    class_traces = explorer.scatter.data[:-1]
+    class_traces = explorer.scatter.figure.data[:-1]
     assert [trace.name for trace in class_traces] == ["dog", "rain", "siren"]
     for trace_index, trace in enumerate(class_traces):
         rows = np.flatnonzero(labels == trace_index)  # one trace per class, rows in dataset order
@@ -94,7 +90,7 @@ def test_clicks_route_trace_and_point_to_the_dataset_row(explorer):
             click(explorer, trace_index, point_index)
             assert explorer.selected == row
             assert len(decode(explorer.audio.value)[0]) == clip(row)[0].shape[-1]
-    click(explorer, len(explorer.scatter.data) - 1, 0)  # the ring around the selection
+    click(explorer, len(explorer.scatter.figure.data) - 1, 0)  # the ring around the selection
     assert explorer.selected == rows[-1]
 
 

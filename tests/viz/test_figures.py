@@ -11,6 +11,7 @@ from workbench.evaluation.linear import LinearEvalResult
 from workbench.viz.figures import (
     confusion_figure,
     curve_figure,
+    chance_level,
     linear_eval_figure,
     log_mel,
     scatter_figure,
@@ -88,9 +89,28 @@ def test_linear_eval_bars_carry_means_and_confidence_intervals():
     assert list(bars.x) == ["random", "trained"]
     np.testing.assert_allclose(bars.y, [0.3, 0.8])
     np.testing.assert_allclose(bars.error_y.array, [0.05, 0.02])
-    assert figure.layout.yaxis.title.text == "accuracy"
+    assert figure.layout.yaxis.title.text == "accuracy (0-1)" and figure.layout.xaxis.title.text == "encoder"
     mixed = linear_eval_figure({"a": result(0.3, 0.0), "b": result(0.4, 0.0, metric="mAP")})
-    assert mixed.layout.yaxis.title.text == "score"
+    assert mixed.layout.yaxis.title.text == "score (0-1)"
+
+
+def test_linear_eval_chance_is_the_majority_class_share_or_the_positive_share():
+    scores = result(0.8, 0.02)
+    scores.test_targets = np.array([0, 0, 0, 1, 2, 2])
+    assert chance_level(scores) == 0.5
+    figure = linear_eval_figure({"a": scores, "b": scores})
+    (line,) = figure.layout.shapes
+    assert line.y0 == line.y1 == 0.5 and figure.layout.annotations[0].text == "chance: 0.500"
+    tagged = result(0.4, 0.0, metric="mAP")
+    tagged.test_targets = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]])
+    assert chance_level(tagged) == pytest.approx((0.5 + 0.25) / 2)  # the class with no positive is left out
+    differing = linear_eval_figure({"a": scores, "b": tagged})
+    assert not differing.layout.shapes and list(differing.data[1].y) == [0.5, 0.375]
+    unknown = result(0.5, 0.0)
+    unknown.test_targets = np.zeros(0, dtype=int)
+    assert chance_level(unknown) is None
+    unknown.classes = ("a", "b", "c", "d")
+    assert chance_level(unknown) == 0.25
 
 
 def test_confusion_counts_match_scikit_learn():
@@ -99,10 +119,15 @@ def test_confusion_counts_match_scikit_learn():
     figure = confusion_figure(y_true, y_pred, ["w", "x", "y", "z"])
     heatmap = figure.data[0]
     expected = sklearn.metrics.confusion_matrix(y_true, y_pred, labels=range(4))
-    np.testing.assert_array_equal(np.asarray(heatmap.text), expected)
-    np.testing.assert_allclose(np.asarray(heatmap.z), expected / expected.sum(axis=1, keepdims=True))
+    shares = expected / expected.sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(np.asarray(heatmap.customdata), expected)
+    np.testing.assert_allclose(np.asarray(heatmap.z), shares)
+    # What the cells say is what the colour bar measures: shares, in percent.
+    assert heatmap.text[0][0] == f"{100 * shares[0, 0]:.0f} %" and "share" in heatmap.colorbar.title.text
     counts = confusion_figure(y_true, y_pred, ["w", "x", "y", "z"], normalize=False).data[0]
     np.testing.assert_array_equal(np.asarray(counts.z), expected)
+    np.testing.assert_array_equal(np.asarray(counts.text), expected)
+    assert counts.colorbar.title.text == "clips"
 
 
 def test_curve_band_surrounds_the_mean():

@@ -15,6 +15,7 @@ def test_gallery_has_one_panel_per_clip():
     figure = viz.gallery_figure(_tones(), 16000, columns=5)
     assert [trace.type for trace in figure.data] == ["heatmap", "heatmap"]
     assert [annotation.text for annotation in figure.layout.annotations] == ["low", "high"]
+    assert figure.layout.xaxis.title.text == "time (s)" and figure.layout.yaxis.title.text == "mel band"
     # The higher tone's energy sits in a higher mel bin.
     peaks = [int(np.asarray(trace.z).mean(axis=1).argmax()) for trace in figure.data]
     assert peaks[1] > peaks[0]
@@ -25,12 +26,12 @@ def test_class_player_switches_clip_and_spectrogram():
     player = viz.class_player(clips, 16000)
     chooser, audio = player.children[0].children
     spectrogram = player.children[1]
-    first_audio, first_z = audio.value, np.asarray(spectrogram.data[0].z)
+    first_audio, first_z = audio.value, np.asarray(spectrogram.figure.data[0].z)
     assert first_audio[:4] == b"RIFF"
     chooser.value = "high"
     assert audio.value != first_audio and audio.value[:4] == b"RIFF"
-    assert not np.array_equal(np.asarray(spectrogram.data[0].z), first_z)
-    assert spectrogram.layout.title.text == "high"
+    assert not np.array_equal(np.asarray(spectrogram.figure.data[0].z), first_z)
+    assert spectrogram.figure.layout.title.text == "high"
     with pytest.raises(ValueError, match="at least one clip"):
         viz.class_player({}, 16000)
 

@@ -92,6 +92,11 @@ def test_explorer_evaluates_the_selection_and_compares_with_references():
     explorer.button.click()  # the button does the same; with nothing selected it only says so
     assert len(calls) == 1 and "Select at least one layer" in explorer.output.value
     assert [entry[:2] for entry in explorer.history] == [("pitch", ("b1", "b3"))]
+    bars = explorer.figure.figure.data[0]  # the chart of the selected task: reference, then the fusion
+    assert list(bars.y) == ["last", "b1 + b3"] and np.allclose(bars.x, [LAST["pitch"].mean, 0.66])
+    assert explorer.figure.figure.layout.xaxis.title.text == "accuracy"
+    explorer.task.value = "event"
+    assert list(explorer.figure.figure.data[0].y) == ["last"]
 
 
 def test_explorer_rejects_unknown_initial_layers():

@@ -104,6 +104,6 @@ def test_player_separates_on_every_choice():
     assert query.value == 1 and calls[-1] == ("G", 1)
     query.value = 0  # class a is not in pair 1: the reference is silence
     assert calls[-1] == ("G", 0) and audio.children[2].children[0].value == "reference: silence"
-    assert player.children[2].layout.annotations[2].text == "reference: silence"
+    assert player.children[2].figure.layout.annotations[2].text == "reference: silence"
     with pytest.raises(ValueError, match="at least one pair and one model"):
         separation_player(separate, sources, classes, ["a", "b", "c"], 16000, [])

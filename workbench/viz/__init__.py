@@ -11,10 +11,12 @@ from workbench.viz.figures import (
     spectrogram_figure,
     waveform_figure,
 )
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_html, audio_widget, class_player, set_audio
 
 __all__ = [
     "EmbeddingExplorer",
+    "PlotlyView",
     "audio_html",
     "audio_widget",
     "class_player",

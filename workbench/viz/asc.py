@@ -21,6 +21,7 @@ import torch
 
 from workbench.typing import SampleRate
 from workbench.viz.figures import MARGIN, color_of
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_widget, set_audio
 
 
@@ -47,7 +48,7 @@ def fusion_scores_figure(scores: Mapping[str, Any], names: Sequence[str], title:
                      "arrayminus": [mean - value.min() for value, mean in zip(values, means, strict=True)]},
             hovertemplate="%{x}: %{y:.3f}<extra>" + backend + "</extra>",
         ))  # fmt: skip
-    figure.update_layout(barmode="group", title=title, yaxis_title="test accuracy", yaxis_range=[0, 1],
+    figure.update_layout(barmode="group", title=title, xaxis_title="model", yaxis_title="test accuracy (0-1)", yaxis_range=[0, 1],
                          margin=MARGIN)  # fmt: skip
     return figure
 
@@ -169,16 +170,13 @@ def tag_player(
 
     waveform, sample_rate = load_clip(start)
     player = audio_widget(waveform, sample_rate)
-    figure = go.FigureWidget(bars(start))
+    figure = PlotlyView(bars(start))
 
     def show(change: Mapping[str, Any]) -> None:
         position = change["new"]
         set_audio(player, *load_clip(position))
         fresh = bars(position)
-        with figure.batch_update():
-            figure.data[0].update(x=fresh.data[0].x, y=fresh.data[0].y, marker_color=fresh.data[0].marker.color)
-            figure.layout.title = fresh.layout.title
-            figure.layout.height = fresh.layout.height
+        figure.figure = fresh
 
     chooser.observe(show, names="value")
     return ipywidgets.VBox([ipywidgets.HBox([chooser, player]), figure])

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from workbench.typing import SampleRate
 from workbench.viz.figures import MARGIN, color_of, spectrogram_figure
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_widget, set_audio
 
 ScoreTable = Mapping[str, Mapping[Any, tuple[float, float]]]
@@ -40,6 +41,7 @@ def score_table_figure(
     column_names: Mapping[Any, str] | None = None,
     y_title: str = "score",
     title: str | None = None,
+    x_title: str = "condition",
 ) -> go.Figure:
     """Grouped bars: one group per column (condition, task or k), one bar per model, 95 % CI error bars.
 
@@ -47,7 +49,7 @@ def score_table_figure(
         table: ``model -> column -> (mean, ci95)``.
         columns: the columns to draw, in order; default every column of the first model.
         column_names: display name of each column (default ``str(column)``).
-        y_title: axis title; title: figure title.
+        y_title, x_title: axis titles; title: figure title.
 
     Raises:
         ValueError: an empty table or a model without a score for a drawn column.
@@ -64,7 +66,8 @@ def score_table_figure(
                 hovertemplate="%{x}: %{y:.3f} ± %{error_y.array:.3f}<extra>%{fullData.name}</extra>",
             )
         )  # fmt: skip
-    figure.update_layout(barmode="group", title=title, yaxis_title=y_title, legend_title_text="model", margin=MARGIN)
+    figure.update_layout(barmode="group", title=title, xaxis_title=x_title, yaxis_title=y_title, legend_title_text="model",
+                         margin=MARGIN)  # fmt: skip
     return figure
 
 
@@ -139,15 +142,13 @@ def bgknown_player(builder: Any, indices: Sequence[int] | None = None) -> ipywid
     part_chooser = ipywidgets.ToggleButtons(options=list(parts), value="mixture")
     first = waveform_of(indices[0], "mixture")
     player = audio_widget(first, sample_rate)
-    spectrogram = go.FigureWidget(spectrogram_figure(first, sample_rate, title="mixture"))
+    spectrogram = PlotlyView(spectrogram_figure(first, sample_rate, title="mixture"))
 
     def show(_change: Any) -> None:
         waveform = waveform_of(item_chooser.value, part_chooser.value)
         set_audio(player, waveform, sample_rate)
         fresh = spectrogram_figure(waveform, sample_rate, title=part_chooser.value)
-        with spectrogram.batch_update():
-            spectrogram.data[0].update(x=fresh.data[0].x, y=fresh.data[0].y, z=fresh.data[0].z)
-            spectrogram.layout.title = fresh.layout.title
+        spectrogram.figure = fresh
 
     item_chooser.observe(show, names="value")
     part_chooser.observe(show, names="value")

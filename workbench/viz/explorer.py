@@ -1,9 +1,11 @@
 """An interactive embedding explorer: click a point, hear the clip and see its spectrogram.
 
-The scatter of projected embeddings is a plotly ``FigureWidget`` (one trace per class); beside it sit an
-``ipywidgets.Audio`` player and a spectrogram ``FigureWidget``. Clicking a point loads that clip through
-a caller-given ``clip_loader``, so the explorer needs no dataset type and never holds all audio in
-memory. :meth:`EmbeddingExplorer.select` does what a click does, for tests and headless notebooks.
+The scatter of projected embeddings is a :class:`~workbench.viz.plotly_view.PlotlyView` (one trace per
+class); beside it sit an ``ipywidgets.Audio`` player and a spectrogram view. Clicking a point loads that
+clip through a caller-given ``clip_loader``, so the explorer needs no dataset type and never holds all
+audio in memory. Everything shown (selection ring, spectrogram, player) is kernel-side state, so a
+reloaded page or a reopened notebook shows the current selection and keeps answering clicks.
+:meth:`EmbeddingExplorer.select` does what a click does, for tests and headless notebooks.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import ipywidgets
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.callbacks import Points
 
 from workbench.evaluation.projection import project
 from workbench.typing import SampleRate
-from workbench.viz.figures import log_mel, scatter_figure
+from workbench.viz.figures import MARGIN, log_mel, scatter_figure
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_widget, set_audio
 
 ClipLoader = Callable[[int], tuple[torch.Tensor | np.ndarray, SampleRate]]
@@ -38,9 +40,9 @@ class EmbeddingExplorer:
         hover_text: ``N`` strings shown on hover (e.g. clip ids).
 
     Attributes:
-        scatter: the scatter ``go.FigureWidget``; its last trace marks the selected point.
+        scatter: the scatter :class:`PlotlyView`; its last trace marks the selected point.
         audio: the ``ipywidgets.Audio`` player.
-        spectrogram: the spectrogram ``go.FigureWidget`` (one heatmap trace).
+        spectrogram: the spectrogram :class:`PlotlyView` (one heatmap trace).
         info: an ``ipywidgets.HTML`` line naming the selected clip (or a loading error).
         selected: row of the selected clip, None before the first selection.
     """
@@ -61,32 +63,33 @@ class EmbeddingExplorer:
         self.hover_text = hover_text
         self.selected: int | None = None
 
-        self.scatter = go.FigureWidget(
-            scatter_figure(self.points, self.labels, self.class_names, hover_text, title)
-        )
-        self.scatter.update_layout(height=500, clickmode="event")
-        self.scatter.add_trace(
+        figure = scatter_figure(self.points, self.labels, self.class_names, hover_text, title)
+        figure.update_layout(height=520, clickmode="event", margin={**MARGIN, "r": 10})
+        figure.add_trace(
             go.Scatter(
                 x=[], y=[], mode="markers", name="selected", showlegend=False, customdata=[],
                 marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "black"}},
                 hoverinfo="skip",
             )
-        )
-        for trace in self.scatter.data:
-            trace.on_click(self._on_click)
+        )  # fmt: skip
+        self.scatter = PlotlyView(figure, layout=ipywidgets.Layout(flex="3 1 0", min_width="0"))
+        self.scatter.on_click(self._on_click)
 
         self.audio = audio_widget()
-        self.spectrogram = go.FigureWidget(
-            go.Heatmap(x=[], y=[], z=[], colorscale="Viridis", colorbar={"title": {"text": "dB"}})
+        self.audio.layout = ipywidgets.Layout(width="100%")
+        spectrogram = go.Figure(
+            go.Heatmap(x=[], y=[], z=[], colorscale="Viridis", zmin=-80, zmax=0, colorbar={"title": {"text": "dB"}})
         )
-        self.spectrogram.update_layout(
-            height=300, title="log-mel spectrogram", xaxis_title="time (s)", yaxis_title="mel bin",
-            margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        spectrogram.update_layout(
+            height=340, title="log-mel spectrogram", xaxis_title="time (s)", yaxis_title="mel band",
+            margin={"l": 55, "r": 10, "t": 40, "b": 45},
         )
+        self.spectrogram = PlotlyView(spectrogram)
         self.info = ipywidgets.HTML("Click a point to hear its clip.")
-        self._container = ipywidgets.HBox(
-            [self.scatter, ipywidgets.VBox([self.info, self.audio, self.spectrogram])]
+        side = ipywidgets.VBox(
+            [self.info, self.audio, self.spectrogram], layout=ipywidgets.Layout(flex="2 1 0", min_width="0")
         )
+        self._container = ipywidgets.HBox([self.scatter, side], layout=ipywidgets.Layout(width="100%"))
 
     @property
     def widget(self) -> ipywidgets.Box:
@@ -111,25 +114,26 @@ class EmbeddingExplorer:
         times, decibels = log_mel(waveform, sample_rate)
         name = self.class_names[int(self.labels[index])]
         label = self.hover_text[index] if self.hover_text is not None else f"clip {index}"
-        with self.spectrogram.batch_update():
-            heatmap = self.spectrogram.data[0]
+        with self.spectrogram.batch_update() as figure:
+            heatmap = figure.data[0]
             heatmap.x, heatmap.y, heatmap.z = times, np.arange(decibels.shape[0]), decibels
-            self.spectrogram.layout.title.text = f"{label} ({name})"
-        marker = self.scatter.data[-1]
-        with self.scatter.batch_update():
+            figure.layout.title.text = f"{label} ({name})"
+        with self.scatter.batch_update() as figure:
+            marker = figure.data[-1]
             marker.x, marker.y, marker.customdata = [self.points[index, 0]], [self.points[index, 1]], [index]
         self.info.value = f"<b>{html.escape(label)}</b>: {html.escape(name)}"
         self.selected = index
 
-    def index_of(self, trace: go.Scatter | go.Scattergl, point: int) -> int:
-        """The row of ``points`` drawn as point ``point`` of ``trace`` (traces group rows by class)."""
-        return int(np.asarray(trace.customdata)[point])
+    def index_of(self, trace: int, point: int) -> int:
+        """The row of ``points`` drawn as point ``point`` of trace ``trace`` (traces group rows by class)."""
+        return int(np.asarray(self.scatter.figure.data[trace].customdata)[point])
 
-    def _on_click(self, trace, points: Points, _state) -> None:
-        # plotly calls every trace's handlers on each click; only the clicked trace has point indices.
-        if not points.point_inds:
+    def _on_click(self, trace: int, point: int, customdata) -> None:
+        # Every trace carries each point's row as customdata (the selection ring too).
+        try:
+            index = int(customdata) if customdata is not None else self.index_of(trace, point)
+        except (TypeError, ValueError, IndexError):
             return
-        index = self.index_of(trace, points.point_inds[-1])
         try:
             self.select(index)
         except Exception as error:  # noqa: BLE001 - a click callback has nowhere to raise to; show it

@@ -175,8 +175,23 @@ def scatter_figure(
     return figure
 
 
+def chance_level(result: LinearEvalResult) -> float | None:
+    """The score a classifier gets without looking at the clips: for accuracy, always answering the most
+    frequent test class; for mAP, a random ranking (the mean share of positives over the classes that
+    have any). None when the result holds no test targets and no class names."""
+    targets = np.asarray(result.test_targets)
+    if targets.size and targets.ndim == 1:
+        return float(np.bincount(targets.astype(np.int64)).max() / len(targets))
+    if targets.size and targets.ndim == 2:
+        prevalence = targets.astype(np.float64).mean(axis=0)
+        present = prevalence[prevalence > 0]
+        return float(present.mean()) if present.size else None
+    return 1.0 / len(result.classes) if result.classes else None
+
+
 def linear_eval_figure(results: Mapping[str, LinearEvalResult], title: str | None = None) -> go.Figure:
-    """Bars of each result's mean score with its 95 % confidence interval as error bars.
+    """Bars of each result's mean score with its 95 % confidence interval as error bars, and the chance
+    level (:func:`chance_level`) as a dashed line (or a dash per bar when the results' chance levels differ).
 
     Args:
         results: label (e.g. encoder or layer name) -> :class:`LinearEvalResult`, drawn in order.
@@ -194,12 +209,27 @@ def linear_eval_figure(results: Mapping[str, LinearEvalResult], title: str | Non
             marker_color=[color_of(position) for position in range(len(names))],
             customdata=[", ".join(f"{score:.3f}" for score in results[name].per_seed) for name in names],
             hovertemplate="%{x}: %{y:.3f} ± %{error_y.array:.3f}<br>per seed: %{customdata}<extra></extra>",
+            name="score",
         )
     )
+    chances = [chance_level(results[name]) for name in names]
+    known = [chance for chance in chances if chance is not None]
+    if known and len(known) == len(chances) and max(known) - min(known) < 1e-9:
+        figure.add_hline(
+            y=known[0], line_dash="dash", line_color="gray",
+            annotation_text=f"chance: {known[0]:.3f}", annotation_position="top right",
+        )  # fmt: skip
+    elif known:
+        figure.add_trace(
+            go.Scatter(
+                x=names, y=chances, mode="markers", name="chance",
+                marker={"symbol": "line-ew-open", "size": 36, "color": "gray", "line": {"width": 2}},
+                hovertemplate="chance: %{y:.3f}<extra></extra>",
+            )
+        )  # fmt: skip
+    metric = metrics.pop() if len(metrics) == 1 else "score"
     figure.update_layout(
-        title=title,
-        yaxis_title=metrics.pop() if len(metrics) == 1 else "score",
-        margin=MARGIN,
+        title=title, xaxis_title="encoder", yaxis_title=f"{metric} (0-1)", showlegend=False, margin=MARGIN,
     )
     return figure
 
@@ -216,7 +246,8 @@ def confusion_figure(
     Args:
         y_true, y_pred: ``(N,)`` class indices.
         class_names: names in index order.
-        normalize: colour by the share of each true class (rows sum to 1); cells still show counts.
+        normalize: colour and label each cell by its share of the true class's clips (rows sum to 100 %),
+            with the count in the hover; otherwise colour and label by counts.
         title: figure title.
     """
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
@@ -232,15 +263,23 @@ def confusion_figure(
     row_totals = counts.sum(axis=1, keepdims=True)
     shares = counts / np.where(row_totals > 0, row_totals, 1)
     names = [str(name) for name in class_names]
-    figure = go.Figure(
-        go.Heatmap(
-            z=shares if normalize else counts, x=names, y=names, text=counts, texttemplate="%{text}",
-            colorscale="Blues", colorbar={"title": {"text": "share" if normalize else "clips"}},
+    if normalize:
+        # Colour and cell text are both the share of the true class's clips; the hover adds the count.
+        heatmap = go.Heatmap(
+            z=shares, x=names, y=names, text=[[f"{100 * share:.0f} %" for share in row] for row in shares],
+            texttemplate="%{text}", customdata=counts, zmin=0, zmax=1, colorscale="Blues",
+            colorbar={"title": {"text": "share of the<br>true class"}, "tickformat": ".0%"},
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} clips (%{text})<extra></extra>",
+        )  # fmt: skip
+    else:
+        heatmap = go.Heatmap(
+            z=counts, x=names, y=names, text=counts, texttemplate="%{text}", colorscale="Blues",
+            colorbar={"title": {"text": "clips"}},
             hovertemplate="true %{y}<br>predicted %{x}<br>%{text} clips<extra></extra>",
         )
-    )
+    figure = go.Figure(heatmap)
     figure.update_layout(
-        title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+        title=title, xaxis_title="predicted class", yaxis_title="true class", yaxis_autorange="reversed",
         margin={"l": 80, "r": 20, "t": 40, "b": 80},
     )
     return figure
@@ -307,7 +346,9 @@ def gallery_figure(
             col=position % columns + 1,
         )
     figure.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "dB"}}},
-                         height=220 * rows, margin=MARGIN)  # fmt: skip
+                         height=220 * rows + 40, margin={**MARGIN, "b": 50})  # fmt: skip
+    figure.update_xaxes(title_text="time (s)", row=rows)
+    figure.update_yaxes(title_text="mel band", col=1)
     return figure
 
 

@@ -90,6 +90,8 @@ def geometry_figure(
                 row=1, col=column,
             )  # fmt: skip
     figure.update_yaxes(autorange="reversed")
+    figure.update_xaxes(title_text="class")
+    figure.update_yaxes(title_text="class", col=1)
     figure.update_layout(title=_title(title, names[0]), margin={**MARGIN, "b": 80}, height=460)
     if len(names) > 1:
         buttons = []
@@ -146,5 +148,7 @@ def summaries_figure(summaries: Mapping[str, Mapping[str, float]], title: str | 
             row=1, col=column,
         )  # fmt: skip
     figure.update_annotations(font_size=11)
+    figure.update_xaxes(title_text="model")
+    figure.update_yaxes(title_text="value", col=1)
     figure.update_layout(title=title, margin={**MARGIN, "b": 110}, height=380)
     return figure

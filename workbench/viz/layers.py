@@ -6,7 +6,7 @@
 - :func:`fusion_bars_figure`: grouped bars per task, e.g. last-layer embedding / best layer / fused;
 - :func:`fusion_table_markdown`: the Table III-style comparison with differences;
 - :class:`FusionExplorer`: pick a task and any layers, score their fusion through a caller-given
-  function (the recipe's cached features), compare with the run's own scores.
+  function (the recipe's cached features), compare with the run's own scores in a bar chart.
 
 Everything takes plain mappings of :class:`~workbench.evaluation.linear.LinearEvalResult`; nothing
 here trains: the explorer calls the ``evaluate`` function it is given.
@@ -23,6 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from workbench.viz.figures import MARGIN, color_of, curve_figure
+from workbench.viz.plotly_view import PlotlyView
 
 if TYPE_CHECKING:  # only for annotations
     from workbench.evaluation.linear import LinearEvalResult
@@ -121,7 +122,8 @@ def fusion_bars_figure(series: Mapping[str, Mapping[str, LinearEvalResult]], tit
         )  # fmt: skip
     metrics = {score.metric for scores in series.values() for score in scores.values()}
     figure.update_layout(
-        barmode="group", title=title, yaxis_title=metrics.pop() if len(metrics) == 1 else "score", margin=MARGIN
+        barmode="group", title=title, xaxis_title="task", yaxis_title=metrics.pop() if len(metrics) == 1 else "score",
+        margin=MARGIN,
     )
     return figure
 
@@ -184,6 +186,8 @@ class FusionExplorer:
         task, layers: the ``Dropdown`` and ``SelectMultiple``.
         button: runs :meth:`evaluate_selection`.
         output: an ``HTML`` with the latest score (or the error, e.g. no layer selected).
+        figure: a :class:`~workbench.viz.plotly_view.PlotlyView` of the selected task's scores: the
+            references and every fusion evaluated here, with 95 % CIs.
         history: ``(task, layers, score)`` of every evaluation, in order.
         widget: the whole view, to display.
     """
@@ -212,7 +216,35 @@ class FusionExplorer:
         self.button = ipywidgets.Button(description="evaluate fusion", button_style="primary")
         self.button.on_click(lambda _button: self.evaluate_selection())
         self.output = ipywidgets.HTML("Select a task and layers, then evaluate.")
-        self.widget = ipywidgets.VBox([ipywidgets.HBox([self.task, self.layers]), self.button, self.output])
+        self.figure = PlotlyView(self.comparison_figure(self.task.value))
+        self.task.observe(lambda change: self._redraw(), names="value")
+        self.widget = ipywidgets.VBox(
+            [ipywidgets.HBox([self.task, self.layers]), self.button, self.output, self.figure]
+        )
+
+    def comparison_figure(self, task: str) -> go.Figure:
+        """Horizontal bars for ``task``: each reference, then each fusion evaluated so far (95 % CIs)."""
+        bars = [(label, scores[task]) for label, scores in self.reference.items() if task in scores]
+        n_references = len(bars)
+        bars += [(" + ".join(layers), score) for done, layers, score in self.history if done == task]
+        metrics = {score.metric for _, score in bars}
+        figure = go.Figure(
+            go.Bar(
+                x=[score.mean for _, score in bars], y=[label for label, _ in bars], orientation="h",
+                error_x={"type": "data", "array": [score.ci95 for _, score in bars], "visible": True},
+                marker_color=[color_of(0 if position < n_references else 1) for position in range(len(bars))],
+                hovertemplate="%{y}: %{x:.3f} ± %{error_x.array:.3f}<extra></extra>",
+            )
+        )  # fmt: skip
+        figure.update_layout(
+            title=f"{task}: references (blue) and fusions evaluated here (red), mean ± 95 % CI",
+            xaxis_title=metrics.pop() if len(metrics) == 1 else "score", yaxis_title="feature",
+            yaxis_autorange="reversed", height=160 + 28 * max(1, len(bars)), margin={**MARGIN, "l": 180},
+        )
+        return figure
+
+    def _redraw(self) -> None:
+        self.figure.figure = self.comparison_figure(self.task.value)
 
     def evaluate_selection(self) -> LinearEvalResult | None:
         """Score the selected layers on the selected task (what the button does); None when no layer is
@@ -229,4 +261,5 @@ class FusionExplorer:
             if task in scores:
                 lines.append(f"{html.escape(label)}: {scores[task].mean:.3f} ± {scores[task].ci95:.3f}")
         self.output.value = "<br>".join(lines)
+        self._redraw()
         return score

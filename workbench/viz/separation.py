@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 from workbench.typing import SampleRate
 from workbench.viz.difference import score_table_figure
 from workbench.viz.figures import MARGIN, color_of, log_mel
+from workbench.viz.plotly_view import PlotlyView
 from workbench.viz.widgets import audio_widget, set_audio
 
 SDR_COLUMNS = ("mixture_sdr", "clean_sdr", "silence_sdr", "sdri")
@@ -52,7 +53,7 @@ def sdr_table_figure(
     if not separating:
         raise ValueError("the SDR table has no row with SDRs (CaRE-CLS alone does not separate)")
     figure = score_table_figure(_relabelled(separating, labels), columns=SDR_COLUMNS, column_names=COLUMN_NAMES,
-                                y_title="dB", title=title)  # fmt: skip
+                                y_title="SDR (dB)", x_title="measure", title=title)  # fmt: skip
     if query_blind is not None and np.isfinite(query_blind):
         figure.add_hline(
             y=query_blind, line_dash="dash", line_color="gray",
@@ -205,8 +206,8 @@ def embedding_panels_figure(
                 row=position // columns + 1, col=position % columns + 1,
             )  # fmt: skip
             shown.add(label)
-    figure.update_xaxes(showticklabels=False)
-    figure.update_yaxes(showticklabels=False)
+    figure.update_xaxes(showticklabels=False, title_text="t-SNE 1")
+    figure.update_yaxes(showticklabels=False, title_text="t-SNE 2")
     figure.update_annotations(font_size=11)
     figure.update_layout(title=title, margin={**MARGIN, "t": 100}, height=140 + 300 * grid_rows,
                          legend_title_text="class")  # fmt: skip
@@ -290,7 +291,7 @@ def separation_player(
     players = [audio_widget(), audio_widget(), audio_widget()]
     captions = [ipywidgets.Label(text) for text in ("mixture", "estimate", "reference")]
     titles = ["mixture", "estimate", "reference"]
-    spectrograms = go.FigureWidget(_spectrogram_panels([np.zeros(1024)] * 3, titles, sample_rate))
+    spectrograms = PlotlyView(_spectrogram_panels([np.zeros(1024)] * 3, titles, sample_rate))
 
     def parts() -> tuple[list[np.ndarray], list[str]]:
         index, query_class = pair_chooser.value, class_chooser.value
@@ -308,11 +309,7 @@ def separation_player(
         for player, caption, waveform, text in zip(players, captions, waveforms, titles):
             set_audio(player, waveform, sample_rate)
             caption.value = text
-        with spectrograms.batch_update():
-            for trace, new in zip(spectrograms.data, fresh.data):
-                trace.update(x=new.x, y=new.y, z=new.z, zmin=new.zmin, zmax=new.zmax)
-            for annotation, text in zip(spectrograms.layout.annotations, titles):
-                annotation.text = text
+        spectrograms.figure = fresh
 
     def reset_query(change: dict) -> None:
         first_source = int(classes[change["new"], 0])

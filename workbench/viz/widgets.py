@@ -21,6 +21,7 @@ from ipywidgets import Audio as AudioWidget
 
 from workbench.audio.io import wav_bytes
 from workbench.typing import SampleRate
+from workbench.viz.plotly_view import PlotlyView
 
 
 def audio_widget(
@@ -51,8 +52,6 @@ def audio_html(waveform: torch.Tensor | np.ndarray, sample_rate: SampleRate) -> 
 
 def class_player(clips: Mapping[str, torch.Tensor | np.ndarray], sample_rate: SampleRate) -> ipywidgets.VBox:
     """Pick a name from a dropdown, hear its clip and see its spectrogram (e.g. one example per class)."""
-    import plotly.graph_objects as go
-
     from workbench.viz.figures import spectrogram_figure
 
     names = list(clips)
@@ -60,15 +59,13 @@ def class_player(clips: Mapping[str, torch.Tensor | np.ndarray], sample_rate: Sa
         raise ValueError("class_player needs at least one clip")
     chooser = ipywidgets.Dropdown(options=names, value=names[0], description="clip")
     player = audio_widget(clips[names[0]], sample_rate)
-    spectrogram = go.FigureWidget(spectrogram_figure(clips[names[0]], sample_rate, title=names[0]))
+    spectrogram = PlotlyView(spectrogram_figure(clips[names[0]], sample_rate, title=names[0]))
 
     def show(change) -> None:
         name = change["new"]
         set_audio(player, clips[name], sample_rate)
         fresh = spectrogram_figure(clips[name], sample_rate, title=name)
-        with spectrogram.batch_update():
-            spectrogram.data[0].update(x=fresh.data[0].x, y=fresh.data[0].y, z=fresh.data[0].z)
-            spectrogram.layout.title = fresh.layout.title
+        spectrogram.figure = fresh
 
     chooser.observe(show, names="value")
     return ipywidgets.VBox([ipywidgets.HBox([chooser, player]), spectrogram])

@@ -1,0 +1,132 @@
+"""Drive JupyterLab in headless Chromium for the browser tests: start a private server, find Chromium,
+open a notebook, Run All, and read what the page shows.
+
+The server listens on 127.0.0.1 only, on a free port, with a token, in a temporary root, runtime,
+config and workspace folder; its kernels import this checkout's ``workbench`` and start from a cold
+``WORKBENCH_CACHE`` and an empty ``WORKBENCH_RUNS``. Chromium is Debian's ``chromium`` (playwright's
+own browser download needs the network), driven by playwright through its executable path.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.paths import REPO_DIR, notebooks_dir
+
+NOTEBOOKS = ["00_quickstart.ipynb", "04_care_sep.ipynb", "05_layer_fusion.ipynb"]
+"""The notebooks the browser tests open."""
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+CHROMIUM_VARIABLE = "WORKBENCH_CHROMIUM"
+INSTALL_HINT = "apt-get install -y chromium (Debian), or set WORKBENCH_CHROMIUM to a Chromium executable"
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable: ``$WORKBENCH_CHROMIUM``, else the first of :data:`CHROMIUM_NAMES` on PATH."""
+    named = os.environ.get(CHROMIUM_VARIABLE)
+    if named:
+        return named if Path(named).is_file() else None
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class JupyterLab:
+    """A running JupyterLab server: its URL, token, root folder (with a copy of ``notebooks/``) and process."""
+
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/notebooks/{name}?reset&token={self.token}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def start_jupyterlab(scratch: Path, notebooks: list[str], timeout: float = 120.0) -> JupyterLab:
+    """Start JupyterLab on a free local port over a copy of ``notebooks`` (and their params folder).
+
+    Raises:
+        RuntimeError: the server did not answer within ``timeout`` seconds (its log is in the message).
+    """
+    root = scratch / "root"
+    (root / "notebooks").mkdir(parents=True)
+    for name in notebooks:
+        shutil.copy(notebooks_dir() / name, root / "notebooks" / name)
+    for folder in ("runtime", "config", "data", "workspaces", "settings", "cache", "runs"):
+        (scratch / folder).mkdir()
+    # No "notified about Jupyter news?" toast over the page.
+    notification = scratch / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text('{"fetchNews": "false"}')
+    token = secrets.token_hex(16)
+    port = free_port()
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH", "")])),
+        "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
+        "JUPYTERLAB_SETTINGS_DIR": str(scratch / "settings"),
+        "WORKBENCH_CACHE": str(scratch / "cache"),
+        "WORKBENCH_RUNS": str(scratch / "runs"),
+        "WORKBENCH_CLEAN_NOTEBOOKS": str(root / "notebooks"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
+    log_path = scratch / "jupyterlab.log"
+    command = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+        f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.contents_manager_class=workbench.notebooks.OutputsAsideContentsManager",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, process, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{lab.log()}")
+        try:
+            with urllib.request.urlopen(f"{lab.url}/api/status?token={token}", timeout=5) as answer:
+                if answer.status == 200:
+                    return lab
+        except OSError:
+            time.sleep(0.5)
+    lab.stop()
+    raise RuntimeError(f"JupyterLab did not answer on {lab.url} within {timeout:.0f} s:\n{lab.log()}")

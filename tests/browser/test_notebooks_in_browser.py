@@ -1,0 +1,328 @@
+"""The notebooks as a researcher uses them: open in JupyterLab (headless Chromium), Run All from a cold
+cache, look at every figure, click, listen, reload, save.
+
+One server and one browser serve the three notebooks (see conftest.py); each notebook runs with its
+own defaults, the quick settings every notebook ships with.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from lab_driver import NOTEBOOKS
+
+from workbench.paths import notebooks_dir
+
+pytestmark = pytest.mark.slow
+
+RUN_TIMEOUT_S = 420.0
+WIDGET_ERROR = re.compile(r"widget|anywidget|plotly|workbench|comm", re.IGNORECASE)
+
+# Runs in the page: the state of the notebook in the current tab.
+NOTEBOOK_STATE = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || !panel.sessionContext) return {ready: false};
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const cells = panel.content.widgets.filter((cell) => cell.model.type === "code");
+  const errors = [];
+  for (const cell of cells) {
+    for (const output of cell.model.outputs.toJSON()) {
+      if (output.output_type === "error") errors.push(output.ename + ": " + output.evalue);
+    }
+  }
+  return {
+    ready: !!kernel,
+    status: kernel ? kernel.status : "none",
+    executed: cells.filter((cell) => cell.model.executionCount !== null).length,
+    cells: cells.length,
+    errors,
+    dirty: panel.context.model.dirty,
+  };
+}"""
+
+# Every plotly figure of the current notebook: traces in its data and drawn in its SVG / heatmap images.
+FIGURES = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  return Array.from(panel.node.querySelectorAll(".js-plotly-plot")).map((plot) => {
+    const title = plot.layout && plot.layout.title;
+    return {
+      title: title ? (typeof title === "string" ? title : title.text || "") : "",
+      traces: (plot.data || []).length,
+      drawn: plot.querySelectorAll("g.trace, g.hm image, g.table").length,
+      view: !!plot.closest(".workbench-plotly-view"),
+    };
+  });
+}"""
+
+WIDGET_ERRORS = """() => Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(
+  ".jp-OutputArea-output")).map((node) => node.textContent).filter((text) => /Error displaying widget|Failed to/.test(text))"""
+
+# The explorer: its scatter, spectrogram and audio element, found from the scatter's title.
+EXPLORER = """() => {
+  const plots = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".workbench-plotly-view .js-plotly-plot"));
+  const scatter = plots.find((plot) => (plot.layout.title.text || "").startsWith("Embeddings"));
+  if (!scatter) return null;
+  const box = scatter.closest(".widget-hbox");
+  const spectrogram = Array.from(box.querySelectorAll(".js-plotly-plot")).find((plot) => plot !== scatter);
+  const audio = box.querySelector("audio");
+  const ring = scatter.data[scatter.data.length - 1];
+  const image = spectrogram.querySelector("g.hm image");
+  let picture = null;  // a hash of the heatmap's rendered picture
+  if (image) {
+    const href = image.getAttribute("href") || "";
+    picture = 0;
+    for (let i = 0; i < href.length; i++) picture = (picture * 31 + href.charCodeAt(i)) | 0;
+  }
+  // The whole explorer, spectrogram and colour bar included, lies inside its output area (1600-px window).
+  const area = box.closest(".jp-OutputArea-output").getBoundingClientRect();
+  const drawn = spectrogram.querySelector(".main-svg").getBoundingClientRect();
+  return {
+    fits: drawn.width > 200 && drawn.right <= area.right + 1 && box.getBoundingClientRect().right <= area.right + 1,
+    audio: audio ? audio.src : null,
+    title: spectrogram.layout.title.text,
+    picture,
+    ring: ring && ring.x && ring.x.length ? [Number(ring.x[0]), Number(ring.y[0])] : null,
+    traces: scatter.data.length,
+  };
+}"""
+
+EXPLORER_AUDIO = """Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".workbench-plotly-view .js-plotly-plot"))
+  .find((plot) => (plot.layout.title.text || "").startsWith("Embeddings")).closest(".widget-hbox").querySelector("audio")"""
+
+# Page coordinates of the explorer's most isolated point whose row is not ``avoid`` (so the click cannot
+# land on a neighbour).
+EXPLORER_POINT = """(avoid) => {
+  const plots = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".workbench-plotly-view .js-plotly-plot"));
+  const scatter = plots.find((plot) => (plot.layout.title.text || "").startsWith("Embeddings"));
+  scatter.scrollIntoView({block: "center"});
+  const traces = scatter.querySelectorAll(".scatterlayer g.trace");
+  const points = [];
+  for (let t = 0; t < traces.length - 1; t++) {  // the last trace is the selection ring
+    traces[t].querySelectorAll("path.point").forEach((node, p) => {
+      const box = node.getBoundingClientRect();
+      if (box.width > 0) points.push({x: box.x + box.width / 2, y: box.y + box.height / 2, row: Number(scatter._fullData[t].customdata[p])});
+    });
+  }
+  let best = null, bestGap = -1;
+  for (const point of points) {
+    if (point.row === avoid) continue;
+    let gap = Infinity;
+    for (const other of points) {
+      if (other !== point) gap = Math.min(gap, Math.hypot(other.x - point.x, other.y - point.y));
+    }
+    if (gap > bestGap) { best = point; bestGap = gap; }
+  }
+  return best;
+}"""
+
+
+@dataclass
+class Run:
+    """A notebook open in its own tab, with everything its console said."""
+
+    name: str
+    page: Any
+    console: list[str] = field(default_factory=list)
+
+
+def start_run_all(browser, lab, name: str) -> Run:
+    """Open ``name`` in a new 1600 x 1000 tab and start Run All (without waiting for it)."""
+    run = Run(name, browser.new_page(viewport={"width": 1600, "height": 1000}))
+    run.page.on("console", lambda message: run.console.append(f"{message.type}: {message.text}"))
+    run.page.on("pageerror", lambda error: run.console.append(f"pageerror: {error}"))
+    run.page.goto(lab.notebook_url(name))
+    run.page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
+    run.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return run
+
+
+def wait_until_done(run: Run, lab) -> dict:
+    """Wait until every code cell of ``run`` has executed and the kernel is idle; fail on an error output."""
+    run.page.bring_to_front()
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        state = run.page.evaluate(NOTEBOOK_STATE)
+        assert not state["errors"], f"{run.name}: a cell raised {state['errors']}\n{lab.log()}"
+        if state["executed"] == state["cells"] and state["status"] == "idle":
+            return state
+        assert time.monotonic() < deadline, f"{run.name}: Run All not done in {RUN_TIMEOUT_S:.0f} s: {state}"
+        time.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def runs(jupyterlab, browser) -> dict[str, Run]:
+    """The three notebooks, each in its tab, all started at once: the kernels share the cores."""
+    started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS}
+    yield started
+    for run in started.values():
+        run.page.close()
+
+
+def wait_for_figures(page, minimum: int, timeout: float = 60.0) -> list[dict]:
+    """Every plotly figure of the notebook, once at least ``minimum`` are there and all are drawn."""
+    deadline = time.monotonic() + timeout
+    while True:
+        figures = page.evaluate(FIGURES)
+        if len(figures) >= minimum and all(figure["traces"] and figure["drawn"] for figure in figures):
+            return figures
+        if time.monotonic() > deadline:
+            return figures
+        time.sleep(0.5)
+
+
+def assert_figures_drawn(page, name: str, minimum: int, views: int) -> list[dict]:
+    figures = wait_for_figures(page, minimum)
+    empty = [figure for figure in figures if not (figure["traces"] and figure["drawn"])]
+    assert len(figures) >= minimum and not empty, f"{name}: {len(figures)} figures, empty: {empty}"
+    assert sum(figure["view"] for figure in figures) >= views, f"{name}: interactive views missing: {figures}"
+    assert not page.evaluate(WIDGET_ERRORS), f"{name}: {page.evaluate(WIDGET_ERRORS)}"
+    return figures
+
+
+def save_and_check_unchanged(page, lab, name: str) -> None:
+    """Saving in JupyterLab leaves the notebook byte for byte as committed (the pre-save hook)."""
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function(f"({NOTEBOOK_STATE})().dirty === false", timeout=30_000)
+    assert (lab.notebooks / name).read_bytes() == (notebooks_dir() / name).read_bytes(), f"{name} changed on save"
+
+
+def assert_no_widget_errors(console: list[str], name: str) -> None:
+    errors = [line for line in console if line.startswith(("error", "pageerror")) and WIDGET_ERROR.search(line)]
+    assert not errors, f"{name}: widget errors in the console: {errors}"
+
+
+def play(page, selector_js: str) -> float:
+    """Play the audio element ``selector_js`` evaluates to; the position it reached after a moment (s)."""
+    page.evaluate(f"() => {{ const audio = ({selector_js}); audio.currentTime = 0; return audio.play(); }}")
+    page.wait_for_function(f"() => ({selector_js}).currentTime > 0.05", timeout=15_000)
+    return page.evaluate(f"() => ({selector_js}).currentTime")
+
+
+def click_explorer_point(page, avoid: int, attempts: int = 3) -> dict:
+    """Click an explorer point (not row ``avoid``) with the mouse and wait until the spectrogram shows its
+    clip. A page still laying out cells (JupyterLab renders them as they scroll into view) can move the
+    point between measuring and clicking; then measure and click again, as a person would."""
+    for _attempt in range(attempts):
+        target = page.evaluate(EXPLORER_POINT, avoid)
+        assert target is not None, "no clickable explorer point"
+        page.mouse.click(target["x"], target["y"])
+        try:
+            page.wait_for_function(f"() => ({EXPLORER})().title.startsWith('clip {target['row']} ')", timeout=15_000)
+            return target
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: measure and click again
+            page.wait_for_timeout(1000)
+    raise AssertionError(f"{attempts} clicks on explorer points did not change the spectrogram: {page.evaluate(EXPLORER)}")
+
+
+def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterlab, tmp_path):
+    name = "00_quickstart.ipynb"
+    run = runs[name]
+    page = run.page
+    wait_until_done(run, jupyterlab)
+    # gallery, linear evaluation, confusion, class player, explorer scatter + spectrogram
+    assert_figures_drawn(page, name, minimum=6, views=3)
+    before = page.evaluate(EXPLORER)
+    assert before["title"].startswith("clip 0") and before["ring"] is not None and before["picture"]
+    assert before["fits"], "the explorer overflows its output area in a 1600-px window"
+    target = click_explorer_point(page, avoid=0)
+    after = page.evaluate(EXPLORER)
+    assert after["audio"] != before["audio"] and after["picture"] != before["picture"] and after["ring"] != before["ring"]
+    assert play(page, EXPLORER_AUDIO) > 0
+    page.screenshot(path=str(tmp_path / "quickstart.png"))
+    save_and_check_unchanged(page, jupyterlab, name)
+
+    # Reload with the kernel running: the explorer comes back as it was and still answers clicks.
+    page.reload()
+    page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
+    assert_figures_drawn(page, name, minimum=3, views=3)
+    page.wait_for_function(f"() => {{ const e = ({EXPLORER})(); return e && e.picture; }}", timeout=60_000)
+    reloaded = page.evaluate(EXPLORER)
+    assert reloaded["title"] == after["title"] and reloaded["ring"] == after["ring"] and reloaded["picture"]
+    click_explorer_point(page, avoid=target["row"])
+    assert_no_widget_errors(run.console, name)
+
+
+# The CaRE-SEP player: its dropdowns by label, its three audio elements and captions, its spectrograms.
+PLAYER = """() => {
+  const node = window.jupyterapp.shell.currentWidget.node;
+  const query = Array.from(node.querySelectorAll(".widget-dropdown")).find((box) => box.textContent.trim().startsWith("query"));
+  if (!query) return null;
+  const player = query.closest(".widget-vbox");
+  const mixture = Array.from(player.querySelectorAll(".widget-dropdown")).find((box) => box.textContent.trim().startsWith("mixture"));
+  const plot = player.querySelector(".js-plotly-plot");
+  // ipywidgets writes option labels with non-breaking spaces.
+  const chosen = (box) => box.querySelector("select").selectedOptions[0].textContent.replace(/\u00a0/g, " ");
+  return {
+    mixture: chosen(mixture),
+    query: chosen(query),
+    audio: Array.from(player.querySelectorAll("audio")).map((audio) => audio.src),
+    captions: Array.from(player.querySelectorAll(".widget-label")).map((label) => label.textContent),
+    titles: plot ? (plot.layout.annotations || []).map((annotation) => annotation.text) : [],
+  };
+}"""
+ESTIMATE_AUDIO = """Array.from(Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".widget-dropdown"))
+  .find((box) => box.textContent.trim().startsWith("query")).closest(".widget-vbox").querySelectorAll("audio"))[1]"""
+
+
+def test_care_sep_figures_render_and_the_player_separates_and_plays(runs, jupyterlab, tmp_path):
+    name = "04_care_sep.ipynb"
+    run = runs[name]
+    page = run.page
+    wait_until_done(run, jupyterlab)
+    # loss curves, SDR bars, ablation table, t-SNE panels, the player's spectrograms
+    assert_figures_drawn(page, name, minimum=5, views=1)
+    before = page.evaluate(PLAYER)
+    assert before is not None and len(before["audio"]) == 3 and all(before["audio"]), before
+    # Query the mixture's other source: the estimate must change and play.
+    assert re.fullmatch(r"pair \d+: .+ \+ .+", before["mixture"]), before
+    other = before["mixture"].split(": ", 1)[1].split(" + ")[1]
+    assert other != before["query"], before
+    query = page.locator(".widget-dropdown", has_text="query").locator("select")
+    query.scroll_into_view_if_needed()
+    query.select_option(label=other.replace(" ", "\u00a0"))
+    # The captions (ipywidgets) and the spectrogram titles (the plot, redrawn from the kernel's figure) follow.
+    page.wait_for_function(
+        f"() => {{ const player = ({PLAYER})(); return player.captions.includes('estimate ({other})')"
+        f" && player.titles.includes('estimate ({other})'); }}",
+        timeout=60_000,
+    )
+    after = page.evaluate(PLAYER)
+    assert after["audio"][1] != before["audio"][1] and after["audio"][2] != before["audio"][2]
+    assert play(page, ESTIMATE_AUDIO) > 0
+    page.screenshot(path=str(tmp_path / "care_sep.png"))
+    save_and_check_unchanged(page, jupyterlab, name)
+    assert_no_widget_errors(run.console, name)
+
+
+FUSION = """() => {
+  const button = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll("button"))
+    .find((node) => node.textContent.includes("evaluate fusion"));
+  if (!button) return null;
+  const box = button.closest(".widget-vbox");
+  const plot = box.querySelector(".js-plotly-plot");
+  return {output: box.querySelector(".widget-html").textContent, bars: plot ? plot._fullData[0].y.length : 0};
+}"""
+
+
+def test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice(runs, jupyterlab, tmp_path):
+    name = "05_layer_fusion.ipynb"
+    run = runs[name]
+    page = run.page
+    wait_until_done(run, jupyterlab)
+    # layer curves, fusion bars, the fusion widget's chart
+    assert_figures_drawn(page, name, minimum=3, views=1)
+    before = page.evaluate(FUSION)
+    assert before is not None and before["bars"] >= 1, before
+    button = page.locator("button", has_text="evaluate fusion")
+    button.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_function(f"() => ({FUSION})().bars === {before['bars'] + 1}", timeout=120_000)
+    assert " on " in page.evaluate(FUSION)["output"]
+    page.screenshot(path=str(tmp_path / "layer_fusion.png"))
+    save_and_check_unchanged(page, jupyterlab, name)
+    assert_no_widget_errors(run.console, name)
