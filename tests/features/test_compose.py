@@ -43,6 +43,38 @@ def test_temporal_maxpool_of_tokens_matches_the_loop(frames, n_frames):
     torch.testing.assert_close(pooled, brute_force_maxpool(tokens, n_frames), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize(
+    "shape, n_frames",
+    [
+        ((8, 8, 64, 50), 4),  # mn04's first blocks: 50 frames to 4 (windows of 13 and 12, overlapping)
+        ((3, 5, 7, 13), 4), ((2, 4, 3, 7), 4), ((2, 6, 2, 4), 4),  # 13 and 7 not divisible; 4 to itself
+        ((2, 3, 5, 24), 6), ((2, 3, 5, 24), 8),  # divisible: disjoint windows
+        ((2, 3, 2, 3), 8), ((1, 2, 2, 1), 5),  # more output frames than input frames
+        ((2, 4, 3, 101), 40), ((2, 4, 3, 50), 33), ((1, 2, 3, 20), 45),  # many windows (the gathered path)
+        ((2, 17, 9), 4), ((2, 23, 9), 23), ((2, 60, 9), 12), ((2, 101, 9), 34),  # tokens (B, T, D)
+    ],
+)
+def test_temporal_maxpool_equals_adaptive_max_pooling(shape, n_frames):
+    """The pooling without argmax bookkeeping gives exactly ``adaptive_max_pool1d``'s values, NaN included."""
+    generator = torch.Generator().manual_seed(sum(shape) + n_frames)
+    layer = torch.randn(*shape, generator=generator)
+    layer[0].view(-1)[:: 7] = float("nan")  # every 7th value of the first clip: NaN must win its window
+    if len(shape) == 4:
+        sequence = layer.reshape(shape[0], shape[1] * shape[2], shape[3])
+    else:
+        sequence = layer.transpose(1, 2)
+    expected = torch.nn.functional.adaptive_max_pool1d(sequence, n_frames)
+    pooled = temporal_maxpool(layer, n_frames)
+    assert pooled.shape == expected.shape
+    torch.testing.assert_close(pooled, expected, rtol=0, atol=0, equal_nan=True)
+    assert pooled[0].isnan().any() and not pooled[1:].isnan().any()
+    # Non-contiguous input (a channels-last copy of a feature map) pools to the same values.
+    if len(shape) == 4:
+        channels_last = layer.contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(temporal_maxpool(channels_last, n_frames), expected, rtol=0, atol=0,
+                                   equal_nan=True)  # fmt: skip
+
+
 def test_temporal_maxpool_repeats_vectors_without_time_axis():
     vectors = torch.tensor([[1.0, -2.0], [3.0, 4.0]])
     pooled = temporal_maxpool(vectors, 3)
