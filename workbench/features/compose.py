@@ -112,7 +112,12 @@ def _adaptive_max_over_time(sequence: torch.Tensor, n_frames: int) -> torch.Tens
         return sequence.unflatten(-1, (n_frames, frames // n_frames)).amax(dim=-1)
     bounds = [((index * frames) // n_frames, -((-(index + 1) * frames) // n_frames)) for index in range(n_frames)]
     if n_frames <= _LOOP_WINDOWS:
-        return torch.stack([sequence[..., start:end].amax(dim=-1) for start, end in bounds], dim=-1)
+        # Time-major, each window's maximum runs across whole feature rows (vectorised) instead of
+        # along short strips of 7-50 frames; the result is made contiguous (B, D, T_o) again so that
+        # pool_clip sums its frames in the same order as before.
+        time_major = sequence.transpose(1, 2).contiguous()  # (B, T, D)
+        maxima = torch.stack([time_major[:, start:end].amax(dim=1) for start, end in bounds], dim=1)  # (B, T_o, D)
+        return maxima.transpose(1, 2).contiguous()
     # Many windows: gather each window padded to the longest by repeating its last frame (which leaves
     # its maximum unchanged), then reduce once.
     width = max(end - start for start, end in bounds)
