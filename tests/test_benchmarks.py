@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks import bench_frontends, run, timing
+from benchmarks import bench_frontends, bench_linear_eval, run, timing
 
 
 def test_interleaved_warms_up_then_rotates_the_order_every_round():
@@ -52,6 +52,33 @@ def test_every_benchmark_yields_complete_rows_in_quick_mode():
             if entry["goal"] is not None:
                 assert entry["anchor"] and entry["met"] in (True, False), entry
                 assert entry["ratio_min"] <= entry["ratio_median"], entry
+
+
+def test_the_probe_benchmark_times_the_probes_linear_evaluation_trains():
+    """The batched-probe row times exactly the seeds x folds probes of ``linear_evaluation`` (new protocol
+    names, no deprecation warning): their predictions, reordered by clip, are the evaluation's."""
+    import warnings
+
+    import numpy as np
+
+    from workbench.evaluation import LinearEvalConfig, linear_evaluation
+    from workbench.evaluation.linear import train_linear_batched
+
+    features, labels = bench_linear_eval._embeddings(200)
+    config = LinearEvalConfig(max_epochs=2, patience=2)
+    specs = bench_linear_eval.probe_specs(features, labels, config)
+    assert len(specs) == len(bench_linear_eval.SEEDS) * bench_linear_eval.N_FOLDS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        result = linear_evaluation((features, labels, None), seeds=bench_linear_eval.SEEDS, config=config,
+                                   protocol=bench_linear_eval.PROTOCOL, n_folds=bench_linear_eval.N_FOLDS)  # fmt: skip
+    assert result.protocol == "kfold"
+    outcomes = train_linear_batched(features, labels, specs, config)
+    for position in range(len(bench_linear_eval.SEEDS)):
+        chosen = range(position * bench_linear_eval.N_FOLDS, (position + 1) * bench_linear_eval.N_FOLDS)
+        rows = np.concatenate([specs[index].test for index in chosen])
+        predictions = np.concatenate([outcomes[index].test_logits.argmax(axis=1) for index in chosen])
+        np.testing.assert_array_equal(predictions[np.argsort(rows, kind="stable")], result.seed_predictions[position])
 
 
 def test_librosa_absent_is_said_in_its_row(monkeypatch):
