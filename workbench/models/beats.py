@@ -43,9 +43,9 @@ Deviations from the official code, all outside the pretrained function:
 Weights: the official README links each file as a OneDrive share page (not a direct download). Both
 files are checked against the sha256 and size in ``workbench.models.registry.PUBLISHED_CHECKSUMS``
 (which says where each value comes from). The earlier Azure links stopped working in 2024
-(microsoft/unilm#1492) and users report the OneDrive ones failing at times (microsoft/unilm#1671). Download the file by
-hand and put it at ``workbench.models.registry.weights_path(name)``, or pass ``path=`` to
-``load_pretrained``. The ``tiny`` configuration (2 layers, width 64) trains in seconds on a CPU.
+(microsoft/unilm#1492) and users report the OneDrive ones failing at times (microsoft/unilm#1671).
+Download the file by hand and put it at ``workbench.models.registry.weights_path(name)``, or pass
+``path=`` to ``load_pretrained``. The ``tiny`` configuration (2 layers, width 64) trains in seconds on a CPU.
 """
 
 from __future__ import annotations
