@@ -68,11 +68,14 @@ def test_temporal_maxpool_equals_adaptive_max_pooling(shape, n_frames):
     assert pooled.shape == expected.shape
     torch.testing.assert_close(pooled, expected, rtol=0, atol=0, equal_nan=True)
     assert pooled[0].isnan().any() and not pooled[1:].isnan().any()
-    # Non-contiguous input (a channels-last copy of a feature map) pools to the same values.
+    # Non-contiguous feature maps (channels-last; CNN14's (B, C, T, F) memory seen as (B, C, F, T)) pool
+    # to the same values.
     if len(shape) == 4:
         channels_last = layer.contiguous(memory_format=torch.channels_last)
-        torch.testing.assert_close(temporal_maxpool(channels_last, n_frames), expected, rtol=0, atol=0,
-                                   equal_nan=True)  # fmt: skip
+        time_before_frequency = layer.transpose(2, 3).contiguous().transpose(2, 3)
+        for strided in (channels_last, time_before_frequency):
+            pooled = temporal_maxpool(strided, n_frames)
+            torch.testing.assert_close(pooled, expected, rtol=0, atol=0, equal_nan=True)
 
 
 def test_temporal_maxpool_repeats_vectors_without_time_axis():

@@ -75,7 +75,10 @@ def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
         raise ValueError(f"n_frames must be at least 1, got {n_frames}")
     if layer_output.ndim == 4:
         batch, channels, bins, frames = layer_output.shape
-        sequence = layer_output.reshape(batch, channels * bins, frames)  # (B, C*F, T)
+        if layer_output.is_contiguous():
+            sequence = layer_output.view(batch, channels * bins, frames)  # (B, C*F, T)
+        else:  # e.g. CNN14's (B, C, T, F) maps seen as (B, C, F, T): one copy, time-major, as pooling wants
+            sequence = layer_output.permute(0, 3, 1, 2).reshape(batch, frames, channels * bins).transpose(1, 2)
     elif layer_output.ndim == 3:
         sequence = layer_output.transpose(1, 2)  # (B, D, T)
     elif layer_output.ndim == 2:
