@@ -107,7 +107,7 @@ def _equality_row(features: np.ndarray, labels: np.ndarray, config: LinearEvalCo
 
 
 def run(quick: bool = False) -> list[dict]:
-    count, epochs, rounds = (1000, 5, 3) if quick else (2000, 30, 5)
+    count, epochs, rounds = (1000, 5, 5) if quick else (2000, 30, 7)
     config = LinearEvalConfig(max_epochs=epochs, patience=epochs)
     features, labels = _embeddings(count)
     specs = probe_specs(features, labels, config)
