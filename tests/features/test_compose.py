@@ -78,6 +78,33 @@ def test_temporal_maxpool_equals_adaptive_max_pooling(shape, n_frames):
             torch.testing.assert_close(pooled, expected, rtol=0, atol=0, equal_nan=True)
 
 
+def _strides_that_matter(tensor: torch.Tensor) -> tuple[int, ...]:
+    return tuple(stride for size, stride in zip(tensor.shape, tensor.stride()) if size > 1)
+
+
+@pytest.mark.parametrize("frames, n_frames", [(13, 4), (12, 12), (24, 6), (12, 5), (50, 7), (101, 40), (3, 8), (1, 4)])
+def test_clip_vectors_are_bit_identical_to_those_of_adaptive_max_pooling(frames, n_frames):
+    """Same values in the same memory layout as ``adaptive_max_pool1d``, so Eq. 3's mean adds the frames
+    in the same order: tokens (time-major output), feature maps in several layouts, a batch of one."""
+    generator = torch.Generator().manual_seed(frames * 100 + n_frames)
+    maps = torch.randn(2, 3, 5, frames, generator=generator) * 100
+    tokens = torch.randn(2, frames, 24, generator=generator) * 100
+    layers = {
+        "tokens": (tokens, tokens.transpose(1, 2)),
+        "tokens, batch of one": (tokens[:1], tokens[:1].transpose(1, 2)),
+        "sliced tokens": (tokens[:, :, ::2], tokens[:, :, ::2].transpose(1, 2)),
+        "maps": (maps, maps.reshape(2, 15, frames)),
+        "channels-last maps": (cl := maps.contiguous(memory_format=torch.channels_last), cl.reshape(2, 15, frames)),
+        "time-before-frequency maps": (tf := maps.transpose(2, 3).contiguous().transpose(2, 3), tf.reshape(2, 15, frames)),
+    }  # fmt: skip
+    for name, (layer, sequence) in layers.items():
+        expected = torch.nn.functional.adaptive_max_pool1d(sequence, n_frames)
+        pooled = temporal_maxpool(layer, n_frames)
+        assert torch.equal(pooled, expected), name
+        assert _strides_that_matter(pooled) == _strides_that_matter(expected), name
+        assert torch.equal(pool_clip(pooled), pool_clip(expected)), name
+
+
 def test_temporal_maxpool_repeats_vectors_without_time_axis():
     vectors = torch.tensor([[1.0, -2.0], [3.0, 4.0]])
     pooled = temporal_maxpool(vectors, 3)

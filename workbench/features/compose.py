@@ -65,8 +65,7 @@ def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
 
     Shape:
         ``(B, C, F, T) -> (B, C * F, T_o)`` (channel-major: feature ``c * F + f``);
-        ``(B, T, D) -> (B, D, T_o)``; ``(B, D) -> (B, D, T_o)`` (the vector repeated). When
-        ``T_o == T`` nothing is pooled and the result is a view of ``layer_output``.
+        ``(B, T, D) -> (B, D, T_o)``; ``(B, D) -> (B, D, T_o)`` (the vector repeated).
 
     Raises:
         ValueError: ``n_frames`` below 1, or another number of axes.
@@ -75,10 +74,7 @@ def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
         raise ValueError(f"n_frames must be at least 1, got {n_frames}")
     if layer_output.ndim == 4:
         batch, channels, bins, frames = layer_output.shape
-        if layer_output.is_contiguous():
-            sequence = layer_output.view(batch, channels * bins, frames)  # (B, C*F, T)
-        else:  # e.g. CNN14's (B, C, T, F) maps seen as (B, C, F, T): one copy, time-major, as pooling wants
-            sequence = layer_output.permute(0, 3, 1, 2).reshape(batch, frames, channels * bins).transpose(1, 2)
+        sequence = layer_output.reshape(batch, channels * bins, frames)  # (B, C*F, T)
     elif layer_output.ndim == 3:
         sequence = layer_output.transpose(1, 2)  # (B, D, T)
     elif layer_output.ndim == 2:
@@ -96,40 +92,68 @@ _LOOP_WINDOWS = 32
 
 
 def _adaptive_max_over_time(sequence: torch.Tensor, n_frames: int) -> torch.Tensor:
-    """``adaptive_max_pool1d(sequence, n_frames)``'s values without its argmax bookkeeping.
+    """``adaptive_max_pool1d(sequence, n_frames)`` without its argmax bookkeeping: the same values in
+    the same memory layout.
 
     ``adaptive_max_pool1d`` also computes the index of every maximum and walks each row of the
     sequence one element at a time; on EfficientAT mn04's tapped layers it was ~86 % of Eq. 1-3's
     cost. A maximum is exact whatever the order it is taken in, and ``amax`` propagates NaN as the
-    adaptive pooling does, so the values below are identical (tests/features/test_compose.py checks
-    them against ``adaptive_max_pool1d`` and a plain loop). Gradients differ only at ties: ``amax``
-    shares the gradient among equal maxima, the adaptive pooling gives it to the first.
+    adaptive pooling does, so the values are identical; the result is laid out as the adaptive
+    pooling lays out its own (:func:`_adaptive_layout_is_time_major`), so that :func:`pool_clip`'s
+    mean adds the frames in the same order and the clip vectors stay bit-identical
+    (tests/features/test_compose.py checks values, layout and clip vectors). Gradients differ only at
+    ties: ``amax`` shares the gradient among equal maxima, the adaptive pooling gives it to the first.
 
     Shape:
-        ``(B, D, T) -> (B, D, T_o)``; when ``T_o == T`` the input itself (possibly a view) is returned.
+        ``(B, D, T) -> (B, D, T_o)``.
     """
     frames = sequence.shape[-1]
     if n_frames == frames:  # every window is one frame
-        return sequence
-    if frames % n_frames == 0:  # equal, disjoint windows: a view and one reduction
-        return sequence.unflatten(-1, (n_frames, frames // n_frames)).amax(dim=-1)
-    bounds = [((index * frames) // n_frames, -((-(index + 1) * frames) // n_frames)) for index in range(n_frames)]
-    if n_frames <= _LOOP_WINDOWS:
-        # Time-major, each window's maximum runs across whole feature rows (vectorised) instead of
-        # along short strips of 7-50 frames; the result is made contiguous (B, D, T_o) again so that
-        # pool_clip sums its frames in the same order as before.
-        time_major = sequence.transpose(1, 2).contiguous()  # (B, T, D)
-        maxima = torch.stack([time_major[:, start:end].amax(dim=1) for start, end in bounds], dim=1)  # (B, T_o, D)
-        return maxima.transpose(1, 2).contiguous()
-    # Many windows: gather each window padded to the longest by repeating its last frame (which leaves
-    # its maximum unchanged), then reduce once.
-    width = max(end - start for start, end in bounds)
-    index = torch.tensor(
-        [[min(start + offset, end - 1) for offset in range(width)] for start, end in bounds],
-        device=sequence.device,
-    )  # (T_o, width)
-    gathered = sequence.index_select(-1, index.flatten())  # (B, D, T_o * width)
-    return gathered.unflatten(-1, (n_frames, width)).amax(dim=-1)
+        pooled = sequence
+    elif frames % n_frames == 0:  # equal, disjoint windows: a view and one reduction
+        pooled = sequence.unflatten(-1, (n_frames, frames // n_frames)).amax(dim=-1)
+    else:
+        bounds = [((index * frames) // n_frames, -((-(index + 1) * frames) // n_frames)) for index in range(n_frames)]
+        if n_frames <= _LOOP_WINDOWS:
+            # Time-major, each window's maximum runs across whole feature rows (vectorised) instead of
+            # along short strips of 7-50 frames.
+            time_major = sequence.transpose(1, 2).contiguous()  # (B, T, D)
+            maxima = [time_major[:, start:end].amax(dim=1) for start, end in bounds]
+            pooled = torch.stack(maxima, dim=1).transpose(1, 2)  # (B, D, T_o), time-major in memory
+        else:
+            # Many windows: gather each window padded to the longest by repeating its last frame (which
+            # leaves its maximum unchanged), then reduce once.
+            width = max(end - start for start, end in bounds)
+            index = torch.tensor(
+                [[min(start + offset, end - 1) for offset in range(width)] for start, end in bounds],
+                device=sequence.device,
+            )  # (T_o, width)
+            gathered = sequence.index_select(-1, index.flatten())  # (B, D, T_o * width)
+            pooled = gathered.unflatten(-1, (n_frames, width)).amax(dim=-1)
+    if _adaptive_layout_is_time_major(sequence):
+        return pooled.transpose(1, 2).contiguous().transpose(1, 2)  # no copy when already time-major
+    return pooled.contiguous()
+
+
+def _adaptive_layout_is_time_major(sequence: torch.Tensor) -> bool:
+    """Whether ``adaptive_max_pool1d(sequence, ...)`` returns its ``(B, D, T_o)`` output time-major in
+    memory (as for ``(B, T, D)`` tokens) rather than contiguous.
+
+    The adaptive pooling runs on ``sequence.unsqueeze(-2)`` and keeps the channels-last format when
+    that input's strides suggest it; this is c10's ``is_channels_last_strides_2d`` test (ambiguous
+    size-1 cases default to contiguous), which ``suggest_memory_format`` applies.
+    """
+    sizes, strides = sequence.unsqueeze(-2).shape, sequence.unsqueeze(-2).stride()
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for dim in (1, 3, 2, 0):  # channels, width, height, batch: innermost to outermost
+        if sizes[dim] == 0 or strides[dim] < smallest:
+            return False
+        if dim == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[dim] * (sizes[dim] if sizes[dim] > 1 else 1)
+    return True
 
 
 def _check_names(available: Mapping[str, object], names: Sequence[str]) -> None:
