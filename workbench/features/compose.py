@@ -74,7 +74,14 @@ def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
         raise ValueError(f"n_frames must be at least 1, got {n_frames}")
     if layer_output.ndim == 4:
         batch, channels, bins, frames = layer_output.shape
-        sequence = layer_output.reshape(batch, channels * bins, frames)  # (B, C*F, T)
+        if channels == 1 or bins == 1 or layer_output.stride(1) == bins * layer_output.stride(2):
+            sequence = layer_output.view(batch, channels * bins, frames)  # (B, C*F, T)
+        else:
+            # Flattening (C, F) would copy the whole map (CNN14's and VGGish's maps lie time before
+            # frequency): pool the map as it lies and flatten only the T_o frames, laid out as the
+            # adaptive pooling of that contiguous copy would be (contiguous).
+            pooled = _adaptive_max_over_time(layer_output, n_frames)  # (B, C, F, T_o)
+            return pooled.reshape(batch, channels * bins, n_frames).contiguous()
     elif layer_output.ndim == 3:
         sequence = layer_output.transpose(1, 2)  # (B, D, T)
     elif layer_output.ndim == 2:
@@ -84,7 +91,10 @@ def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
             f"temporal_maxpool expects (batch, channels, freq, time), (batch, time, dim) or (batch, dim), "
             f"got shape {tuple(layer_output.shape)}"
         )
-    return _adaptive_max_over_time(sequence, n_frames)  # (B, D, T_o)
+    pooled = _adaptive_max_over_time(sequence, n_frames)  # (B, D, T_o)
+    if _adaptive_layout_is_time_major(sequence):
+        return pooled.transpose(1, 2).contiguous().transpose(1, 2)  # no copy when already time-major
+    return pooled.contiguous()
 
 
 _LOOP_WINDOWS = 32
@@ -92,20 +102,20 @@ _LOOP_WINDOWS = 32
 
 
 def _adaptive_max_over_time(sequence: torch.Tensor, n_frames: int) -> torch.Tensor:
-    """``adaptive_max_pool1d(sequence, n_frames)`` without its argmax bookkeeping: the same values in
-    the same memory layout.
+    """The values of ``adaptive_max_pool1d(sequence, n_frames)`` without its argmax bookkeeping, over
+    the last axis of ``(B, ..., T)``.
 
     ``adaptive_max_pool1d`` also computes the index of every maximum and walks each row of the
     sequence one element at a time; on EfficientAT mn04's tapped layers it was ~86 % of Eq. 1-3's
     cost. A maximum is exact whatever the order it is taken in, and ``amax`` propagates NaN as the
-    adaptive pooling does, so the values are identical; the result is laid out as the adaptive
-    pooling lays out its own (:func:`_adaptive_layout_is_time_major`), so that :func:`pool_clip`'s
-    mean adds the frames in the same order and the clip vectors stay bit-identical
+    adaptive pooling does, so the values are identical. :func:`temporal_maxpool` then lays them out as
+    the adaptive pooling lays out its own (:func:`_adaptive_layout_is_time_major`), so that
+    :func:`pool_clip`'s mean adds the frames in the same order and the clip vectors stay bit-identical
     (tests/features/test_compose.py checks values, layout and clip vectors). Gradients differ only at
     ties: ``amax`` shares the gradient among equal maxima, the adaptive pooling gives it to the first.
 
     Shape:
-        ``(B, D, T) -> (B, D, T_o)``.
+        ``(B, ..., T) -> (B, ..., T_o)``, in any memory layout.
     """
     frames = sequence.shape[-1]
     if n_frames == frames:  # every window is one frame
@@ -117,9 +127,9 @@ def _adaptive_max_over_time(sequence: torch.Tensor, n_frames: int) -> torch.Tens
         if n_frames <= _LOOP_WINDOWS:
             # Time-major, each window's maximum runs across whole feature rows (vectorised) instead of
             # along short strips of 7-50 frames.
-            time_major = sequence.transpose(1, 2).contiguous()  # (B, T, D)
+            time_major = sequence.movedim(-1, 1).contiguous()  # (B, T, ...)
             maxima = [time_major[:, start:end].amax(dim=1) for start, end in bounds]
-            pooled = torch.stack(maxima, dim=1).transpose(1, 2)  # (B, D, T_o), time-major in memory
+            pooled = torch.stack(maxima, dim=1).movedim(1, -1)  # (B, ..., T_o), time-major in memory
         else:
             # Many windows: gather each window padded to the longest by repeating its last frame (which
             # leaves its maximum unchanged), then reduce once.
@@ -128,11 +138,9 @@ def _adaptive_max_over_time(sequence: torch.Tensor, n_frames: int) -> torch.Tens
                 [[min(start + offset, end - 1) for offset in range(width)] for start, end in bounds],
                 device=sequence.device,
             )  # (T_o, width)
-            gathered = sequence.index_select(-1, index.flatten())  # (B, D, T_o * width)
+            gathered = sequence.index_select(-1, index.flatten())  # (B, ..., T_o * width)
             pooled = gathered.unflatten(-1, (n_frames, width)).amax(dim=-1)
-    if _adaptive_layout_is_time_major(sequence):
-        return pooled.transpose(1, 2).contiguous().transpose(1, 2)  # no copy when already time-major
-    return pooled.contiguous()
+    return pooled
 
 
 def _adaptive_layout_is_time_major(sequence: torch.Tensor) -> bool:
