@@ -41,7 +41,9 @@ test: env
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg tests notebooks
 
+# The `bench` extra brings the anchors that are not dependencies of the package (librosa); installed once.
 benchmark: env
+	@$(BIN)/python -c 'import librosa' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -5,7 +5,8 @@
     python -m benchmarks.run frontends  # only benchmarks whose module name contains "frontends"
 
 Each module exposes ``run(quick: bool = False) -> list[dict]`` with rows of
-:data:`benchmarks.timing.COLUMNS`. Everything runs on one thread (torch, and the BLAS/OpenMP pools of
+:data:`benchmarks.timing.COLUMNS` (the modules of :data:`ROW_MODULES`, when present, may give only
+benchmark, setting, value and unit). Everything runs on one thread (torch, and the BLAS/OpenMP pools of
 numpy-based anchors such as librosa) unless a row's setting names another count. Comparisons are
 interleaved rounds with warm-up; ``ratio`` is candidate / anchor per round, shown as median (min);
 ``goal`` is the median ratio to stay at or below.
@@ -31,9 +32,35 @@ import torch  # noqa: E402
 from benchmarks.timing import COLUMNS  # noqa: E402
 
 
+ROW_MODULES = ("byola_rows", "care_sep_rows")
+"""Further modules of rows (``run(quick) -> rows``), printed when the file exists. Their rows may carry
+only ``benchmark``, ``setting``, ``value`` and ``unit``; :func:`module_rows` leaves the other columns empty."""
+REQUIRED = ("benchmark", "setting", "value", "unit")
+
+
 def discover(selection: list[str]) -> list[str]:
-    names = sorted(path.stem for path in Path(__file__).parent.glob("bench_*.py"))
+    folder = Path(__file__).parent
+    names = sorted(path.stem for path in folder.glob("bench_*.py"))
+    names += [name for name in ROW_MODULES if (folder / f"{name}.py").is_file()]
     return [name for name in names if not selection or any(word in name for word in selection)]
+
+
+def module_rows(name: str, quick: bool) -> list[dict]:
+    """The rows of ``benchmarks.<name>``, each with every key of :data:`COLUMNS` (absent ones None).
+
+    Raises:
+        ValueError: a row with a key outside :data:`COLUMNS` or without one of :data:`REQUIRED`.
+    """
+    rows = []
+    for entry in importlib.import_module(f"benchmarks.{name}").run(quick=quick):
+        unknown, missing = set(entry) - set(COLUMNS), set(REQUIRED) - set(entry)
+        if unknown or missing:
+            raise ValueError(
+                f"benchmarks.{name} returned a row with keys {sorted(entry)}; expected {REQUIRED} and "
+                f"optionally the rest of {COLUMNS}"
+            )
+        rows.append({**dict.fromkeys(COLUMNS), **entry})
+    return rows
 
 
 def _cell(row: dict, key: str) -> str:
@@ -72,12 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in discover(arguments.selection):
             start = time.perf_counter()
-            module = importlib.import_module(f"benchmarks.{name}")
-            module_rows = module.run(quick=arguments.quick)
-            for row in module_rows:
-                if set(row) != set(COLUMNS):
-                    raise ValueError(f"benchmarks.{name} returned a row with keys {sorted(row)}; expected {COLUMNS}")
-            rows += module_rows
+            rows += module_rows(name, arguments.quick)
             print(f"# {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     finally:
         torch.set_num_threads(previous_threads)

@@ -43,6 +43,68 @@ def test_temporal_maxpool_of_tokens_matches_the_loop(frames, n_frames):
     torch.testing.assert_close(pooled, brute_force_maxpool(tokens, n_frames), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize(
+    "shape, n_frames",
+    [
+        ((8, 8, 64, 50), 4),  # mn04's first blocks: 50 frames to 4 (windows of 13 and 12, overlapping)
+        ((3, 5, 7, 13), 4), ((2, 4, 3, 7), 4), ((2, 6, 2, 4), 4),  # 13 and 7 not divisible; 4 to itself
+        ((2, 3, 5, 24), 6), ((2, 3, 5, 24), 8),  # divisible: disjoint windows
+        ((2, 3, 2, 3), 8), ((1, 2, 2, 1), 5),  # more output frames than input frames
+        ((2, 4, 3, 101), 40), ((2, 4, 3, 50), 33), ((1, 2, 3, 20), 45),  # many windows (the gathered path)
+        ((2, 17, 9), 4), ((2, 23, 9), 23), ((2, 60, 9), 12), ((2, 101, 9), 34),  # tokens (B, T, D)
+    ],
+)
+def test_temporal_maxpool_equals_adaptive_max_pooling(shape, n_frames):
+    """The pooling without argmax bookkeeping gives exactly ``adaptive_max_pool1d``'s values, NaN included."""
+    generator = torch.Generator().manual_seed(sum(shape) + n_frames)
+    layer = torch.randn(*shape, generator=generator)
+    layer[0].view(-1)[:: 7] = float("nan")  # every 7th value of the first clip: NaN must win its window
+    if len(shape) == 4:
+        sequence = layer.reshape(shape[0], shape[1] * shape[2], shape[3])
+    else:
+        sequence = layer.transpose(1, 2)
+    expected = torch.nn.functional.adaptive_max_pool1d(sequence, n_frames)
+    pooled = temporal_maxpool(layer, n_frames)
+    assert pooled.shape == expected.shape
+    torch.testing.assert_close(pooled, expected, rtol=0, atol=0, equal_nan=True)
+    assert pooled[0].isnan().any() and not pooled[1:].isnan().any()
+    # Non-contiguous feature maps (channels-last; CNN14's (B, C, T, F) memory seen as (B, C, F, T)) pool
+    # to the same values.
+    if len(shape) == 4:
+        channels_last = layer.contiguous(memory_format=torch.channels_last)
+        time_before_frequency = layer.transpose(2, 3).contiguous().transpose(2, 3)
+        for strided in (channels_last, time_before_frequency):
+            pooled = temporal_maxpool(strided, n_frames)
+            torch.testing.assert_close(pooled, expected, rtol=0, atol=0, equal_nan=True)
+
+
+def _strides_that_matter(tensor: torch.Tensor) -> tuple[int, ...]:
+    return tuple(stride for size, stride in zip(tensor.shape, tensor.stride()) if size > 1)
+
+
+@pytest.mark.parametrize("frames, n_frames", [(13, 4), (12, 12), (24, 6), (12, 5), (50, 7), (101, 40), (3, 8), (1, 4)])
+def test_clip_vectors_are_bit_identical_to_those_of_adaptive_max_pooling(frames, n_frames):
+    """Same values in the same memory layout as ``adaptive_max_pool1d``, so Eq. 3's mean adds the frames
+    in the same order: tokens (time-major output), feature maps in several layouts, a batch of one."""
+    generator = torch.Generator().manual_seed(frames * 100 + n_frames)
+    maps = torch.randn(2, 3, 5, frames, generator=generator) * 100
+    tokens = torch.randn(2, frames, 24, generator=generator) * 100
+    layers = {
+        "tokens": (tokens, tokens.transpose(1, 2)),
+        "tokens, batch of one": (tokens[:1], tokens[:1].transpose(1, 2)),
+        "sliced tokens": (tokens[:, :, ::2], tokens[:, :, ::2].transpose(1, 2)),
+        "maps": (maps, maps.reshape(2, 15, frames)),
+        "channels-last maps": (cl := maps.contiguous(memory_format=torch.channels_last), cl.reshape(2, 15, frames)),
+        "time-before-frequency maps": (tf := maps.transpose(2, 3).contiguous().transpose(2, 3), tf.reshape(2, 15, frames)),
+    }  # fmt: skip
+    for name, (layer, sequence) in layers.items():
+        expected = torch.nn.functional.adaptive_max_pool1d(sequence, n_frames)
+        pooled = temporal_maxpool(layer, n_frames)
+        assert torch.equal(pooled, expected), name
+        assert _strides_that_matter(pooled) == _strides_that_matter(expected), name
+        assert torch.equal(pool_clip(pooled), pool_clip(expected)), name
+
+
 def test_temporal_maxpool_repeats_vectors_without_time_axis():
     vectors = torch.tensor([[1.0, -2.0], [3.0, 4.0]])
     pooled = temporal_maxpool(vectors, 3)

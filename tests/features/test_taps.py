@@ -131,3 +131,20 @@ def test_errors_name_the_problem(encoder):
         LayerFeatures(encoder).extract([], progress=False)
     with pytest.raises(ValueError, match=r"cannot join a layer output of shape \(2, 1, 1, 1, 1\)"):
         join_segments(torch.zeros(2, 1, 1, 1, 1), 1, 2)
+
+
+def test_the_input_check_of_taps_refuses_every_non_finite_waveform_and_accepts_overflowing_sums(encoder):
+    """The check sums the waveform first; a sum that overflows must not refuse finite samples."""
+    large = torch.full((2, 80), 3e38)  # every sample finite, the float32 sum is inf
+    assert not torch.isfinite(large.sum())
+    assert encoder.check_waveform(large) is large
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        audio = waveform(2, 80)
+        audio[1, 7] = bad
+        with pytest.raises(AudioError, match="NaN or Inf"):
+            encoder.layers(audio)
+    mixed = waveform(2, 80)
+    mixed[0, 0], mixed[1, 1] = float("inf"), -float("inf")  # their sum is NaN, still refused
+    with pytest.raises(AudioError, match="NaN or Inf"):
+        tap_layers(encoder, mixed)
+    assert encoder.forward_calls == 0  # refused before any forward pass

@@ -74,7 +74,14 @@ def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
         raise ValueError(f"n_frames must be at least 1, got {n_frames}")
     if layer_output.ndim == 4:
         batch, channels, bins, frames = layer_output.shape
-        sequence = layer_output.reshape(batch, channels * bins, frames)  # (B, C*F, T)
+        if channels == 1 or bins == 1 or layer_output.stride(1) == bins * layer_output.stride(2):
+            sequence = layer_output.view(batch, channels * bins, frames)  # (B, C*F, T)
+        else:
+            # Flattening (C, F) would copy the whole map (CNN14's and VGGish's maps lie time before
+            # frequency): pool the map as it lies and flatten only the T_o frames, laid out as the
+            # adaptive pooling of that contiguous copy would be (contiguous).
+            pooled = _adaptive_max_over_time(layer_output, n_frames)  # (B, C, F, T_o)
+            return pooled.reshape(batch, channels * bins, n_frames).contiguous()
     elif layer_output.ndim == 3:
         sequence = layer_output.transpose(1, 2)  # (B, D, T)
     elif layer_output.ndim == 2:
@@ -84,7 +91,77 @@ def temporal_maxpool(layer_output: torch.Tensor, n_frames: int) -> torch.Tensor:
             f"temporal_maxpool expects (batch, channels, freq, time), (batch, time, dim) or (batch, dim), "
             f"got shape {tuple(layer_output.shape)}"
         )
-    return torch.nn.functional.adaptive_max_pool1d(sequence, n_frames)  # (B, D, T_o)
+    pooled = _adaptive_max_over_time(sequence, n_frames)  # (B, D, T_o)
+    if _adaptive_layout_is_time_major(sequence):
+        return pooled.transpose(1, 2).contiguous().transpose(1, 2)  # no copy when already time-major
+    return pooled.contiguous()
+
+
+_LOOP_WINDOWS = 32
+"""Up to this many output frames, one ``amax`` per window; above, one gather and one ``amax``."""
+
+
+def _adaptive_max_over_time(sequence: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """The values of ``adaptive_max_pool1d(sequence, n_frames)`` without its argmax bookkeeping, over
+    the last axis of ``(B, ..., T)``.
+
+    ``adaptive_max_pool1d`` also computes the index of every maximum and walks each row of the
+    sequence one element at a time; on EfficientAT mn04's tapped layers it was ~86 % of Eq. 1-3's
+    cost. A maximum is exact whatever the order it is taken in, and ``amax`` propagates NaN as the
+    adaptive pooling does, so the values are identical. :func:`temporal_maxpool` then lays them out as
+    the adaptive pooling lays out its own (:func:`_adaptive_layout_is_time_major`), so that
+    :func:`pool_clip`'s mean adds the frames in the same order and the clip vectors stay bit-identical
+    (tests/features/test_compose.py checks values, layout and clip vectors). Gradients differ only at
+    ties: ``amax`` shares the gradient among equal maxima, the adaptive pooling gives it to the first.
+
+    Shape:
+        ``(B, ..., T) -> (B, ..., T_o)``, in any memory layout.
+    """
+    frames = sequence.shape[-1]
+    if n_frames == frames:  # every window is one frame
+        pooled = sequence
+    elif frames % n_frames == 0:  # equal, disjoint windows: a view and one reduction
+        pooled = sequence.unflatten(-1, (n_frames, frames // n_frames)).amax(dim=-1)
+    else:
+        bounds = [((index * frames) // n_frames, -((-(index + 1) * frames) // n_frames)) for index in range(n_frames)]
+        if n_frames <= _LOOP_WINDOWS:
+            # Time-major, each window's maximum runs across whole feature rows (vectorised) instead of
+            # along short strips of 7-50 frames.
+            time_major = sequence.movedim(-1, 1).contiguous()  # (B, T, ...)
+            maxima = [time_major[:, start:end].amax(dim=1) for start, end in bounds]
+            pooled = torch.stack(maxima, dim=1).movedim(1, -1)  # (B, ..., T_o), time-major in memory
+        else:
+            # Many windows: gather each window padded to the longest by repeating its last frame (which
+            # leaves its maximum unchanged), then reduce once.
+            width = max(end - start for start, end in bounds)
+            index = torch.tensor(
+                [[min(start + offset, end - 1) for offset in range(width)] for start, end in bounds],
+                device=sequence.device,
+            )  # (T_o, width)
+            gathered = sequence.index_select(-1, index.flatten())  # (B, ..., T_o * width)
+            pooled = gathered.unflatten(-1, (n_frames, width)).amax(dim=-1)
+    return pooled
+
+
+def _adaptive_layout_is_time_major(sequence: torch.Tensor) -> bool:
+    """Whether ``adaptive_max_pool1d(sequence, ...)`` returns its ``(B, D, T_o)`` output time-major in
+    memory (as for ``(B, T, D)`` tokens) rather than contiguous.
+
+    The adaptive pooling runs on ``sequence.unsqueeze(-2)`` and keeps the channels-last format when
+    that input's strides suggest it; this is c10's ``is_channels_last_strides_2d`` test (ambiguous
+    size-1 cases default to contiguous), which ``suggest_memory_format`` applies.
+    """
+    sizes, strides = sequence.unsqueeze(-2).shape, sequence.unsqueeze(-2).stride()
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for dim in (1, 3, 2, 0):  # channels, width, height, batch: innermost to outermost
+        if sizes[dim] == 0 or strides[dim] < smallest:
+            return False
+        if dim == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[dim] * (sizes[dim] if sizes[dim] > 1 else 1)
+    return True
 
 
 def _check_names(available: Mapping[str, object], names: Sequence[str]) -> None:

@@ -51,7 +51,9 @@ class Encoder(nn.Module):
                 f"{type(self).__name__} expects waveforms of shape (batch, samples) at "
                 f"{self.sample_rate} Hz, got shape {tuple(waveform.shape)}"
             )
-        if not torch.isfinite(waveform).all():
+        # A finite sum proves every sample finite (one NaN or Inf makes the sum NaN or Inf) and costs one
+        # pass without the boolean mask; only a non-finite sum (or one that overflowed) checks sample by sample.
+        if not torch.isfinite(waveform.detach().sum()) and not torch.isfinite(waveform).all():
             raise AudioError(f"{type(self).__name__} got a waveform with NaN or Inf samples")
         return waveform
 
@@ -97,6 +99,7 @@ class Encoder(nn.Module):
         for name in wanted:
             if name not in modules:
                 raise UnknownNameError(f"layer of {type(self).__name__}", name, modules)
+        waveform = self.check_waveform(waveform)
         captured: dict[str, torch.Tensor] = {}
 
         def hook_for(name: str):
@@ -107,7 +110,7 @@ class Encoder(nn.Module):
 
         handles = [modules[name].register_forward_hook(hook_for(name)) for name in wanted]
         try:
-            self(self.check_waveform(waveform))
+            self(waveform)
         finally:
             for handle in handles:
                 handle.remove()

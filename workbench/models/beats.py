@@ -40,11 +40,12 @@ Deviations from the official code, all outside the pretrained function:
 - Attention is computed as ``softmax(q k^T / sqrt(d) + bias)``; the official code subtracts the row
   maximum with a factor 32 first (a float16 trick), which is the same function.
 
-Weights: the official README links each file as a OneDrive share page (not a direct download; no
-sha256 or size is published). The earlier Azure links stopped working in 2024 (microsoft/unilm#1492)
-and users report the OneDrive ones failing at times (microsoft/unilm#1671). Download the file by
-hand and put it at ``workbench.models.registry.weights_path(name)``, or pass ``path=`` to
-``load_pretrained``. The ``tiny`` configuration (2 layers, width 64) trains in seconds on a CPU.
+Weights: the official README links each file as a OneDrive share page (not a direct download). Both
+files are checked against the sha256 and size in ``workbench.models.registry.PUBLISHED_CHECKSUMS``
+(which says where each value comes from). The earlier Azure links stopped working in 2024
+(microsoft/unilm#1492) and users report the OneDrive ones failing at times (microsoft/unilm#1671).
+Download the file by hand and put it at ``workbench.models.registry.weights_path(name)``, or pass
+``path=`` to ``load_pretrained``. The ``tiny`` configuration (2 layers, width 64) trains in seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -843,7 +844,7 @@ def _register(name: str, description: str, url: str, filename: str, config: BEAT
         PretrainedSpec(
             name=name,
             description=description,
-            # No sha256 or size is published for these files (see the module docstring).
+            # register_pretrained fills in the sha256 and size from registry.PUBLISHED_CHECKSUMS.
             remote=RemoteFile(url=url, sha256=None, filename=filename),
             build=lambda: BEATs(config),
             convert=official_checkpoint_converter(config),

@@ -18,7 +18,10 @@ repository's ``pretrained_weights/`` folder:
 | ``byola-d1024`` | ``AudioNTT2020-BYOLA-64x96d1024.pth`` | 1024 |
 | ``byola-d2048`` | ``AudioNTT2020-BYOLA-64x96d2048.pth`` | 2048 |
 
-No checksum is published for them (the registry entries carry ``sha256=None``). Their ``embed``
+``byola-d512`` is checked against the sha256 and size of the file published in nttcslab/byol-a
+(``workbench.models.registry.PUBLISHED_CHECKSUMS``); no sha256 could be found for the d1024 and d2048
+files, which load "unverified" (a warning; the sha256 computed on loading is kept in
+``encoder.weights_record``). Their ``embed``
 normalises the log-mel with the statistics the official README publishes with these weights,
 :data:`PUBLISHED_MEAN` and :data:`PUBLISHED_STD`; BYOL-A's ``evaluate.py`` instead computes them on
 each downstream dataset, which :func:`set_normalization` does (e.g. with
@@ -248,7 +251,8 @@ def _register_official() -> None:
             PretrainedSpec(
                 name=f"byola-d{dim}",
                 description=f"BYOL-A AudioNTT2020, {dim}-d, pre-trained on AudioSet; Niizumi et al., IJCNN 2021",
-                # No sha256 is published for these files (see the module docstring).
+                # register_pretrained fills in the sha256 and size where registry.PUBLISHED_CHECKSUMS has
+                # them (d512); the others load unverified (see the module docstring).
                 remote=RemoteFile(url=WEIGHTS_URL + filename, sha256=None, filename=filename),
                 build=lambda dim=dim: AudioNTT2020(pretrained_config(dim)),
                 convert=convert_official,

@@ -13,9 +13,11 @@ dropped the official front-end's frozen tensors (``spectrogram_extractor.*``, ``
 which it first compares with ours: a checkpoint made for the other sample rate is refused instead of
 loading silently (both variants have identical network shapes).
 
-Registered weights (Zenodo record 3987831, CC BY 4.0; no sha256 is published, so the registry entries
-carry ``sha256=None``; the record lists md5 ``541141fa2ee191a88f24a3219fff024e`` for the 32 kHz file and
-``362fc5ff18f1d6ad2f6d464b45893f2c`` for the 16 kHz one, as quoted by code that downloads them):
+Registered weights (Zenodo record 3987831, CC BY 4.0). The record publishes only md5s
+(``541141fa2ee191a88f24a3219fff024e`` for the 32 kHz file, ``362fc5ff18f1d6ad2f6d464b45893f2c`` for the
+16 kHz one, as quoted by code that downloads them); the 32 kHz file is checked against the sha256 and
+size in ``workbench.models.registry.PUBLISHED_CHECKSUMS`` (where they come from is said there), and the
+16 kHz file, for which no sha256 could be found, loads "unverified":
 
 | name | file | front-end |
 | --- | --- | --- |
@@ -406,7 +408,8 @@ def _register_official(name: str, config: Cnn14Config, filename: str, mean_avera
                 f"PANNs CNN14 AudioSet tagger (mAP {mean_average_precision}), {config.sample_rate // 1000} kHz; "
                 f"Kong et al., TASLP 2020"
             ),
-            # No sha256 is published for the Zenodo files (only md5s; see the module docstring).
+            # register_pretrained fills in the sha256 and size where registry.PUBLISHED_CHECKSUMS has them
+            # (the 32 kHz file); Zenodo publishes only md5s (see the module docstring).
             remote=RemoteFile(
                 url=_ZENODO + filename.replace("=", "%3D") + "?download=1", sha256=None, filename=filename
             ),

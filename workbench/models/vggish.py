@@ -46,8 +46,8 @@ Features of a Pre-trained Model", EUSIPCO 2022) are named after the modules that
 an ``embeddings.*`` output ``(batch, dim, 1, E)`` (one frame per example).
 
 Registered weights (torchvggish release v0.1; the file names carry the first 8 hex digits of each
-file's sha256, the torch.hub convention, and no full sha256 is published, so the entries carry
-``sha256=None``): ``vggish`` (``vggish-10086976.pth``, raw embeddings) and ``vggish-postprocessed``
+file's sha256, the torch.hub convention; the model file is checked against the full sha256 in
+``workbench.models.registry.PUBLISHED_CHECKSUMS``, which register_pretrained fills in): ``vggish`` (``vggish-10086976.pth``, raw embeddings) and ``vggish-postprocessed``
 (the same file plus ``vggish_pca_params-970ea276.pth``, fetched into the same cache on first use).
 The port converted Google's Apache-2.0 TensorFlow checkpoint.
 """
@@ -447,6 +447,8 @@ def read_pca_params(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 _RELEASE = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
+# register_pretrained fills in MODEL_FILE's sha256 from registry.PUBLISHED_CHECKSUMS; no full sha256 of the
+# PCA file could be found (only the 8-digit tag in its name), so it is fetched unchecked.
 MODEL_FILE = RemoteFile(url=_RELEASE + "vggish-10086976.pth", sha256=None, filename="vggish-10086976.pth")
 PCA_FILE = RemoteFile(
     url=_RELEASE + "vggish_pca_params-970ea276.pth", sha256=None, filename="vggish_pca_params-970ea276.pth"
