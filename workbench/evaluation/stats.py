@@ -177,6 +177,26 @@ def _bootstrap_interval(
     return float(low), float(high)
 
 
+def _comparison(
+    differences: np.ndarray,
+    interval: tuple[float, float],
+    *,
+    method: str,
+    direction: int,
+    confidence: float,
+    means: tuple[float, float],
+) -> Comparison:
+    """A :class:`Comparison` from the per-pair differences and their interval (the MDE from their spread)."""
+    n = differences.size
+    low, high = interval
+    mde = t_minimum_detectable_effect(float(differences.std(ddof=1)), n, confidence) if n > 1 else math.inf
+    return Comparison(
+        effect=float(differences.mean()), ci_low=low, ci_high=high, n=int(n), mde=mde, method=method,
+        direction=direction, confidence=confidence, verdict=_verdict(low, high, direction),
+        treatment_mean=means[0], control_mean=means[1],
+    )  # fmt: skip
+
+
 def compare_paired(
     treatment: Iterable[float] | np.ndarray,
     control: Iterable[float] | np.ndarray,
@@ -225,20 +245,8 @@ def compare_paired(
     else:
         low, high = _t_interval(differences, confidence)
         name = "paired t"
-    std = float(differences.std(ddof=1)) if n > 1 else math.nan
-    return Comparison(
-        effect=float(differences.mean()),
-        ci_low=low,
-        ci_high=high,
-        n=int(n),
-        mde=t_minimum_detectable_effect(std, n, confidence) if n > 1 else math.inf,
-        method=name,
-        direction=direction,
-        confidence=confidence,
-        verdict=_verdict(low, high, direction),
-        treatment_mean=float(treated.mean()),
-        control_mean=float(controlled.mean()),
-    )
+    return _comparison(differences, (low, high), method=name, direction=direction, confidence=confidence,
+                       means=(float(treated.mean()), float(controlled.mean())))  # fmt: skip
 
 
 def compare_to_value(
@@ -258,22 +266,8 @@ def compare_to_value(
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
     array = _finite_array(values, "compare_to_value")
     differences = array - float(reference)
-    low, high = _t_interval(differences, confidence)
-    n = differences.size
-    std = float(differences.std(ddof=1)) if n > 1 else math.nan
-    return Comparison(
-        effect=float(differences.mean()),
-        ci_low=low,
-        ci_high=high,
-        n=int(n),
-        mde=t_minimum_detectable_effect(std, n, confidence) if n > 1 else math.inf,
-        method="one-sample t",
-        direction=direction,
-        confidence=confidence,
-        verdict=_verdict(low, high, direction),
-        treatment_mean=float(array.mean()),
-        control_mean=float(reference),
-    )
+    return _comparison(differences, _t_interval(differences, confidence), method="one-sample t",
+                       direction=direction, confidence=confidence, means=(float(array.mean()), float(reference)))
 
 
 def compare_paired_items(
@@ -306,22 +300,9 @@ def compare_paired_items(
     if not (np.isfinite(treated).all() and np.isfinite(controlled).all()):
         raise ValueError("per-item comparison got NaN or infinite scores")
     per_item = (treated - controlled).reshape(-1, treated.shape[-1]).mean(axis=0)
-    n = per_item.size
-    low, high = _bootstrap_interval(per_item, confidence, seed) if n > 1 else (-math.inf, math.inf)
-    std = float(per_item.std(ddof=1)) if n > 1 else math.nan
-    return Comparison(
-        effect=float(per_item.mean()),
-        ci_low=low,
-        ci_high=high,
-        n=int(n),
-        mde=t_minimum_detectable_effect(std, n, confidence) if n > 1 else math.inf,
-        method="paired bootstrap over items",
-        direction=direction,
-        confidence=confidence,
-        verdict=_verdict(low, high, direction),
-        treatment_mean=float(treated.mean()),
-        control_mean=float(controlled.mean()),
-    )
+    interval = _bootstrap_interval(per_item, confidence, seed) if per_item.size > 1 else (-math.inf, math.inf)
+    return _comparison(per_item, interval, method="paired bootstrap over items", direction=direction,
+                       confidence=confidence, means=(float(treated.mean()), float(controlled.mean())))
 
 
 def weighted_fold_mean(scores: Sequence[float], sizes: Sequence[int]) -> float:
