@@ -684,6 +684,8 @@ def training_params(params: Params, row: str, seed: int) -> dict[str, Any]:
     values.pop("paper_mixture_sdr")
     if flags.tagging:
         values["tagging_weight"] = params.tagging_weight
+    if flags.shared or flags.separator == "swin-unet":  # the Swin-UNET's front-end is part of what trains
+        values["input_norm"] = model_config(params, 2).input_norm
     if flags.init:
         values["init"] = {kind: init_cache_path(params, kind).name for kind in _init_kinds(row)}
     return values
