@@ -101,3 +101,7 @@ def care_sep_rows(quick: bool = False) -> list[dict]:
             rows += [{"benchmark": f"care_sep: {what}", "setting": setting, "value": value, "unit": unit}
                      for what, value, unit in measured]  # fmt: skip
     return rows
+
+
+run = care_sep_rows
+"""The entry point ``benchmarks.run`` calls for every row module (``run(quick) -> rows``)."""

@@ -200,7 +200,8 @@ def _notebook_params(notebook: str, injected: dict, monkeypatch):
     namespace = vars(module)
     exec(cells[0].source, namespace)  # noqa: S102 - our own notebook
     namespace.update(injected)  # what papermill's injected-parameters cell assigns
-    exec(cells[1].source.replace("\nparams\n", "\n"), namespace)  # noqa: S102
+    validation = next(cell for cell in cells[1:] if "params_from_namespace" in cell.source)
+    exec(validation.source.replace("\nparams\n", "\n"), namespace)  # noqa: S102
     return namespace["params"]
 
 
