@@ -101,3 +101,21 @@ def test_a_failure_names_the_cell_and_the_exceptions_last_line():
         "FileNotFoundError: No such notebook: a.ipynb"
     )
     assert reproduce.describe_failure(RuntimeError()) == "RuntimeError"
+
+
+def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkeypatch):
+    import papermill
+
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    job = reproduce.NotebookJob("x", tmp_path / "x.ipynb", tmp_path / "out.ipynb", {})
+    assert reproduce._execute(job, str(tmp_path)).error is None and len(calls) == 2
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: (calls.append(1), 1 / 0))
+    assert "ZeroDivisionError" in reproduce._execute(job, str(tmp_path)).error and len(calls) == 1

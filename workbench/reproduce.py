@@ -115,24 +115,35 @@ def describe_failure(error: BaseException) -> str:
     return f"{cell}: {ename}: {value}" if value else f"{cell}: {ename}"
 
 
+KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
+KERNEL_START_ATTEMPTS = 2
+
+
 def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     import papermill
 
     os.environ["WORKBENCH_RUNS"] = runs_dir
     start = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            str(job.notebook),
-            str(job.output),
-            parameters=job.parameters,
-            kernel_name="python3",
-            language="python",
-            cwd=str(job.notebook.parent),
-            progress_bar=False,
-        )
-    except Exception as error:  # noqa: BLE001 - every failure is reported, the others keep running
-        return NotebookOutcome(job, time.perf_counter() - start, describe_failure(error))
-    return NotebookOutcome(job, time.perf_counter() - start)
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(
+                str(job.notebook),
+                str(job.output),
+                parameters=job.parameters,
+                kernel_name="python3",
+                language="python",
+                cwd=str(job.notebook.parent),
+                progress_bar=False,
+            )
+        except Exception as error:  # noqa: BLE001 - every failure is reported, the others keep running
+            # A kernel that dies before answering its first request ran none of the notebook: on a loaded
+            # machine two kernels starting at once can lose that race, so it is started again, said aloud.
+            if KERNEL_START_FAILURE in str(error) and attempt < KERNEL_START_ATTEMPTS:
+                print(f"[retry] {job.output.name}: the kernel died while starting; starting it again", flush=True)
+                continue
+            return NotebookOutcome(job, time.perf_counter() - start, describe_failure(error))
+        return NotebookOutcome(job, time.perf_counter() - start)
+    raise AssertionError("unreachable: the last attempt returns")
 
 
 def notebook_progress(path: Path) -> tuple[int, int] | None:
