@@ -119,3 +119,21 @@ def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkey
     calls.clear()
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: (calls.append(1), 1 / 0))
     assert "ZeroDivisionError" in reproduce._execute(job, str(tmp_path)).error and len(calls) == 1
+
+
+def test_papermills_unknown_parameter_warning_is_dropped_and_other_warnings_kept(tmp_path, monkeypatch, caplog):
+    import logging
+
+    import papermill
+
+    def warn(*args, **kwargs):
+        logger = logging.getLogger("papermill")
+        logger.warning("Passed unknown parameter: learning_rate")
+        logger.warning("Input notebook has no cell tagged parameters")
+
+    monkeypatch.setattr(papermill, "execute_notebook", warn)
+    job = reproduce.NotebookJob("x", tmp_path / "x.ipynb", tmp_path / "out.ipynb", {"learning_rate": 1e-3})
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        assert reproduce._execute(job, str(tmp_path)).error is None
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["Input notebook has no cell tagged parameters"]

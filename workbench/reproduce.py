@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import logging
 import os
 import sys
 import threading
@@ -119,9 +120,22 @@ KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
 KERNEL_START_ATTEMPTS = 2
 
 
+class _InjectedParameterFilter(logging.Filter):
+    """Drops papermill's "Passed unknown parameter: NAME" for preset values the parameters cell does
+    not list. Such a value is not lost: the notebook hands every injected scalar to the recipe's
+    ``Params`` (``params_from_namespace``), where a name the recipe lacks is an error, and the preset
+    was checked against ``Params`` before any notebook started."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
 def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     import papermill
 
+    papermill_logger = logging.getLogger("papermill")
+    if not any(isinstance(known, _InjectedParameterFilter) for known in papermill_logger.filters):
+        papermill_logger.addFilter(_InjectedParameterFilter())
     os.environ["WORKBENCH_RUNS"] = runs_dir
     start = time.perf_counter()
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):

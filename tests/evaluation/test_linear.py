@@ -251,6 +251,17 @@ def test_auto_leaves_degenerate_official_folds_with_a_warning_and_weights_folds_
     assert official.per_seed[0] == pytest.approx(official.correct()[0].mean())
 
 
+def assert_engines_agree(features, targets, probes, config):
+    """The batched engine and the one-probe-at-a-time reference stop at the same epochs and agree on the
+    restored probe's validation score and loss and its test logits (within float rounding)."""
+    for fast, slow in zip(train_linear_batched(features, targets, probes, config),
+                          train_linear_reference(features, targets, probes, config), strict=True):  # fmt: skip
+        assert (fast.best_epoch, fast.epochs) == (slow.best_epoch, slow.epochs)
+        assert fast.valid_score == pytest.approx(slow.valid_score, abs=1e-6)
+        assert fast.valid_loss == pytest.approx(slow.valid_loss, rel=1e-5)
+        np.testing.assert_allclose(fast.test_logits, slow.test_logits, atol=1e-4)
+
+
 def test_batched_probes_equal_the_single_probe_reference():
     features, labels = blobs(count=300, dim=24, n_classes=6, spread=0.5)
     folds = np.arange(300) % 5 + 1
@@ -267,12 +278,23 @@ def test_batched_probes_equal_the_single_probe_reference():
     multi = (targets @ rng.normal(size=(5, 12)) + rng.normal(size=(200, 12)) * 2).astype(np.float32)
     decayed = LinearEvalConfig(lr=1e-2, batch_size=32, max_epochs=15, patience=4, weight_decay=1e-3)
     probes = [ProbeSpec(np.arange(0, 150), np.arange(150, 170), seed, 1e-2, np.arange(170, 200)) for seed in (0, 1)]
-    batched_probes = train_linear_batched(multi, targets, probes, decayed)
-    reference_probes = train_linear_reference(multi, targets, probes, decayed)
-    for fast, slow in zip(batched_probes, reference_probes):
-        assert (fast.best_epoch, fast.epochs) == (slow.best_epoch, slow.epochs)
-        assert fast.valid_score == pytest.approx(slow.valid_score, abs=1e-6)
-        np.testing.assert_allclose(fast.test_logits, slow.test_logits, atol=1e-4)
+    assert_engines_agree(multi, targets, probes, decayed)
+
+
+def test_stopping_on_the_validation_loss_restores_the_lowest_loss_epoch_in_both_engines():
+    features, labels = blobs(count=240, dim=16, n_classes=4, spread=0.3, seed=1)
+    config = LinearEvalConfig(lr=5e-2, batch_size=16, max_epochs=200, patience=5, monitor="loss")
+    model, _ = train_linear(features[:80], labels[:80], features[80:160], labels[80:160], config, seed=0)
+    losses = [epoch["valid_loss"] for epoch in model.history]
+    assert model.best_epoch == int(np.argmin(losses))
+    assert len(losses) == model.best_epoch + 1 + config.patience < config.max_epochs
+    by_score, _ = train_linear(features[:80], labels[:80], features[80:160], labels[80:160],
+                               dataclasses.replace(config, monitor="score"), seed=0)  # fmt: skip
+    assert by_score.best_epoch != model.best_epoch  # the monitor decides which epoch is kept
+    probes = [ProbeSpec(np.arange(80), np.arange(80, 160), seed, 5e-2, np.arange(160, 240)) for seed in (0, 1, 2)]
+    assert_engines_agree(features, labels, probes, config)
+    with pytest.raises(ValueError, match="LinearEvalConfig.monitor"):
+        LinearEvalConfig(monitor="accuracy")
 
 
 def test_learning_rate_is_chosen_on_validation_clips_only():

@@ -68,8 +68,13 @@ def test_learner_needs_a_difference_predictor_for_lambda_above_zero():
 def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
     params = diff_byola.Params.from_dict(TINY)
-    result = diff_byola.run(params, progress=False)
+    with pytest.warns(UserWarning, match=r"BYOL loss of λ=0 seed 0 was still falling .* raise `epochs`"):
+        result = diff_byola.run(params, progress=False)
     assert list(result.bgknown) == ["λ=0", "λ=0.5"]
+    # A pre-training of a few epochs is never called converged, and the summary says so.
+    assert set(result.convergence) == {"λ=0", "λ=0.5"} and not result.convergence["λ=0"]["0"]["flat"]
+    assert result.still_falling() == ["λ=0 seed 0", "λ=0.5 seed 0"]
+    assert "caution: λ=0 seed 0, λ=0.5 seed 0 had not converged" in result.summary()
     assert set(result.bgknown["λ=0"]) == {"diff-100", "diff-50", "diff-0", "mix"}
     assert set(result.retrieval["λ=0.5"]) == {1, 5, 10} and set(result.general["λ=0"]) == {"event"}
     assert [claim.name for claim in result.claims] == [

@@ -39,4 +39,13 @@ def test_class_player_switches_clip_and_spectrogram():
 def test_save_figure_writes_html_into_the_run_directory(tmp_path):
     path = viz.save_figure(viz.gallery_figure(_tones(), 16000), tmp_path, "gallery")
     assert path == tmp_path / "figures" / "gallery.html"
-    assert "<html>" in path.read_text() and not list((tmp_path / "figures").glob(".*"))
+    page = path.read_text()
+    assert "<html>" in page and not list((tmp_path / "figures").glob(".*"))
+    # plotly.js comes from a file beside the page (offline), written once per folder, never from a CDN.
+    from plotly.offline import get_plotlyjs_version
+
+    script = tmp_path / "figures" / f"plotly-{get_plotlyjs_version()}.min.js"
+    assert f'src="{script.name}"' in page and "cdn.plot.ly" not in page and script.stat().st_size > 1_000_000
+    written = script.stat().st_mtime_ns
+    viz.save_figure(viz.gallery_figure(_tones(), 16000), tmp_path, "again")
+    assert script.stat().st_mtime_ns == written and len(list((tmp_path / "figures").glob("*.js"))) == 1

@@ -34,8 +34,6 @@ correctness per probe seed, so two encoders are compared on the same items with
 
 from __future__ import annotations
 
-import copy
-import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from workbench.audio.io import resample
@@ -52,7 +49,13 @@ from workbench.data.records import AudioDataset, Subset
 from workbench.data.synthetic.views import crop_with_overlap
 from workbench.errors import AudioError, UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
-from workbench.evaluation.linear import LinearClassifier
+from workbench.evaluation.linear import (
+    LinearClassifier,
+    LinearEvalConfig,
+    ProbeSpec,
+    train_linear,
+    train_linear_batched,
+)
 from workbench.evaluation.protocols import carve_validation
 from workbench.evaluation.stats import Comparison, compare_paired_items
 from workbench.models.base import Encoder
@@ -726,6 +729,12 @@ class BgKnownProtocol:
         if shared:
             raise ValueError(f"BgKnownProtocol: fold(s) {shared} are both training and test folds")
 
+    def config(self) -> LinearEvalConfig:
+        """The workbench's linear-probe settings that train this protocol's probe: stopping on the
+        validation loss (``monitor="loss"``), no weight decay, no hidden layer."""
+        return LinearEvalConfig(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs,
+                                patience=self.patience, valid_fraction=self.valid_fraction, monitor="loss")  # fmt: skip
+
 
 @dataclass
 class ProbeHistory:
@@ -744,57 +753,22 @@ def train_probe(
     train_x: np.ndarray, train_y: np.ndarray, valid_x: np.ndarray, valid_y: np.ndarray, n_classes: int,
     protocol: BgKnownProtocol | None = None, seed: int = 0,
 ) -> tuple[LinearClassifier, ProbeHistory]:  # fmt: skip
-    """One linear layer (on standardised features) trained with Adam and cross-entropy; after each epoch
-    the validation loss is computed, training stops once ``protocol.patience`` epochs pass without a
-    lower one, and the weights of the lowest-loss epoch are restored. Deterministic per ``seed``.
+    """One probe of the protocol: :func:`~workbench.evaluation.linear.train_linear` with
+    :meth:`BgKnownProtocol.config` (one linear layer on standardised features, Adam, cross-entropy,
+    stopping once ``protocol.patience`` epochs pass without a lower validation loss, the lowest-loss
+    epoch restored). Deterministic per ``seed``.
 
     Raises:
         ValueError: empty or mismatched arrays, NaN features, labels outside ``[0, n_classes)``.
     """
     protocol = protocol or BgKnownProtocol()
-    arrays = []
-    for name, x, y in (("train", train_x, train_y), ("valid", valid_x, valid_y)):
-        x, y = np.ascontiguousarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)
-        if x.ndim != 2 or len(x) == 0 or len(x) != len(y):
-            raise ValueError(f"probe {name} set: need (items, dim) features and one label each, got {x.shape}, {y.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError(f"probe {name} features contain NaN or Inf")
-        if y.min() < 0 or y.max() >= n_classes:
-            raise ValueError(f"probe {name} labels must lie in [0, {n_classes})")
-        arrays.append((torch.from_numpy(x), torch.from_numpy(y)))
-    (features, labels), (valid_features, valid_labels) = arrays
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LinearClassifier(features.mean(dim=0), features.std(dim=0, unbiased=False), n_classes)
-    optimizer = torch.optim.Adam(model.parameters(), lr=protocol.lr)
-    generator = torch.Generator().manual_seed(seed)
-    loss_function = nn.CrossEntropyLoss()
-    history = ProbeHistory()
-    best_loss, best_state, waited = math.inf, copy.deepcopy(model.state_dict()), 0
-    for epoch in range(protocol.max_epochs):
-        model.train()
-        order = torch.randperm(len(features), generator=generator)
-        total = 0.0
-        for start in range(0, len(order), protocol.batch_size):
-            batch = order[start : start + protocol.batch_size]
-            optimizer.zero_grad()
-            loss = loss_function(model(features[batch]), labels[batch])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-        model.eval()
-        with torch.no_grad():
-            valid_loss = float(loss_function(model(valid_features), valid_labels))
-        history.train_loss.append(total / len(features))
-        history.valid_loss.append(valid_loss)
-        if valid_loss < best_loss:
-            best_loss, best_state, waited, history.best_epoch = valid_loss, copy.deepcopy(model.state_dict()), 0, epoch
-        else:
-            waited += 1
-            if waited >= protocol.patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
+    model, _ = train_linear(train_x, np.asarray(train_y), valid_x, np.asarray(valid_y), protocol.config(), seed,
+                            n_classes=n_classes)  # fmt: skip
+    history = ProbeHistory(
+        valid_loss=[epoch["valid_loss"] for epoch in model.history],
+        train_loss=[epoch["train_loss"] for epoch in model.history],
+        best_epoch=model.best_epoch,
+    )
     return model, history
 
 
@@ -845,16 +819,16 @@ def probe_bgknown(table: Embeddings, protocol: BgKnownProtocol | None = None) ->
     protocol = protocol or BgKnownProtocol()
     train, test = protocol_rows(table, protocol)
     n_classes = max(int(table.targets.max()) + 1, len(table.classes))
-    correct, epochs, best = [], [], []
+    specs = []
     for seed in protocol.probe_seeds:
         fit, valid = carve_validation(train, table.targets, groups=table.groups, fraction=protocol.valid_fraction,
                                       seed=seed)  # fmt: skip
-        model, history = train_probe(table.features[fit], table.targets[fit], table.features[valid],
-                                     table.targets[valid], n_classes, protocol, seed)  # fmt: skip
-        predicted = model.predict_scores(table.features[test]).argmax(axis=1)
-        correct.append(predicted == table.targets[test])
-        epochs.append(history.epochs)
-        best.append(history.best_epoch)
+        specs.append(ProbeSpec(train=fit, valid=valid, seed=seed, lr=protocol.lr, test=test))
+    # Every seed's probe trained at once: the batched engine equals train_probe within float rounding.
+    outcomes = train_linear_batched(table.features, table.targets, specs, protocol.config(), n_classes=n_classes)
+    correct = [outcome.test_logits.argmax(axis=1) == table.targets[test] for outcome in outcomes]
+    epochs = [outcome.epochs for outcome in outcomes]
+    best = [outcome.best_epoch for outcome in outcomes]
     correct_array = np.asarray(correct, dtype=bool)
     return BgKnownScores(np.asarray(table.ids)[test], correct_array, correct_array.mean(axis=1), tuple(epochs), tuple(best))
 

@@ -59,6 +59,8 @@ VALID_SPLIT_NAMES: tuple[str, ...] = ("valid", "validation", "val", "dev")
 LEARNING_RATE_GRID: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 """A small grid inside the range Niizumi et al. (EUSIPCO 2022, Sec. IV) tuned over (1e-5 to 1e-2)."""
 ENGINES: tuple[str, ...] = ("batched", "reference")
+MONITORS: tuple[str, ...] = ("score", "loss")
+"""What early stopping watches on the validation split (:attr:`LinearEvalConfig.monitor`)."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,10 @@ class LinearEvalConfig:
         lr: Adam learning rate.
         batch_size: clips per optimisation step.
         max_epochs: upper bound on training epochs.
-        patience: stop after this many epochs without a better validation score (ties are broken by
-            the validation loss).
+        patience: stop after this many epochs without a better validation epoch.
+        monitor: what makes an epoch better: ``"score"`` (a higher validation accuracy or mAP, ties
+            broken by a lower validation loss; EVAR's rule) or ``"loss"`` (a lower validation loss;
+            BYOL-A's linear evaluation, which the difference-aware BgKnown protocol follows).
         weight_decay: Adam's L2 penalty.
         valid_fraction: share of the training clips carved out for validation (stratified for
             single-label targets) when there is no validation split.
@@ -101,9 +105,11 @@ class LinearEvalConfig:
     hidden: tuple[int, ...] = ()
     dropout: float = 0.5
     learning_rates: tuple[float, ...] = ()
+    monitor: str = "score"
 
     def __post_init__(self) -> None:
         checks = {
+            "monitor": self.monitor in MONITORS,
             "lr": self.lr > 0,
             "batch_size": self.batch_size >= 1,
             "max_epochs": self.max_epochs >= 1,
@@ -283,10 +289,7 @@ def train_linear(
                     "valid_score": valid_score,
                 }
             )
-            # Better = higher validation score, ties broken by lower validation loss. Without the
-            # tie-break a plateau at the start (accuracy stuck while the loss still falls) would stop
-            # training before it learned anything; EVAR counts every tie as better, so plateaus never stop it.
-            if valid_score > best_score or (valid_score == best_score and valid_loss < best_loss):
+            if _better(config.monitor, valid_score, valid_loss, best_score, best_loss):
                 best_score, best_loss = valid_score, valid_loss
                 best_state, epochs_without_improvement = copy.deepcopy(model.state_dict()), 0
                 model.best_epoch = epoch
@@ -297,6 +300,19 @@ def train_linear(
     model.load_state_dict(best_state)
     model.eval()
     return model, float(best_score)
+
+
+def _better(monitor: str, score: Any, loss: Any, best_score: Any, best_loss: Any) -> Any:
+    """Whether an epoch beats the best so far (scalars or per-probe arrays alike).
+
+    ``"score"``: a higher validation score, ties broken by a lower validation loss. Without the
+    tie-break a plateau at the start (accuracy stuck while the loss still falls) would stop training
+    before it learned anything; EVAR counts every tie as better, so plateaus never stop it.
+    ``"loss"``: a lower validation loss.
+    """
+    if monitor == "loss":
+        return loss < best_loss
+    return (score > best_score) | ((score == best_score) & (loss < best_loss))
 
 
 @contextlib.contextmanager
@@ -560,7 +576,7 @@ def _train_chunk(
             hits = (valid_logits.argmax(dim=-1) == truth.argmax(dim=-1)) & mask
             host = torch.stack([valid_loss, hits.sum(dim=1) / counted]).numpy()  # the epoch's one sync
             losses[running], scores[running] = host[0], host[1]
-        improved = active & ((scores > best_score) | ((scores == best_score) & (losses < best_loss)))
+        improved = active & _better(config.monitor, scores, losses, best_score, best_loss)
         epochs_trained[active] += 1
         best_score[improved], best_loss[improved], best_epoch[improved] = scores[improved], losses[improved], epoch
         waiting[improved] = 0

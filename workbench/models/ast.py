@@ -39,7 +39,7 @@ from torch import nn
 from workbench.audio.frontends import KaldiFbank
 from workbench.data.download import RemoteFile
 from workbench.errors import MissingFileError
-from workbench.models.base import Encoder
+from workbench.models.base import Encoder, numbered_tag_names
 from workbench.models.registry import PretrainedSpec, StateDict, register_pretrained
 from workbench.typing import SampleRate
 
@@ -226,10 +226,6 @@ def resize_position_embedding(
     return torch.cat([special, patches], dim=1)
 
 
-def numbered_tag_names(count: int) -> list[str]:
-    return [f"class {index}" for index in range(count)]
-
-
 def default_tag_names(num_classes: int) -> list[str]:
     """AudioSet display names for a 527-way head (numbered if the packaged list is missing); numbers otherwise."""
     if num_classes == AUDIOSET_CLASSES:
@@ -238,8 +234,8 @@ def default_tag_names(num_classes: int) -> list[str]:
         try:
             return audioset_labels()
         except MissingFileError:
-            return numbered_tag_names(num_classes)
-    return numbered_tag_names(num_classes)
+            return list(numbered_tag_names(num_classes))
+    return list(numbered_tag_names(num_classes))
 
 
 class AudioSpectrogramTransformer(Encoder):

@@ -27,6 +27,23 @@ from workbench.errors import AudioError, UnknownNameError
 from workbench.typing import SampleRate
 
 
+def numbered_tag_names(count: int) -> tuple[str, ...]:
+    """``("class 0", "class 1", ...)``: the names of a head whose classes are not named."""
+    return tuple(f"class {index}" for index in range(count))
+
+
+def head_tag_names(names: Sequence[str], n_classes: int) -> tuple[str, ...]:
+    """The tag names of an ``n_classes``-way head: ``names``, or numbered ones when none are given.
+
+    Raises:
+        ValueError: ``names`` given, but not one per class.
+    """
+    chosen = tuple(names) or numbered_tag_names(n_classes)
+    if len(chosen) != n_classes:
+        raise ValueError(f"{len(chosen)} class names for n_classes={n_classes}")
+    return chosen
+
+
 class Encoder(nn.Module):
     sample_rate: SampleRate
     embedding_dim: int

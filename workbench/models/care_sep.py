@@ -52,7 +52,7 @@ from torch import nn
 from workbench.audio.bandsplit import BandSplit
 from workbench.audio.frontends import ISTFT, STFT
 from workbench.errors import AudioError, CheckpointError
-from workbench.models.base import Encoder
+from workbench.models.base import Encoder, head_tag_names
 from workbench.typing import SampleRate
 
 LEVELS = 4
@@ -401,9 +401,7 @@ class CaReSep(Encoder):
         self.config = config
         self.sample_rate = config.sample_rate
         self.embedding_dim = config.query_dim
-        self.tag_names = tuple(class_names) or tuple(f"class {index}" for index in range(config.n_classes))
-        if len(self.tag_names) != config.n_classes:
-            raise ValueError(f"{len(self.tag_names)} class names for n_classes={config.n_classes}")
+        self.tag_names = head_tag_names(class_names, config.n_classes)
         self.stft = STFT(config.n_fft, config.hop_length)
         self.istft = ISTFT(config.n_fft, config.hop_length)
         self.band_split = BandSplit(config.n_fft, config.sample_rate, config.n_bands)

@@ -49,7 +49,7 @@ from torch.nn import functional as F
 from workbench.audio.frontends import STFT
 from workbench.data.download import RemoteFile
 from workbench.errors import AudioError, CheckpointError
-from workbench.models.base import Encoder
+from workbench.models.base import Encoder, numbered_tag_names
 from workbench.models.registry import PretrainedSpec, register_pretrained, rename_prefix, unwrap
 from workbench.typing import SampleRate
 
@@ -339,7 +339,7 @@ class Cnn14(Encoder):
 
 def _tag_names(n_classes: int) -> tuple[str, ...]:
     """AudioSet display names when the head has AudioSet's classes, else ``"class 0"``, ``"class 1"``, ..."""
-    numbered = tuple(f"class {index}" for index in range(n_classes))
+    numbered = numbered_tag_names(n_classes)
     try:
         from workbench.data.audioset import audioset_labels
     except ImportError:  # the label list module is optional for this model

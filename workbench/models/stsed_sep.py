@@ -40,7 +40,7 @@ from torch import nn
 
 from workbench.audio.frontends import ISTFT, STFT, LogMelSpectrogram
 from workbench.errors import AudioError
-from workbench.models.base import Encoder
+from workbench.models.base import Encoder, head_tag_names
 from workbench.typing import SampleRate
 
 _UNBOUNDED_FRAMES = 1 << 16
@@ -149,9 +149,7 @@ class StSedQueryNet(Encoder):
         self.config = config
         self.sample_rate = config.sample_rate
         self.embedding_dim = config.query_dim
-        self.tag_names = tuple(class_names) or tuple(f"class {index}" for index in range(config.n_classes))
-        if len(self.tag_names) != config.n_classes:
-            raise ValueError(f"{len(self.tag_names)} class names for n_classes={config.n_classes}")
+        self.tag_names = head_tag_names(class_names, config.n_classes)
         self.mel = LogMelSpectrogram(config.sample_rate, config.n_fft, config.n_fft, config.hop_length,
                                      config.n_mels, f_min=50.0, f_max=config.sample_rate / 2)  # fmt: skip
         self.patch_embed = MelPatchEmbed(config.n_mels, config.embed_dim, config.patch_size)

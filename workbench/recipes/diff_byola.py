@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -91,6 +92,7 @@ from workbench.models.byola import BYOLConfig, BYOLNetworks
 from workbench.models.registry import read_checkpoint
 from workbench.models.text import load_distilbert
 from workbench.recipes import base
+from workbench.train.convergence import loss_plateau
 from workbench.train.loop import Trainer, TrainConfig, TrainerHook
 from workbench.train.rundir import RunDir
 from workbench.train.seed import make_generator, seed_everything
@@ -688,12 +690,36 @@ class DiffBYOLARun(base.Result):
     bgknown_paired: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """model -> column -> the paired comparison with λ=0 on the same test items (effect, ci_low, ci_high,
     n, mde, verdict: :meth:`~workbench.evaluation.stats.Comparison.to_dict`)."""
+    convergence: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """model -> pre-training seed -> whether its BYOL loss had flattened when training ended
+    (:meth:`~workbench.train.convergence.Plateau.to_dict`: the last quarter's mean against the one before)."""
+
+    def still_falling(self) -> list[str]:
+        """``"λ=0.5 seed 1"`` for every pre-training whose BYOL loss was still falling at its last epoch."""
+        return [f"{model} seed {seed}" for model, seeds in self.convergence.items()
+                for seed, plateau in seeds.items() if not plateau["flat"]]  # fmt: skip
+
+    def convergence_lines(self) -> list[str]:
+        """Per model and pre-training seed, how much the BYOL loss still fell over the last quarter of
+        its epochs, and a caution naming every pre-training that had not flattened."""
+        if not self.convergence:
+            return []
+        lines = ["pre-training BYOL loss, last quarter of the epochs against the quarter before:"]
+        lines += [f"  {model}: " + "; ".join(f"seed {seed} {100 * p['change']:+.1f} %"
+                                              + ("" if p["flat"] else " (still falling)") for seed, p in seeds.items())
+                  for model, seeds in self.convergence.items()]  # fmt: skip
+        falling = self.still_falling()
+        if falling:
+            lines.append(f"  caution: {', '.join(falling)} had not converged; the claims compare encoders "
+                         "that more pre-training would change (raise `epochs`)")  # fmt: skip
+        return lines
 
     def summary(self) -> str:
         def cell(value: tuple[float, float]) -> str:
             return f"{value[0]:.2f}±{value[1]:.2f}"
 
         lines = [f"recipe: {self.recipe}; pre-training seeds {self.params['pretrain_seeds']}"]
+        lines += self.convergence_lines()
         lines.append("BgKnown accuracy: " + " | ".join(BGKNOWN_COLUMNS))
         lines += [f"  {model}: " + " | ".join(cell(row[column]) for column in BGKNOWN_COLUMNS)
                   for model, row in self.bgknown.items()]  # fmt: skip
@@ -840,6 +866,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         claims = [base.Claim.from_dict(claim) for claim in metrics["claims"]]
         paired = {model: {column: row[column] for column in BGKNOWN_COLUMNS if column in row}
                   for model, row in metrics.get("bgknown_paired", {}).items()}  # fmt: skip
+        convergence = metrics.get("pretraining_convergence", {})
     else:
         run_dir.log("start", params=params.to_dict())
         frontend = recipe_frontend(params)
@@ -850,6 +877,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         )  # fmt: skip
         general_sets = general_datasets(params)
         evaluations: dict[str, list[Evaluation]] = {}
+        convergence: dict[str, dict[str, dict[str, Any]]] = {}
         for weight, label in zip(params.difference_weights, labels):
             for seed in params.pretrain_seeds:
                 pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=pretraining_dataset(params))
@@ -857,6 +885,15 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
                     clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
                 pretrained = pretrain(params, weight, seed, clips, progress=progress)
                 histories.setdefault(label, pretrained.history)
+                plateau = loss_plateau(pretrained.history["byol_loss"])
+                convergence.setdefault(label, {})[str(seed)] = plateau.to_dict()
+                run_dir.log("pretrained", model=label, seed=seed, byol_loss=plateau.line())
+                if not plateau.flat:
+                    warnings.warn(
+                        f"diff_byola: the BYOL loss of {label} seed {seed} was still falling when pre-training "
+                        f"ended ({plateau.line()}); raise `epochs` (now {params.epochs}) before trusting the comparison",
+                        stacklevel=2,
+                    )
                 evaluations.setdefault(label, []).append(
                     evaluate(pretrained.encoder, params, builder, pairs, general_sets)
                 )
@@ -893,7 +930,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         "bgknown": bgknown, "retrieval": {m: {str(k): v for k, v in row.items()} for m, row in retrieval.items()},
         "retrieval_audio_only": {m: {str(k): v for k, v in row.items()} for m, row in audio_only.items()},
         "general": general, "histories": histories, "claims": [dataclasses.asdict(claim) for claim in claims],
-        "bgknown_paired": paired,
+        "bgknown_paired": paired, "pretraining_convergence": convergence,
     }  # fmt: skip
     if not run_dir.finished:
         run_dir.write_metrics(metrics)
@@ -902,5 +939,5 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics, claims=claims,
         bgknown=bgknown, retrieval=retrieval, retrieval_audio_only=audio_only, general=general,
         histories=histories, difference_points=points, difference_labels=difference_labels,
-        class_names=tuple(builder.classes), builder=builder, bgknown_paired=paired,
+        class_names=tuple(builder.classes), builder=builder, bgknown_paired=paired, convergence=convergence,
     )  # fmt: skip
