@@ -37,7 +37,8 @@ def test_execute_runs_notebooks_in_processes_and_reports_claims(tmp_path):
         "run = pathlib.Path(os.environ['WORKBENCH_RUNS']) / 'toy' / 'toy-1'\n"
         "run.mkdir(parents=True)\n"
         "claim = {'name': 'value doubled', 'paper': '2', 'measured': str(2 * value), 'verdict': 'holds',\n"
-        "         'effect': 0.5, 'ci_low': 0.25, 'ci_high': 0.75, 'n': 3, 'mde': 0.2, 'method': 'paired t'}\n"
+        "         'effect': 0.5, 'ci_low': 0.25, 'ci_high': 0.75, 'n': 3, 'mde': 0.2, 'method': 'paired t',\n"
+        "         'detail': 'diff-100 +0.700 [+0.400, +1.000]'}\n"
         "(run / 'metrics.json').write_text(json.dumps({'finished': True, 'metrics': {'claims': [claim]}}))\n"
     )
     good = _tiny_notebook(tmp_path / "good.ipynb", writes_a_claim)
@@ -61,7 +62,9 @@ def test_execute_runs_notebooks_in_processes_and_reports_claims(tmp_path):
     assert "`bad.ipynb`: FAILED: cell 1 `raise RuntimeError('broken on purpose')`: RuntimeError: broken on purpose" in (
         markdown
     )
-    assert "value doubled" in report.html_path.read_text()
+    assert "## Details of the claims\n\n- toy, value doubled: diff-100 +0.700 [+0.400, +1.000]" in markdown
+    page = report.html_path.read_text()
+    assert "value doubled" in page and "<li>toy, value doubled: diff-100 +0.700 [+0.400, +1.000]</li>" in page
     executed = nbformat.read(out / "good.ipynb", as_version=4)
     assert any("injected-parameters" in cell.metadata.get("tags", []) for cell in executed.cells)
 

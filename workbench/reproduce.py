@@ -313,10 +313,12 @@ def write_report(report: Report) -> None:
         for o in report.outcomes
     ]
     figures = [f"- `{path.relative_to(report.out_dir)}`" for path in figures_of(report.out_dir / "runs")]
+    details = [f"- {c['recipe']}, {c['name']}: {c['detail']}" for c in report.claims if c.get("detail")]
     markdown = "\n".join(
-        ["# Reproduction report", "", "## Claims", "", HOW_TO_READ, "", header, *rows, "", "## Notebooks", "", *notebooks, "",
-         "## Figures", "", *(figures or ["(none)"]), ""]
-    )
+        ["# Reproduction report", "", "## Claims", "", HOW_TO_READ, "", header, *rows, "",
+         *(["## Details of the claims", "", *details, ""] if details else []),
+         "## Notebooks", "", *notebooks, "", "## Figures", "", *(figures or ["(none)"]), ""]
+    )  # fmt: skip
     report.markdown_path = atomic_write_text(report.out_dir / "report.md", markdown)
     table = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in claim_cells(c)[:-1])
@@ -333,12 +335,18 @@ def write_report(report: Report) -> None:
         f"{html.escape(str(p.relative_to(report.out_dir)))}</a></li>"
         for p in figures_of(report.out_dir / "runs")
     )
+    detail_items = "".join(
+        f"<li>{html.escape(str(c['recipe']))}, {html.escape(str(c['name']))}: {html.escape(str(c['detail']))}</li>"
+        for c in report.claims if c.get("detail")
+    )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Reproduction report</title></head><body>"
         "<h1>Reproduction report</h1><h2>Claims</h2>"
         f"<p>{html.escape(HOW_TO_READ)}</p><table border='1' cellpadding='4'><tr>"
         + "".join(f"<th>{html.escape(name)}</th>" for name in CLAIM_COLUMNS) + "</tr>"
-        f"{table}</table><h2>Notebooks</h2><ul>{links}</ul><h2>Figures</h2><ul>{figure_links}</ul>"
+        f"{table}</table>"
+        + (f"<h2>Details of the claims</h2><ul>{detail_items}</ul>" if detail_items else "")
+        + f"<h2>Notebooks</h2><ul>{links}</ul><h2>Figures</h2><ul>{figure_links}</ul>"
         "</body></html>"
     )
     report.html_path = atomic_write_text(report.out_dir / "report.html", page)

@@ -165,6 +165,19 @@ def test_params_reject_impossible_settings():
         diff_byola.Params(bgknown_backgrounds="pink")
     with pytest.raises(UnknownNameError, match="unknown pre-training backgrounds 'all'"):
         diff_byola.Params(pretrain_backgrounds="all")
+    with pytest.raises(UnknownNameError, match="unknown pre-training learning-rate schedule 'step'"):
+        diff_byola.Params(lr_schedule="step")
+
+
+def test_a_cosine_schedule_anneals_the_pretraining_and_is_part_of_its_identity(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+    constant = diff_byola.Params.from_dict({**TINY, "epochs": 3})
+    cosine = constant.replace(lr_schedule="cosine")
+    assert "lr_schedule" not in diff_byola.pretraining_params(constant, 0.5, 0)  # earlier run ids stay valid
+    assert diff_byola.pretraining_params(cosine, 0.5, 0)["lr_schedule"] == "cosine"
+    pretrained = diff_byola.pretrain(cosine, 0.5, 0, progress=False)
+    rates = [row["lr"] for row in pretrained.run_dir.read_log() if row["event"] == "epoch"]
+    assert len(rates) == 3 and rates[0] > rates[1] > rates[2]  # annealed towards 0, not the constant 1e-3
 
 
 def test_presets_are_valid_parameters():

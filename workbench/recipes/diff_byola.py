@@ -106,6 +106,7 @@ evaluation set of this recipe (clips 0 .. n - 1) draws from, so pre-training nev
 SYNTHETIC_TASKS = ("event", "speaker", "word", "pitch")
 TEXT_ENCODERS = ("frozen", "small", "distilbert")
 MIXINGS = ("normalized", "power")
+LR_SCHEDULES = ("constant", "cosine")
 SCENE_SECONDS = 2.0
 """Length of the retrieval scenes: long enough for a few events, short enough to render quickly."""
 BGKNOWN_COLUMNS = ("diff-100", "diff-50", "diff-0", "mix")
@@ -138,6 +139,7 @@ class Params(base.Params):
     epochs: int = 5  # pre-training epochs
     batch_size: int = 64  # pre-training batch size (256 in BYOL-A)
     learning_rate: float = 1e-3  # Adam learning rate (3e-4 in BYOL-A)
+    lr_schedule: str = "constant"  # pre-training learning rate: constant (BYOL-A, the paper) | cosine (annealed to 0)
     ema_decay: float = 0.99  # target network moving-average decay
     mixing: str = "normalized"  # difference-branch mix: normalized (the paper's formula) | power (mel power)
     augmentation: str = "v1"  # BYOL-A augmentations: v1 (mixup + random resize crop) | v2 (+ linear fader)
@@ -182,6 +184,7 @@ class Params(base.Params):
         ),
         "batch_size": base.at_least(2),  # BYOL's batch norm needs two clips
         "learning_rate": base.POSITIVE,
+        "lr_schedule": base.OneOf("pre-training learning-rate schedule", LR_SCHEDULES),
         "ema_decay": base.PROBABILITY,
         "pretrain_seeds": base.NonEmpty(distinct=True),
         "difference_weights": base.NonEmpty(),
@@ -461,6 +464,8 @@ def pretraining_params(params: Params, difference_weight: float, seed: int) -> d
         values.update(n_pretrain_backgrounds=params.n_pretrain_backgrounds, background_seconds=params.background_seconds)
     if params.pretrain_backgrounds in ("recorded", "both"):
         values["background_root"] = params.background_root
+    if params.lr_schedule != "constant":  # constant pre-trainings keep the run ids they had before the option
+        values["lr_schedule"] = params.lr_schedule
     if difference_weight == 0:
         del values["mixing"]  # no difference branch: the same pre-training whatever its mixing
     return {**values, "difference_weight": float(difference_weight), "seed": int(seed)}
@@ -519,7 +524,7 @@ def pretrain(
         generator=make_generator(seed),
     )  # fmt: skip
     config = TrainConfig(
-        epochs=params.epochs, optimizer="adam", lr=params.learning_rate, seed=seed,
+        epochs=params.epochs, optimizer="adam", lr=params.learning_rate, schedule=params.lr_schedule, seed=seed,
         checkpoint_every=max(1, params.epochs // 2), log_every=0,
     )  # fmt: skip
     trainer = Trainer(learner, lambda model, batch: model(batch), config, run_dir=run_dir,
