@@ -697,7 +697,7 @@ class DiffBYOLARun(base.Result):
     n, mde, verdict: :meth:`~workbench.evaluation.stats.Comparison.to_dict`)."""
     convergence: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """model -> pre-training seed -> whether its BYOL loss had flattened when training ended
-    (:meth:`~workbench.train.convergence.Plateau.to_dict`: the last quarter's mean against the one before)."""
+    (:meth:`~workbench.train.convergence.Plateau.to_dict`: the slope over the last quarter of the epochs)."""
 
     def still_falling(self) -> list[str]:
         """``"λ=0.5 seed 1"`` for every pre-training whose BYOL loss was still falling at its last epoch."""
@@ -709,7 +709,8 @@ class DiffBYOLARun(base.Result):
         its epochs, and a caution naming every pre-training that had not flattened."""
         if not self.convergence:
             return []
-        lines = ["pre-training BYOL loss, last quarter of the epochs against the quarter before:"]
+        lines = ["pre-training BYOL loss: the fall of a line fitted to the last quarter of the epochs, "
+                 "relative to its mean (flat under 5 %):"]
         lines += [f"  {model}: " + "; ".join(f"seed {seed} {100 * p['change']:+.1f} %"
                                               + ("" if p["flat"] else " (still falling)") for seed, p in seeds.items())
                   for model, seeds in self.convergence.items()]  # fmt: skip
