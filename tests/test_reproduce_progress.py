@@ -43,3 +43,43 @@ def test_watcher_prints_when_a_notebook_moves_on_and_on_a_heartbeat(tmp_path):
         "[running] a.out.ipynb 2/3 cells, 30 s | b.out.ipynb 0/1 cells, 0 s",
         "[running] b.out.ipynb 0/1 cells, 70 s",
     ]
+
+
+def test_the_line_names_the_latest_event_of_any_run_log(tmp_path):
+    from workbench.reproduce import latest_activity
+
+    runs = tmp_path / "runs"
+    assert latest_activity(runs) is None
+    older, newer = runs / "r" / "r-1" / "log.jsonl", runs / "r-pretrain" / "r-pretrain-2" / "log.jsonl"
+    for path in (older, newer):
+        path.parent.mkdir(parents=True)
+    older.write_text(json.dumps({"event": "start"}) + "\n")
+    newer.write_text(json.dumps({"event": "epoch", "epoch": 37, "lr": 1e-3, "byol_loss": 0.61123}) + "\n")
+    import os
+
+    os.utime(older, ns=(1, 1))
+    assert latest_activity(runs) == "r-pretrain-2: epoch, epoch 37, byol_loss 0.611"
+    job = NotebookJob("a", tmp_path / "a.ipynb", tmp_path / "a.out.ipynb", {})
+    write_executing(job.output, ["completed", "running"])
+    stream = io.StringIO()
+    ProgressWatcher([job], stream=stream, runs_dir=runs).report(now=5.0)
+    assert stream.getvalue() == "[running] a.out.ipynb 1/2 cells, 0 s | latest: r-pretrain-2: epoch, epoch 37, byol_loss 0.611\n"
+
+
+def test_a_fork_while_the_watcher_runs_leaves_no_error_in_the_child():
+    import subprocess
+    import sys
+
+    script = (
+        "import os, time\n"
+        "from workbench.reproduce import ProgressWatcher\n"
+        "watcher = ProgressWatcher([], interval=0.01)\n"
+        "watcher.start()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "watcher.stop()\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0 and "Exception ignored" not in finished.stderr, finished.stderr

@@ -173,19 +173,42 @@ def notebook_progress(path: Path) -> tuple[int, int] | None:
     return done, len(cells)
 
 
+def latest_activity(runs_dir: Path) -> str | None:
+    """The last event of the most recently written run log under ``runs_dir`` (``<recipe>/<run>/log.jsonl``),
+    e.g. ``"diff_byola-pretrain-84fb79304b30: epoch 37, byol_loss 0.611"``; None when there is none yet."""
+    logs = [path for path in Path(runs_dir).glob("*/*/log.jsonl") if path.is_file()]
+    if not logs:
+        return None
+    newest = max(logs, key=lambda path: path.stat().st_mtime_ns)
+    try:
+        lines = newest.read_text().splitlines()
+        row = json.loads(lines[-1]) if lines else None
+    except (OSError, ValueError):  # caught while being appended to
+        return None
+    if not isinstance(row, dict):
+        return None
+    facts = [f"{key} {row[key]}" for key in ("model", "seed", "epoch", "step") if key in row]
+    facts += [f"{key} {value:.3g}" for key, value in row.items() if key.endswith("loss") and isinstance(value, float)]
+    return f"{newest.parent.name}: {row.get('event', '?')}" + (f", {', '.join(facts)}" if facts else "")
+
+
 class ProgressWatcher(threading.Thread):
     """Prints the progress of the running notebooks (cells done / total, elapsed) while :func:`execute`
-    waits for them: a line when a notebook moves on, and at least every ``heartbeat`` seconds."""
+    waits for them: a line when a notebook moves on, and at least every ``heartbeat`` seconds. With
+    ``runs_dir``, the line ends with the latest event any run wrote to its log (a pre-training's epoch,
+    say), so a cell that trains for half an hour still shows where it is."""
 
     def __init__(self, jobs: Sequence[NotebookJob], interval: float = 5.0, heartbeat: float = 60.0,
-                 stream: TextIO | None = None):  # fmt: skip
+                 stream: TextIO | None = None, runs_dir: Path | None = None):  # fmt: skip
         super().__init__(daemon=True, name="notebook-progress")
         self.jobs = list(jobs)
+        self.runs_dir = runs_dir
         self.interval, self.heartbeat = interval, heartbeat
         self.stream = stream if stream is not None else sys.stdout
         self.finished: set[str] = set()
         self.started: dict[str, float] = {}
-        self._stop = threading.Event()
+        # Not ``_stop``: that name is threading.Thread's own method, which a fork calls in the child.
+        self._halt = threading.Event()
         self._last_state: tuple = ()
         self._last_time = -float("inf")
 
@@ -203,7 +226,10 @@ class ProgressWatcher(threading.Thread):
                 continue
             started = self.started.setdefault(job.output.name, now)
             parts.append(f"{job.output.name} {progress[0]}/{progress[1]} cells, {now - started:.0f} s")
-        return ("[running] " + " | ".join(parts) if parts else ""), tuple(state)
+        if not parts:
+            return "", tuple(state)
+        activity = latest_activity(self.runs_dir) if self.runs_dir is not None else None
+        return "[running] " + " | ".join(parts) + (f" | latest: {activity}" if activity else ""), tuple(state)
 
     def report(self, now: float | None = None) -> None:
         """Print the status line when a notebook moved on, or when ``heartbeat`` seconds passed since the last."""
@@ -214,11 +240,11 @@ class ProgressWatcher(threading.Thread):
             self._last_state, self._last_time = state, now
 
     def run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._halt.wait(self.interval):
             self.report()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
 
 def execute(jobs: Sequence[NotebookJob], out_dir: Path, jobs_in_parallel: int = 2) -> Report:
@@ -229,7 +255,7 @@ def execute(jobs: Sequence[NotebookJob], out_dir: Path, jobs_in_parallel: int = 
     for job in jobs:  # an executed notebook of an earlier run would read as progress
         job.output.unlink(missing_ok=True)
     print(f"executing {len(jobs)} notebooks, {max(1, jobs_in_parallel)} at a time, into {out_dir}", flush=True)
-    watcher = ProgressWatcher(jobs)
+    watcher = ProgressWatcher(jobs, runs_dir=runs_dir)
     watcher.start()
     try:
         with ProcessPoolExecutor(max_workers=max(1, jobs_in_parallel)) as pool:
