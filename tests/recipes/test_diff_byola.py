@@ -1,5 +1,6 @@
 """The difference-aware BYOL-A recipe: the learner's step, a tiny end-to-end run, re-use, presets, claims."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,7 @@ def test_claims_compare_every_positive_lambda_with_zero_on_the_same_items():
     assert claims[0].n == 200 and claims[0].effect == pytest.approx(0.3, abs=0.05)
     assert claims[0].paper_effect == pytest.approx((54.6967 - 51.8067) / 100, abs=1e-4)  # Table 1 at λ=0.5
     assert "over 3 pre-training seeds" in claims[0].detail and "diff-0 " in claims[0].detail
+    assert re.search(r"diff-100 [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\] MDE \d\.\d{3}", claims[0].detail)
     assert claims[1].n == 9  # 3 pre-training seeds x 3 adapter seeds, paired
     assert claims[2].effect == pytest.approx(0.0, abs=0.05)  # same share correct: no effect to find
     assert claims[2].paper_effect == pytest.approx(0.04, abs=1e-3)

@@ -803,7 +803,8 @@ def difference_claims(
         details = []
         for column in columns:
             per_column = compare_bgknown(bgknown[model][column], bgknown[baseline][column])
-            details.append(f"{column} {per_column.effect:+.3f} [{per_column.ci_low:+.3f}, {per_column.ci_high:+.3f}]")
+            details.append(f"{column} {per_column.effect:+.3f} [{per_column.ci_low:+.3f}, {per_column.ci_high:+.3f}] "
+                           f"MDE {_bound(per_column.mde, signed=False)}")  # fmt: skip
         seeds = len(treated)
         if seeds >= 2:
             over_seeds = compare_paired([run.mean for run in treated], [run.mean for run in controlled])
