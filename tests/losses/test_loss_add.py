@@ -69,11 +69,15 @@ def _tolerances(dtype: torch.dtype) -> dict[str, float]:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", BATCH_SIZES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_hard_labels_match_the_brute_force_reference(batch, dtype, seed):
+@pytest.mark.parametrize("form", ["paper", "official"])
+def test_hard_labels_match_the_loop_of_each_forms_definition(form, batch, dtype, seed):
+    """``form="paper"`` against the brute-force Eq. 1-4, ``form="official"`` against a loop of the official
+    code's definition: every moment, and the weighted total."""
+    reference = {"paper": reference_hard_moments, "official": reference_official_moments}[form]
     embeddings, labels = random_batch(batch, classes=3, dtype=dtype, seed=seed)
     weights = {"mu_p": 0.7, "sigma_p": 1.3, "mu_n": 2.0, "sigma_n": 0.4}
-    loss = ADDLoss(**weights)
-    expected = reference_hard_moments(embeddings, labels)
+    loss = ADDLoss(**weights, form=form)
+    expected = reference(embeddings, labels)
     moments = loss.moments(embeddings, labels)
     for name in weights:
         torch.testing.assert_close(moments[name], torch.tensor(expected[name], dtype=dtype), **_tolerances(dtype))
@@ -225,21 +229,6 @@ def reference_official_soft(embeddings: torch.Tensor, soft_labels: torch.Tensor)
             if i != j:
                 total += (_cosine_distance(unit_labels[i], unit_labels[j]) - _cosine_distance(unit[i], unit[j])) ** 2
     return total / len(unit) ** 2
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch", BATCH_SIZES)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_official_form_matches_a_loop_of_its_own_definition(batch, dtype, seed):
-    embeddings, labels = random_batch(batch, classes=3, dtype=dtype, seed=seed)
-    weights = {"mu_p": 0.7, "sigma_p": 1.3, "mu_n": 2.0, "sigma_n": 0.4}
-    loss = ADDLoss(**weights, form="official")
-    expected = reference_official_moments(embeddings, labels)
-    moments = loss.moments(embeddings, labels)
-    for name in weights:
-        torch.testing.assert_close(moments[name], torch.tensor(expected[name], dtype=dtype), **_tolerances(dtype))
-    total = sum(weight * expected[name] for name, weight in weights.items())
-    torch.testing.assert_close(loss(embeddings, labels), torch.tensor(total, dtype=dtype), **_tolerances(dtype))
 
 
 def test_official_soft_form_matches_a_loop_of_its_own_definition():
