@@ -5,49 +5,17 @@
 Rows: the notebook's AudioNTT2020 (8 channels, d = 128) and BYOL-A's (64 channels, d = 2048, quick
 mode skips it), each with ``lambda = 0`` (BYOL only: two online and two target passes per step) and
 ``lambda = 0.5`` (the difference branch adds two online passes over the mixtures), on 64 x 96 log-mel
-crops, augmentations and the moving-average update included. On one torch thread, as the recipe runs.
+crops, v1 augmentations (the recipe's default) and the moving-average update included. On one torch
+thread, as the recipe runs. The step is :func:`benchmarks.byola_rows.steps_per_second`, whose rows set the
+same learner beside an official-style BYOL-A step with v2 augmentations.
 """
 
 from __future__ import annotations
 
-import time
-
 import torch
 
+from benchmarks.byola_rows import BATCH, FRAMES, SIZES, steps_per_second
 from benchmarks.timing import row
-from workbench.audio.byola_augment import byola_augmentation
-from workbench.models.audiontt import AudioNTT2020, AudioNTTConfig
-from workbench.models.byola import BYOLConfig, BYOLNetworks
-from workbench.recipes.diff_byola import DifferenceAwareBYOLA
-
-BATCH = 64
-FRAMES = 96
-SIZES = {
-    "notebook (8 ch, d=128)": (AudioNTTConfig(channels=8, embedding_dim=128), BYOLConfig.tiny()),
-    "BYOL-A (64 ch, d=2048)": (AudioNTTConfig(channels=64, embedding_dim=2048), BYOLConfig()),
-}
-
-
-def steps_per_second(encoder_config: AudioNTTConfig, heads: BYOLConfig, weight: float, steps: int) -> float:
-    torch.manual_seed(0)
-    networks = BYOLNetworks(AudioNTT2020(encoder_config), BYOLConfig(
-        heads.projection_dim, heads.hidden_dim, heads.ema_decay, difference_predictor=weight > 0))  # fmt: skip
-    learner = DifferenceAwareBYOLA(networks, byola_augmentation("v1", memory_size=256), weight)
-    optimizer = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=1e-3)
-    batch = torch.randn(BATCH, 64, FRAMES)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss, _ = learner(batch)
-        loss.backward()
-        optimizer.step()
-        networks.update_target()
-
-    step()  # warm-up: first-call allocations, and the mixup memory holds a batch
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps / (time.perf_counter() - start)
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -62,7 +30,8 @@ def run(quick: bool = False) -> list[dict]:
                 rows.append({
                     "benchmark": "diff_byola pre-training",
                     "setting": f"{name}, λ={weight:g}, batch {BATCH} x 64 x {FRAMES}",
-                    "value": steps_per_second(encoder_config, heads, weight, steps=1 if quick else 5),
+                    "value": steps_per_second(f"workbench-{weight:g}", encoder_config, heads, steps=1 if quick else 5,
+                                              augmentation_version="v1"),  # fmt: skip
                     "unit": "steps/s",
                 })  # fmt: skip
     finally:

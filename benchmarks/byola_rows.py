@@ -85,11 +85,13 @@ def _rate(step, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def steps_per_second(learner_kind: str, encoder_config: AudioNTTConfig, heads: BYOLConfig, steps: int) -> float:
-    """Optimizer steps per second of one learner (``"workbench-0"``, ``"workbench-0.5"``, ``"official"``)."""
+def steps_per_second(learner_kind: str, encoder_config: AudioNTTConfig, heads: BYOLConfig, steps: int,
+                     augmentation_version: str = "v2") -> float:  # fmt: skip
+    """Optimizer steps per second of one learner (``"workbench-0"``, ``"workbench-0.5"`` or any
+    ``"workbench-<lambda>"``, ``"official"``) with BYOL-A's ``augmentation_version`` augmentations."""
     torch.manual_seed(0)
     batch = torch.randn(BATCH, 64, FRAMES, generator=torch.Generator().manual_seed(0))
-    augmentation = byola_augmentation("v2", memory_size=256)
+    augmentation = byola_augmentation(augmentation_version, memory_size=256)
     if learner_kind == "official":
         learner: nn.Module = OfficialStyleBYOLA(AudioNTT2020(encoder_config), encoder_config.embedding_dim, heads,
                                                 augmentation)  # fmt: skip
