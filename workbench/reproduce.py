@@ -226,17 +226,16 @@ class ProgressWatcher(threading.Thread):
                 continue
             started = self.started.setdefault(job.output.name, now)
             parts.append(f"{job.output.name} {progress[0]}/{progress[1]} cells, {now - started:.0f} s")
-        if not parts:
-            return "", tuple(state)
-        activity = latest_activity(self.runs_dir) if self.runs_dir is not None else None
-        return "[running] " + " | ".join(parts) + (f" | latest: {activity}" if activity else ""), tuple(state)
+        return ("[running] " + " | ".join(parts) if parts else ""), tuple(state)
 
     def report(self, now: float | None = None) -> None:
         """Print the status line when a notebook moved on, or when ``heartbeat`` seconds passed since the last."""
         now = time.monotonic() if now is None else now
         line, state = self.status(now)
         if line and (state != self._last_state or now - self._last_time >= self.heartbeat):
-            print(line, file=self.stream, flush=True)
+            # The run logs are read only for a line that is printed, not on every poll.
+            activity = latest_activity(self.runs_dir) if self.runs_dir is not None else None
+            print(line + (f" | latest: {activity}" if activity else ""), file=self.stream, flush=True)
             self._last_state, self._last_time = state, now
 
     def run(self) -> None:
