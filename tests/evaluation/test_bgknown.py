@@ -106,9 +106,9 @@ from workbench.evaluation.bgknown import (  # noqa: E402
     compare_bgknown,
     probe_bgknown,
     protocol_rows,
-    train_probe,
 )
 from workbench.evaluation.embeddings import Embeddings  # noqa: E402
+from workbench.evaluation.linear import train_linear  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -165,15 +165,17 @@ def test_probe_stops_on_the_validation_loss_and_keeps_its_best_epoch():
     train_x, train_y = _blobs(40, 0)
     valid_x, valid_y = _blobs(60, 1)
     protocol = BgKnownProtocol(max_epochs=200, patience=5, lr=0.05, batch_size=8)
-    model, history = train_probe(train_x, train_y, valid_x, valid_y, 4, protocol, seed=0)
-    losses = np.asarray(history.valid_loss)
-    assert history.best_epoch == int(np.argmin(losses))  # the lowest validation LOSS, not accuracy
-    assert history.epochs == history.best_epoch + protocol.patience + 1 < protocol.max_epochs  # stopped early
+    config = protocol.config()
+    assert (config.monitor, config.lr, config.batch_size, config.patience) == ("loss", 0.05, 8, 5)
+    model, _ = train_linear(train_x, train_y, valid_x, valid_y, config, seed=0, n_classes=4)
+    losses = np.asarray([epoch["valid_loss"] for epoch in model.history])
+    assert model.best_epoch == int(np.argmin(losses))  # the lowest validation LOSS, not accuracy
+    assert len(losses) == model.best_epoch + protocol.patience + 1 < protocol.max_epochs  # stopped early
     with torch.no_grad():
         restored = torch.nn.functional.cross_entropy(model(torch.from_numpy(valid_x)), torch.from_numpy(valid_y))
     assert float(restored) == pytest.approx(losses.min(), rel=1e-5)
     with pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
-        train_probe(train_x, train_y, valid_x, valid_y, 3, protocol)
+        train_linear(train_x, train_y, valid_x, valid_y, config, n_classes=3)
 
 
 def _table(features, labels, folds):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.errors import UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
 from workbench.evaluation.linear import (
     LEARNING_RATE_GRID,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,7 @@ from workbench.data.records import AudioDataset, Subset
 from workbench.data.synthetic.views import crop_with_overlap
 from workbench.errors import AudioError, UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
-from workbench.evaluation.linear import (
-    LinearClassifier,
-    LinearEvalConfig,
-    ProbeSpec,
-    train_linear,
-    train_linear_batched,
-)
+from workbench.evaluation.linear import LinearEvalConfig, ProbeSpec, train_linear_batched
 from workbench.evaluation.protocols import carve_validation
 from workbench.evaluation.stats import Comparison, compare_paired_items
 from workbench.models.base import Encoder
@@ -737,42 +731,6 @@ class BgKnownProtocol:
 
 
 @dataclass
-class ProbeHistory:
-    """What one probe's training did: per-epoch validation losses, the restored epoch, epochs run."""
-
-    valid_loss: list[float] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    best_epoch: int = -1
-
-    @property
-    def epochs(self) -> int:
-        return len(self.valid_loss)
-
-
-def train_probe(
-    train_x: np.ndarray, train_y: np.ndarray, valid_x: np.ndarray, valid_y: np.ndarray, n_classes: int,
-    protocol: BgKnownProtocol | None = None, seed: int = 0,
-) -> tuple[LinearClassifier, ProbeHistory]:  # fmt: skip
-    """One probe of the protocol: :func:`~workbench.evaluation.linear.train_linear` with
-    :meth:`BgKnownProtocol.config` (one linear layer on standardised features, Adam, cross-entropy,
-    stopping once ``protocol.patience`` epochs pass without a lower validation loss, the lowest-loss
-    epoch restored). Deterministic per ``seed``.
-
-    Raises:
-        ValueError: empty or mismatched arrays, NaN features, labels outside ``[0, n_classes)``.
-    """
-    protocol = protocol or BgKnownProtocol()
-    model, _ = train_linear(train_x, np.asarray(train_y), valid_x, np.asarray(valid_y), protocol.config(), seed,
-                            n_classes=n_classes)  # fmt: skip
-    history = ProbeHistory(
-        valid_loss=[epoch["valid_loss"] for epoch in model.history],
-        train_loss=[epoch["train_loss"] for epoch in model.history],
-        best_epoch=model.best_epoch,
-    )
-    return model, history
-
-
-@dataclass
 class BgKnownScores:
     """Per-item results of one table under :class:`BgKnownProtocol`.
 
@@ -824,7 +782,8 @@ def probe_bgknown(table: Embeddings, protocol: BgKnownProtocol | None = None) ->
         fit, valid = carve_validation(train, table.targets, groups=table.groups, fraction=protocol.valid_fraction,
                                       seed=seed)  # fmt: skip
         specs.append(ProbeSpec(train=fit, valid=valid, seed=seed, lr=protocol.lr, test=test))
-    # Every seed's probe trained at once: the batched engine equals train_probe within float rounding.
+    # Every seed's probe trained at once: the batched engine equals train_linear with the same config
+    # (one probe at a time) within float rounding.
     outcomes = train_linear_batched(table.features, table.targets, specs, protocol.config(), n_classes=n_classes)
     correct = [outcome.test_logits.argmax(axis=1) == table.targets[test] for outcome in outcomes]
     epochs = [outcome.epochs for outcome in outcomes]
