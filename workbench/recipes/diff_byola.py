@@ -899,7 +899,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
                     warnings.warn(
                         f"diff_byola: the BYOL loss of {label} seed {seed} was still falling when pre-training "
                         f"ended ({plateau.line()}); raise `epochs` (now {params.epochs}) before trusting the comparison",
-                        stacklevel=2,
+                        stacklevel=3,  # at the caller of run(): the notebook cell or script
                     )
                 evaluations.setdefault(label, []).append(
                     evaluate(pretrained.encoder, params, builder, pairs, general_sets)
