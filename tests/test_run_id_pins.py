@@ -1,0 +1,93 @@
+"""Run ids and cache keys of the recipes' defaults, pinned.
+
+A finished run is found again only through its id, so moving code (the recipes became packages) or
+renaming a module must never change one: every id below was computed on main before the move. A change
+here means every researcher's finished runs would be trained again; it must be a deliberate one, with
+the reason in the commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench import recipes
+from workbench.train import rundir
+from workbench.train.rundir import run_id
+
+
+class _Opened(Exception):
+    """Raised by the patched ``RunDir.open`` so that ``run`` stops before any work."""
+
+    def __init__(self, identifier: str):
+        super().__init__(identifier)
+        self.identifier = identifier
+
+
+def _top_level_id(recipe: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    module = recipes.get(recipe)
+
+    def opened(cls: Any, name: str, params: Any, data: Any = None, **_: Any) -> None:
+        raise _Opened(run_id(name, params, data))
+
+    monkeypatch.setattr(rundir.RunDir, "open", classmethod(opened))
+    with pytest.raises(_Opened) as caught:
+        module.run(module.Params())
+    return caught.value.identifier
+
+
+PINNED_TOP_LEVEL = {
+    "linear_eval": "linear_eval-26f3f7e3c0dd",
+    "add_loss": "add_loss-39f03a6864fe",
+    "diff_byola": "diff_byola-e4e6ee130672",
+    "asc_tagging": "asc_tagging-1cc1f48c9efc",
+    "care_sep": "care_sep-72de4668a198",
+    "layer_fusion": "layer_fusion-15c9cfc07e7d",
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(PINNED_TOP_LEVEL))
+def test_default_run_ids_are_pinned(recipe: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _top_level_id(recipe, monkeypatch) == PINNED_TOP_LEVEL[recipe]
+
+
+def test_sub_run_ids_are_pinned() -> None:
+    from workbench.recipes import care_sep, diff_byola
+
+    care = care_sep.Params()
+    byola = diff_byola.Params()
+    identifiers = {
+        "care_sep row C seed 1": run_id(care_sep.TRAIN_NAME, care_sep.training_params(care, "C", 1), care_sep.data_source(care)),
+        "care_sep row A seed 0": run_id(care_sep.TRAIN_NAME, care_sep.training_params(care, "A", 0), care_sep.data_source(care)),
+        "care_sep init cache": Path(care_sep.init_cache_path(care, "stsed")).name,
+        "diff_byola lambda 0.5 seed 0": run_id(
+            diff_byola.PRETRAIN_NAME, diff_byola.pretraining_params(byola, 0.5, 0), diff_byola.pretraining_dataset(byola)
+        ),
+    }
+    assert identifiers == PINNED_SUB_RUNS
+
+
+def test_embedding_cache_keys_are_pinned() -> None:
+    from workbench.evaluation.embeddings import cache_key
+    from workbench.recipes import linear_eval
+
+    params = linear_eval.Params()
+    dataset = linear_eval.build_dataset(params)
+    keys = {name: cache_key(encoder, dataset) for name, encoder in linear_eval.build_encoders(params).items()}
+    assert keys == PINNED_EMBEDDING_KEYS
+
+
+PINNED_EMBEDDING_KEYS = {
+    "logmel-stats": "fe20b9fcf90875bd0fb26fd3fd0bf0bd",
+    "audiontt-tiny": "3ffb2770d4ba09ee167d9e5c437e91a7",
+}
+
+
+PINNED_SUB_RUNS = {
+    "care_sep row C seed 1": "care_sep-train-97718163b791",
+    "care_sep row A seed 0": "care_sep-train-c6190e217aa9",
+    "care_sep init cache": "stsed-06a66babcfe039a0.pt",
+    "diff_byola lambda 0.5 seed 0": "diff_byola-pretrain-2baf7c0f15bc",
+}
