@@ -13,6 +13,9 @@ Rows:
 - ``Kaldi fbank``: :class:`~workbench.audio.KaldiFbank` (AST's settings) against a loop of
   ``torchaudio.compliance.kaldi.fbank`` calls, as AST's own code makes them. Goal: the wrapper costs
   nothing measurable (ratio <= 1.05).
+- ``resample 44.1 -> 16 kHz``: :func:`workbench.audio.resample` (libsoxr, high quality) against
+  torchaudio's default windowed-sinc filter, which it replaced because that filter aliases (see
+  ``tests/audio/test_resample.py``). Goal: no slower (ratio <= 1).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import torchaudio.compliance.kaldi
 import torchaudio.transforms
 
 from benchmarks.timing import compared_row, interleaved, row
-from workbench.audio import KaldiFbank, LogMelSpectrogram
+import torchaudio.functional
+
+from workbench.audio import KaldiFbank, LogMelSpectrogram, resample
 
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 10
@@ -93,6 +98,13 @@ def run(quick: bool = False) -> list[dict]:
     rows.append(compared_row("frontends: Kaldi fbank", setting.replace("1 thread", "128 mels, 1 thread"),
                              fbank_seconds, "KaldiFbank", "kaldi.fbank loop", goal=1.05,
                              note="the same per-clip kaldi.fbank calls: a miss is machine load (see the min)"))
+    clips_44k = torch.rand(batch, 44_100 * CLIP_SECONDS, generator=generator) - 0.5
+    resample_seconds = interleaved({
+        "soxr HQ": lambda: resample(clips_44k, 44_100, SAMPLE_RATE),
+        "torchaudio resample": lambda: torchaudio.functional.resample(clips_44k, 44_100, SAMPLE_RATE),
+    }, rounds)  # fmt: skip
+    rows.append(compared_row("frontends: resample 44.1 -> 16 kHz", setting.replace("@ 16 kHz", "@ 44.1 kHz"),
+                             resample_seconds, "soxr HQ", "torchaudio resample", goal=1.0))  # fmt: skip
     return rows
 
 
