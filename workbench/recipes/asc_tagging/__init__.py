@@ -46,7 +46,7 @@ from __future__ import annotations
 from workbench import data  # noqa: F401  (the dataset registry, as before the split: asc_tagging.data.get)
 from workbench.audio.augment import sample_mixup_lambda  # noqa: F401  (the mixup draw MixupSceneStep makes)
 from workbench.recipes.asc_tagging.claims import CONCAT_PREFERENCE, claim_representatives, fusion_claims
-from workbench.recipes.asc_tagging.evaluate import attention_by_scene, model_outputs
+from workbench.recipes.asc_tagging.evaluate import Scored, attention_by_scene, model_outputs, score_model
 from workbench.recipes.asc_tagging.params import (
     GRID_AXES,
     GRIDS,
@@ -59,7 +59,7 @@ from workbench.recipes.asc_tagging.params import (
     TAGGERS,
     Params,
 )
-from workbench.recipes.asc_tagging.result import AscTaggingRun, GridResult, ModelScore
+from workbench.recipes.asc_tagging.result import AscTaggingRun, GridResult, ModelScore, grid_result
 from workbench.recipes.asc_tagging.run import run
 from workbench.recipes.asc_tagging.scenes import (
     ClipsWithTags,
@@ -82,19 +82,21 @@ from workbench.recipes.asc_tagging.tagger import (
     describe_tagger,
     read_and_tag,
     tag_scene_clips,
+    tagger_dir,
     tagger_config,
     tagging_weights,
     tags_of_clips,
     train_tagger,
 )
-from workbench.recipes.asc_tagging.train import MixupSceneStep, scene_step, torch_threads, train_model
+from workbench.recipes.asc_tagging.train import MixupSceneStep, model_dir, scene_step, torch_threads, train_model
 
 __all__ = [
     "CONCAT_PREFERENCE", "GRIDS", "GRID_AXES", "HELD_OUT_TAGGING_FRACTION", "NAME", "NOTEBOOK", "PAPER_ACCURACY",
     "PAPER_GRIDS", "PAPER_SOURCE", "PAPER_TABLE", "TAGGERS", "AscTaggingRun", "ClipsWithTags", "FixedLengthClips",
-    "GridResult", "MixupSceneStep", "ModelScore", "Params", "SceneClips", "TaggedClips", "WithWeights",
+    "GridResult", "MixupSceneStep", "ModelScore", "Params", "SceneClips", "Scored", "TaggedClips", "WithWeights",
     "attention_by_scene", "build_dataset", "claim_representatives", "describe_tagger", "fold_clips", "fusion_claims",
-    "fusion_of", "grid_cells", "input_samples", "materialize", "model_outputs", "models_to_train", "plan_scene_folds",
-    "read_and_tag", "run", "scene_step", "split_indices", "tag_scene_clips", "tagger_config", "tagging_data",
-    "tagging_weights", "tags_of_clips", "torch_threads", "train_model", "train_tagger", "true_tags",
+    "fusion_of", "grid_cells", "grid_result", "input_samples", "materialize", "model_dir", "model_outputs",
+    "models_to_train", "plan_scene_folds", "read_and_tag", "run", "scene_step", "score_model", "split_indices",
+    "tag_scene_clips", "tagger_config", "tagger_dir", "tagging_data", "tagging_weights", "tags_of_clips",
+    "torch_threads", "train_model", "train_tagger", "true_tags",
 ]  # fmt: skip

@@ -13,7 +13,7 @@ from workbench.data.records import AudioDataset
 from workbench.evaluation.stats import mean_confidence_interval
 from workbench.models.tag_fusion import PAPER_LETTER, FusionConfig
 from workbench.recipes import base
-from workbench.recipes.asc_tagging.params import GRID_AXES, PAPER_TABLE
+from workbench.recipes.asc_tagging.params import GRID_AXES, PAPER_TABLE, Params
 
 
 @dataclass
@@ -86,6 +86,18 @@ class GridResult:
         return cls(values["kind"], list(values["rows"]), list(values["columns"]), values["names"],
                    np.asarray(values["accuracy"], dtype=np.float64),
                    None if softmax is None else np.asarray(softmax, dtype=np.float64))  # fmt: skip
+
+
+def grid_result(
+    params: Params, scores: dict[str, ModelScore], cell_names: dict[tuple[int, int], str]
+) -> GridResult | None:
+    """The ablation table of ``params.grid`` from the models' scores (None without a grid)."""
+    if params.grid == "none":
+        return None
+    names = [[cell_names[row, column] for column in params.grid_columns] for row in params.grid_rows]
+    accuracy = np.array([[scores[name].svm_mean for name in row] for row in names])
+    softmax = np.array([[scores[name].mean for name in row] for row in names])
+    return GridResult(params.grid, list(params.grid_rows), list(params.grid_columns), names, accuracy, softmax)
 
 
 @dataclass

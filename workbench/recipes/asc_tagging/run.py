@@ -11,13 +11,13 @@ from tqdm.auto import tqdm
 
 from workbench.data.records import AudioDataset
 from workbench.evaluation.metrics import mean_average_precision
-from workbench.evaluation.svm import SVMConfig, svm_backend
+from workbench.evaluation.svm import SVMConfig
 from workbench.models.asc_raw import RawASCConfig
 from workbench.recipes import base
 from workbench.recipes.asc_tagging.claims import fusion_claims
-from workbench.recipes.asc_tagging.evaluate import attention_by_scene, model_outputs
+from workbench.recipes.asc_tagging.evaluate import attention_by_scene, score_model
 from workbench.recipes.asc_tagging.params import NAME, Params
-from workbench.recipes.asc_tagging.result import AscTaggingRun, GridResult, ModelScore
+from workbench.recipes.asc_tagging.result import AscTaggingRun, GridResult, ModelScore, grid_result
 from workbench.recipes.asc_tagging.scenes import (
     SceneClips,
     build_dataset,
@@ -29,7 +29,7 @@ from workbench.recipes.asc_tagging.scenes import (
 )
 from workbench.recipes.asc_tagging.systems import models_to_train
 from workbench.recipes.asc_tagging.tagger import describe_tagger, read_and_tag
-from workbench.recipes.asc_tagging.train import torch_threads, train_model
+from workbench.recipes.asc_tagging.train import model_dir, torch_threads, train_model
 from workbench.train.rundir import RunDir
 
 
@@ -85,30 +85,20 @@ def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> 
                        for subset in (this.train, this.test)]  # fmt: skip
             fold_data[position] = (this, *loaders)
         this, train_loader, test_loader = fold_data[position]
-        fold_scenes = this.scenes[: this.n_train], this.scenes[this.n_train :]
-        fold_tag = "" if len(folds) == 1 else f"fold{position + 1}-"
-        model_dir = RunDir(run_dir.path / "models" / f"{fold_tag}{name.replace(' ', '-')}-seed{seed}")
-        model = train_model(params, asc_config, models[name], seed, this, model_dir)
-        _, train_features = model_outputs(model, train_loader)
-        test_logits, test_features = model_outputs(model, test_loader)
-        test_predictions = test_logits.argmax(axis=1)
-        svm = svm_backend(train_features, fold_scenes[0], test_features, fold_scenes[1], svm_config)
-        scores[name].accuracy.append(float((test_predictions == fold_scenes[1]).mean()))
-        scores[name].svm_accuracy.append(svm.accuracy)
-        run_dir.log("scored", model=name, fold=folds[position][0], seed=seed, accuracy=scores[name].accuracy[-1],
-                    svm_accuracy=svm.accuracy)  # fmt: skip
+        directory = model_dir(run_dir, name, seed, position, len(folds))
+        model = train_model(params, asc_config, models[name], seed, this, directory)
+        scored = score_model(model, train_loader, test_loader, this.scenes[: this.n_train],
+                             this.scenes[this.n_train :], svm_config)  # fmt: skip
+        scores[name].accuracy.append(scored.accuracy)
+        scores[name].svm_accuracy.append(scored.svm_accuracy)
+        run_dir.log("scored", model=name, fold=folds[position][0], seed=seed, accuracy=scored.accuracy,
+                    svm_accuracy=scored.svm_accuracy)  # fmt: skip
         if position == 0 and seed == params.seeds[0]:
-            predictions[name] = test_predictions
+            predictions[name] = scored.predictions
             if model.attention is not None:
                 attention[name] = attention_by_scene(model, test_tags, test_scenes, dataset.n_classes)
 
-    grid = None
-    if params.grid != "none":
-        names = [[cell_names[row, column] for column in params.grid_columns] for row in params.grid_rows]
-        accuracy = np.array([[scores[name].svm_mean for name in row] for row in names])
-        softmax = np.array([[scores[name].mean for name in row] for row in names])
-        grid = GridResult(params.grid, list(params.grid_rows), list(params.grid_columns), names, accuracy, softmax)
-
+    grid = grid_result(params, scores, cell_names)
     result = AscTaggingRun(
         recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, scores=scores, variants=list(params.variants),
         grid=grid, classes=list(dataset.classes), tag_names=clips.tag_names, tagger_map=tagger_map,

@@ -93,6 +93,11 @@ class WithWeights(Dataset):
         return waveform, target, self.weights[position]
 
 
+def tagger_dir(run_dir: RunDir) -> RunDir:
+    """The trained tagger's directory inside the run (its checkpoints)."""
+    return RunDir(run_dir.path / "models" / "tagger")
+
+
 def train_tagger(params: Params, run_dir: RunDir) -> tuple[ResNetTagger, float]:
     """Train the ResNet tagger; return it and its mAP on held-out tagging clips."""
     dataset = tagging_data(params)
@@ -122,8 +127,7 @@ def train_tagger(params: Params, run_dir: RunDir) -> tuple[ResNetTagger, float]:
                                schedule="warmup_cosine", warmup_epochs=min(1.0, params.tagger_epochs / 4),
                                seed=params.seeds[0], log_every=0)  # fmt: skip
     step = TaggingStep(params.mixup_alpha, weighted=weights is not None)
-    Trainer(tagger, step, train_config, run_dir=RunDir(run_dir.path / "models" / "tagger"), progress=False,
-            keep_checkpoints=1).fit(loader)  # fmt: skip
+    Trainer(tagger, step, train_config, run_dir=tagger_dir(run_dir), progress=False, keep_checkpoints=1).fit(loader)
     held_out_tags, held_out_targets = tags_of_clips(tagger.eval(), held_clips, params, "held-out tagging clips")
     return tagger, mean_average_precision(held_out_tags.numpy(), held_out_targets.numpy())
 

@@ -57,6 +57,13 @@ class MixupSceneStep:
                       "mixup_lambda": lam}  # fmt: skip
 
 
+def model_dir(run_dir: RunDir, name: str, seed: int, fold: int, n_folds: int) -> RunDir:
+    """The directory of one ASC network inside the run, ``models/[fold<k>-]<name>-seed<seed>`` (the fold only
+    when there are several): where its checkpoints are kept and a rerun resumes from."""
+    fold_tag = "" if n_folds == 1 else f"fold{fold + 1}-"
+    return RunDir(run_dir.path / "models" / f"{fold_tag}{name.replace(' ', '-')}-seed{seed}")
+
+
 def train_model(
     params: Params, asc_config: RawASCConfig, fusion: FusionConfig, seed: int, clips: SceneClips, model_dir: RunDir
 ) -> TagFusionASC:
