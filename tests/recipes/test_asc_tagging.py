@@ -74,7 +74,8 @@ def test_a_tiny_run_scores_every_model_and_is_read_back(runs, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the finished run was recomputed")
 
-    monkeypatch.setattr(asc_tagging, "Trainer", fail)
+    monkeypatch.setattr(asc_tagging.train, "Trainer", fail)  # the ASC networks
+    monkeypatch.setattr(asc_tagging.tagger, "Trainer", fail)  # the tagger
     again = asc_tagging.run(params)
     assert again.summary() == summary and again.grid.names == result.grid.names
     for name in result.scores:
