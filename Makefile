@@ -24,9 +24,13 @@ $(STAMP): pyproject.toml jupyter-config/workbench.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@# The environment's Jupyter saves this checkout's notebooks without outputs (workbench.notebooks.pre_save_hook).
-	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
-	cp jupyter-config/workbench.json $(VENV)/etc/jupyter/jupyter_server_config.d/workbench.json
+	@# The environment's Jupyter saves this checkout's notebooks without outputs and keeps the outputs aside
+	@# (workbench.notebooks.OutputsAsideContentsManager). Jupyter Server reads ServerApp settings from
+	@# jupyter_server_config.json in its config path ($(VENV)/etc/jupyter is on it); the files in
+	@# jupyter_server_config.d only enable extensions, so the setting must not go there.
+	mkdir -p $(VENV)/etc/jupyter
+	rm -f $(VENV)/etc/jupyter/jupyter_server_config.d/workbench.json
+	cp jupyter-config/workbench.json $(VENV)/etc/jupyter/jupyter_server_config.json
 	@touch $(STAMP)
 
 demo: env

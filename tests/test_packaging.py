@@ -49,3 +49,16 @@ def test_every_recipe_has_its_notebook():
 
     for name in recipes.names():
         assert (REPO_DIR / "notebooks" / recipes.notebook_of(name)).is_file(), name
+
+
+def test_the_environments_jupyter_server_really_uses_the_clean_save_contents_manager():
+    """`make env` must switch the manager on where Jupyter Server reads it: started the README's way
+    (`.venv/bin/jupyter lab notebooks/`, no flags), the server shows it in its resolved configuration."""
+    import subprocess
+    import sys
+
+    jupyter = Path(sys.prefix) / "bin" / "jupyter"
+    shown = subprocess.run(
+        [str(jupyter), "server", "--show-config"], capture_output=True, text=True, timeout=120, cwd=REPO_DIR
+    )
+    assert "workbench.notebooks.OutputsAsideContentsManager" in shown.stdout, shown.stdout + shown.stderr

@@ -112,7 +112,6 @@ def start_jupyterlab(scratch: Path, notebooks: list[str], timeout: float = 120.0
         sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
         f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-        "--ServerApp.contents_manager_class=workbench.notebooks.OutputsAsideContentsManager",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
