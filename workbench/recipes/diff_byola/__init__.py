@@ -71,9 +71,10 @@ from workbench.recipes.diff_byola.evaluate import (
     bgknown_protocol,
     evaluate,
     pooled,
+    pooled_tables,
     probe_config,
     text_encoder_factory,
 )
-from workbench.recipes.diff_byola.claims import PAPER_TABLE1, difference_claims
+from workbench.recipes.diff_byola.claims import PAPER_TABLE1, bgknown_paired, difference_claims, evaluation_claims
 from workbench.recipes.diff_byola.result import DiffBYOLARun, mean_over
 from workbench.recipes.diff_byola.run import run

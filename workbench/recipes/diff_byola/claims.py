@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,8 @@ from workbench.evaluation.bgknown import BgKnownScores, compare_bgknown, overlap
 from workbench.evaluation.retrieval import KS, RetrievalResult
 from workbench.evaluation.stats import compare_paired
 from workbench.recipes import base
-from workbench.recipes.diff_byola.params import model_label
+from workbench.recipes.diff_byola.evaluate import Evaluation
+from workbench.recipes.diff_byola.params import BGKNOWN_COLUMNS, model_label
 
 PAPER_TABLE1 = {0.0: (55.29, 52.21, 47.92, 47.25), 0.1: (55.54, 52.46, 48.50, 47.39),
                 0.2: (57.54, 53.37, 48.67, 47.42), 0.5: (58.96, 54.63, 50.50, 47.33),
@@ -106,3 +108,30 @@ def difference_claims(
                      f"({len(recall)} paired pre-training x adapter seeds)",
         ))  # fmt: skip
     return claims
+
+
+def bgknown_paired(evaluations: Mapping[str, Sequence[Evaluation]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Model -> BgKnown column -> its paired comparison with λ=0 on the same test items
+    (:meth:`~workbench.evaluation.stats.Comparison.to_dict`), the runs paired by pre-training and probe
+    seed; empty without a λ=0 model.
+
+    Args:
+        evaluations: model label -> one :class:`~workbench.recipes.diff_byola.evaluate.Evaluation` per
+            pre-training seed.
+    """
+    return {
+        label: {column: compare_bgknown([e.bgknown[column] for e in runs],
+                                        [e.bgknown[column] for e in evaluations[model_label(0.0)]]).to_dict()
+                for column in BGKNOWN_COLUMNS}
+        for label, runs in evaluations.items() if label != model_label(0.0) and model_label(0.0) in evaluations
+    }  # fmt: skip
+
+
+def evaluation_claims(evaluations: Mapping[str, Sequence[Evaluation]], weights: Sequence[float]) -> list[base.Claim]:
+    """:func:`difference_claims` over the evaluations (model label -> one per pre-training seed)."""
+    return difference_claims(
+        {label: {column: [e.bgknown[column] for e in runs] for column in BGKNOWN_COLUMNS}
+         for label, runs in evaluations.items()},
+        {label: [e.retrieval for e in runs] for label, runs in evaluations.items()},
+        weights,
+    )  # fmt: skip

@@ -14,6 +14,7 @@ from workbench.evaluation.embeddings import extract_embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
 from workbench.evaluation.projection import project
 from workbench.evaluation.retrieval import (
+    KS,
     ModifierPairs,
     RetrievalConfig,
     RetrievalResult,
@@ -97,3 +98,29 @@ def evaluate(
         for task, dataset in general.items()
     }  # fmt: skip
     return Evaluation(bgknown, retrieval, general_scores, project(tables["diff-100"].features, method="pca"))
+
+
+def pooled_tables(
+    evaluations: Mapping[str, Sequence[Evaluation]], general_tasks: Sequence[str]
+) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, dict[int, tuple[float, float]]],
+           dict[str, dict[int, float]], dict[str, dict[str, tuple[float, float]]]]:  # fmt: skip
+    """The tables of :class:`~workbench.recipes.diff_byola.DiffBYOLARun`, per model pooled over its
+    pre-training seeds: BgKnown accuracy per column and retrieval recall@k (mean, ci95 over every probe or
+    adapter seed of every pre-training), the bare query audio's recall (mean), and general accuracy
+    (:func:`pooled`).
+
+    Args:
+        evaluations: model label -> one :class:`Evaluation` per pre-training seed.
+    """
+    bgknown = {label: {column: mean_confidence_interval([float(a) for e in runs for a in e.bgknown[column].accuracy])
+                       for column in BGKNOWN_COLUMNS}
+               for label, runs in evaluations.items()}  # fmt: skip
+    retrieval = {
+        label: {k: mean_confidence_interval([v for e in runs for v in e.retrieval.per_seed[k]]) for k in KS}
+        for label, runs in evaluations.items()
+    }
+    audio_only = {label: {k: float(np.mean([e.retrieval.audio_only[k] for e in runs])) for k in KS}
+                  for label, runs in evaluations.items()}  # fmt: skip
+    general = {label: {task: pooled([e.general[task] for e in runs]) for task in general_tasks}
+               for label, runs in evaluations.items()}  # fmt: skip
+    return bgknown, retrieval, audio_only, general

@@ -11,11 +11,9 @@ import numpy as np
 import torch
 
 from workbench.data.synthetic.views import SceneDataset
-from workbench.evaluation.bgknown import compare_bgknown
-from workbench.evaluation.retrieval import KS, synthetic_modifier_pairs
-from workbench.evaluation.stats import mean_confidence_interval
+from workbench.evaluation.retrieval import synthetic_modifier_pairs
 from workbench.recipes import base
-from workbench.recipes.diff_byola.claims import difference_claims
+from workbench.recipes.diff_byola.claims import bgknown_paired, evaluation_claims
 from workbench.recipes.diff_byola.data import (
     bgknown_builder,
     general_datasets,
@@ -23,7 +21,7 @@ from workbench.recipes.diff_byola.data import (
     pretraining_dataset,
     recipe_frontend,
 )
-from workbench.recipes.diff_byola.evaluate import Evaluation, evaluate, pooled
+from workbench.recipes.diff_byola.evaluate import Evaluation, evaluate, pooled_tables
 from workbench.recipes.diff_byola.params import BGKNOWN_COLUMNS, NAME, PRETRAIN_NAME, SCENE_SECONDS, Params, model_label
 from workbench.recipes.diff_byola.result import DiffBYOLARun
 from workbench.recipes.diff_byola.train import pretrain, pretraining_params
@@ -98,34 +96,14 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
                     evaluate(pretrained.encoder, params, builder, pairs, general_sets)
                 )
                 run_dir.log("evaluated", model=label, seed=seed)
-        bgknown = {label: {column: mean_confidence_interval([float(a) for e in runs for a in e.bgknown[column].accuracy])
-                           for column in BGKNOWN_COLUMNS}
-                   for label, runs in evaluations.items()}  # fmt: skip
-        retrieval = {
-            label: {k: mean_confidence_interval([v for e in runs for v in e.retrieval.per_seed[k]]) for k in KS}
-            for label, runs in evaluations.items()
-        }
-        audio_only = {label: {k: float(np.mean([e.retrieval.audio_only[k] for e in runs])) for k in KS}
-                      for label, runs in evaluations.items()}  # fmt: skip
-        general = {label: {task: pooled([e.general[task] for e in runs]) for task in params.general_tasks}
-                   for label, runs in evaluations.items()}  # fmt: skip
+        bgknown, retrieval, audio_only, general = pooled_tables(evaluations, params.general_tasks)
         points = {label: runs[0].difference_points for label, runs in evaluations.items()}
         difference_labels = np.asarray(builder.foregrounds.targets())
         run_dir.save_arrays(
             "difference", labels=difference_labels, **{f"points-{i}": points[label] for i, label in enumerate(labels)}
         )
-        paired = {
-            label: {column: compare_bgknown([e.bgknown[column] for e in runs],
-                                            [e.bgknown[column] for e in evaluations[model_label(0.0)]]).to_dict()
-                    for column in BGKNOWN_COLUMNS}
-            for label, runs in evaluations.items() if label != model_label(0.0) and model_label(0.0) in evaluations
-        }  # fmt: skip
-        claims = difference_claims(
-            {label: {column: [e.bgknown[column] for e in runs] for column in BGKNOWN_COLUMNS}
-             for label, runs in evaluations.items()},
-            {label: [e.retrieval for e in runs] for label, runs in evaluations.items()},
-            params.difference_weights,
-        )  # fmt: skip
+        paired = bgknown_paired(evaluations)
+        claims = evaluation_claims(evaluations, params.difference_weights)
     metrics = {
         "bgknown": bgknown, "retrieval": {m: {str(k): v for k, v in row.items()} for m, row in retrieval.items()},
         "retrieval_audio_only": {m: {str(k): v for k, v in row.items()} for m, row in audio_only.items()},
