@@ -1,5 +1,6 @@
 """The difference-aware BYOL-A recipe: the learner's step, a tiny end-to-end run, re-use, presets, claims."""
 
+import importlib
 import re
 from pathlib import Path
 
@@ -98,14 +99,15 @@ def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("recomputed what a finished run directory holds")
 
-    # The same parameters: everything is read back.
-    monkeypatch.setattr(diff_byola, "evaluate", fail)
+    # The same parameters: everything is read back. (The package's ``run`` is the function; its module is
+    # where ``run`` looks ``evaluate`` up.)
+    monkeypatch.setattr(importlib.import_module("workbench.recipes.diff_byola.run"), "evaluate", fail)
     again = diff_byola.run(params, progress=False)
     assert again.summary() == result.summary()
     # Another evaluation setting: evaluated anew, on the same pre-trained encoders.
     monkeypatch.undo()
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
-    monkeypatch.setattr(diff_byola.Trainer, "fit", fail)
+    monkeypatch.setattr(diff_byola.train.Trainer, "fit", fail)
     other = diff_byola.run(params.replace(retrieval_epochs=5, general_tasks=("pitch",)), progress=False)
     assert other.bgknown == result.bgknown and other.run_dir != result.run_dir
 

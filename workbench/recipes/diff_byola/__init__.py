@@ -1,0 +1,80 @@
+"""Difference-aware BYOL-A: BYOL-A plus subtraction-consistent learning, and the evaluations that test it.
+
+Takeuchi et al., "Towards Learning a Difference-Aware General-Purpose Audio Representation", on BYOL-A
+(Niizumi et al., IJCNN 2021). BYOL-A learns by predicting, from one augmented view of a sound, the
+moving-average target's projection of another view. Subtraction-consistent learning adds a branch: each
+view ``v`` is mixed with its index-shifted neighbour, ``w = log(gamma exp(s(v)) + (1 - gamma) exp(v))``
+with ``gamma ~ U(0.4, 0.6)``, and ``f(w) - gamma s(f(v))`` (what should remain once the neighbour is
+subtracted) must predict, through the projector and a second predictor, the target projection of the
+view; the loss is ``(1 - lambda) L_byol + lambda L_diff``.
+
+:func:`run` pre-trains one encoder per ``lambda`` in ``difference_weights`` (and per pre-training seed)
+on unlabeled audio (the synthetic world's event, word and pitch clips by default; any registered
+dataset or a folder otherwise), then scores each with
+
+- **BgKnown** (Table 1): linear evaluation of ``y_diff = f(mixture) - f(reference)`` for references
+  overlapping the mixture's background crop by 100, 50 and 0 %, and of ``y_mix = f(mixture)``
+  (:mod:`workbench.evaluation.bgknown`). Every item has its own time-varying background; items of folds
+  1-3 (training) and 4-5 (test) draw from disjoint pools (disjoint seeds, or real recordings split by
+  recording); the probe follows Sec. 5.2 (200 epochs at most, early stopping on the validation loss,
+  3 probe seeds), and each λ is compared with λ = 0 on the SAME test items;
+- **text-modified retrieval**: recall@1/5/10 of "this scene, plus a <event>" queries through a trained
+  adapter on frozen encoders (:mod:`workbench.evaluation.retrieval`);
+- **general-purpose linear evaluation** (Table 3): the synthetic world's event, speaker, word and pitch
+  tasks, mean ± 95 % CI.
+
+The claims: ``lambda > 0`` raises ``y_diff`` accuracy over ``lambda = 0`` (Table 1; a paired bootstrap
+over the shared test items, the runs paired by pre-training and probe seed) and raises retrieval recall
+(paired over pre-training x adapter seeds); both go through :mod:`workbench.evaluation.stats` and are
+reported with effect, interval, MDE and verdict whichever way they come out.
+Pre-trainings are run directories of their own (``runs/diff_byola-pretrain/<id>``), keyed by the
+pre-training parameters only, so changing an evaluation parameter re-uses the trained encoders.
+
+The package, one module per concern (imports run down this list): :mod:`.params` (``Params`` and the
+constants), :mod:`.data` (pre-training clips, BgKnown items, general tasks), :mod:`.systems` (encoder and
+learner), :mod:`.train` (one pre-training per lambda and seed), :mod:`.evaluate` (the three evaluations of
+one encoder), :mod:`.claims` (the comparisons), :mod:`.result` (``DiffBYOLARun``) and :mod:`.run`, the
+orchestration to read first.
+"""
+
+from workbench.recipes.diff_byola.params import (
+    BGKNOWN_BACKGROUNDS,
+    BGKNOWN_COLUMNS,
+    LR_SCHEDULES,
+    MIXINGS,
+    NAME,
+    NOTEBOOK,
+    PRETRAIN_BACKGROUND_SEED,
+    PRETRAIN_BACKGROUNDS,
+    PRETRAIN_FIRST_CLIP,
+    PRETRAIN_NAME,
+    SCENE_SECONDS,
+    SYNTHETIC_TASKS,
+    TEXT_ENCODERS,
+    Params,
+    model_label,
+)
+from workbench.recipes.diff_byola.data import (
+    BackgroundMixtures,
+    LogMelCrops,
+    bgknown_builder,
+    general_datasets,
+    log_mel_clips,
+    pretraining_backgrounds,
+    pretraining_dataset,
+    recipe_frontend,
+)
+from workbench.recipes.diff_byola.systems import DifferenceAwareBYOLA, encoder_config, make_encoder
+from workbench.recipes.diff_byola.train import Pretrained, TargetUpdate, pretrain, pretraining_params
+from workbench.recipes.diff_byola.evaluate import (
+    Evaluation,
+    bgknown_protocol,
+    evaluate,
+    pooled,
+    pooled_tables,
+    probe_config,
+    text_encoder_factory,
+)
+from workbench.recipes.diff_byola.claims import PAPER_TABLE1, bgknown_paired, difference_claims, evaluation_claims
+from workbench.recipes.diff_byola.result import DiffBYOLARun, mean_over
+from workbench.recipes.diff_byola.run import run

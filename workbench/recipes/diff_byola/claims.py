@@ -1,0 +1,137 @@
+"""The paper's claims, checked: each ``lambda > 0`` against ``lambda = 0`` on BgKnown ``y_diff`` accuracy
+(Table 1) and on retrieval recall (Table 2), through the shared claim statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from workbench.evaluation.bgknown import BgKnownScores, compare_bgknown, overlap_name
+from workbench.evaluation.retrieval import KS, RetrievalResult
+from workbench.evaluation.stats import compare_paired
+from workbench.recipes import base
+from workbench.recipes.diff_byola.evaluate import Evaluation
+from workbench.recipes.diff_byola.params import BGKNOWN_COLUMNS, model_label
+
+PAPER_TABLE1 = {0.0: (55.29, 52.21, 47.92, 47.25), 0.1: (55.54, 52.46, 48.50, 47.39),
+                0.2: (57.54, 53.37, 48.67, 47.42), 0.5: (58.96, 54.63, 50.50, 47.33),
+                0.8: (59.96, 55.50, 51.96, 45.84)}  # fmt: skip
+"""Table 1 of the paper (%): lambda -> (a) 100 %, (b) 50 %, (c) 0 % references, Mix."""
+
+
+def _bound(value: float | None, signed: bool = True) -> str:
+    """A stored interval bound or MDE (None where infinite) as text."""
+    if value is None:
+        return "unbounded"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def _averaged(runs: Mapping[str, Sequence[BgKnownScores]], columns: Sequence[str]) -> list[BgKnownScores]:
+    """Per pre-training seed, each item's correctness averaged over ``columns`` (the three references)."""
+    averaged = []
+    for position in range(len(runs[columns[0]])):
+        parts = [runs[column][position] for column in columns]
+        correct = np.mean([part.correct.astype(float) for part in parts], axis=0)
+        averaged.append(BgKnownScores(parts[0].ids, correct, correct.mean(axis=1), parts[0].epochs, parts[0].best_epochs))
+    return averaged
+
+
+def _paper_reference_gain(weight: float) -> float | None:
+    """Table 1's gain of the mean of the (a)-(c) references over lambda = 0, as a share (0.0289 at 0.5)."""
+    if weight not in PAPER_TABLE1:
+        return None
+    return (float(np.mean(PAPER_TABLE1[weight][:3])) - float(np.mean(PAPER_TABLE1[0.0][:3]))) / 100
+
+
+def difference_claims(
+    bgknown: Mapping[str, Mapping[str, Sequence[BgKnownScores]]],
+    retrieval: Mapping[str, Sequence[RetrievalResult]],
+    weights: Sequence[float],
+) -> list[base.Claim]:
+    """For each lambda > 0 against lambda = 0, through the shared claim statistics:
+
+    - BgKnown (Table 1): each test item's correctness averaged over the three references and over the
+      paired runs (pre-training seed x probe seed, matched in order), compared on the SAME items with a
+      paired bootstrap (:func:`~workbench.evaluation.bgknown.compare_bgknown`); the detail gives each
+      reference's effect and, with two or more pre-training seeds, the paired t over those seeds;
+    - retrieval (Table 2): mean recall@1/5/10 per (pre-training seed, adapter seed), paired.
+
+    Without a lambda = 0 model there is nothing to claim.
+
+    Args:
+        bgknown: model label -> column -> one :class:`BgKnownScores` per pre-training seed.
+        retrieval: model label -> one :class:`RetrievalResult` per pre-training seed.
+    """
+    if 0.0 not in weights:
+        return []
+    baseline = model_label(0.0)
+    columns = [overlap_name(overlap) for overlap in (1.0, 0.5, 0.0)]
+    claims = []
+    for weight in weights:
+        if weight == 0:
+            continue
+        model = model_label(weight)
+        treated, controlled = _averaged(bgknown[model], columns), _averaged(bgknown[baseline], columns)
+        comparison = compare_bgknown(treated, controlled)
+        details = []
+        for column in columns:
+            per_column = compare_bgknown(bgknown[model][column], bgknown[baseline][column])
+            details.append(f"{column} {per_column.effect:+.3f} [{per_column.ci_low:+.3f}, {per_column.ci_high:+.3f}] "
+                           f"MDE {_bound(per_column.mde, signed=False)}")  # fmt: skip
+        seeds = len(treated)
+        if seeds >= 2:
+            over_seeds = compare_paired([run.mean for run in treated], [run.mean for run in controlled])
+            details.append(f"over {seeds} pre-training seeds: {over_seeds.effect:+.3f} "
+                           f"[{over_seeds.ci_low:+.3f}, {over_seeds.ci_high:+.3f}] -> {over_seeds.verdict}")  # fmt: skip
+        paper_gain = _paper_reference_gain(weight)
+        paper = ("higher with λ > 0 (Table 1, mean of the (a) 100 / (b) 50 / (c) 0 % references: "
+                 + (f"{np.mean(PAPER_TABLE1[0.0][:3]):.2f} -> {np.mean(PAPER_TABLE1[weight][:3]):.2f} % at λ={weight:g})"
+                    if paper_gain is not None else "51.81 % at λ=0, 54.70 % at λ=0.5)"))  # fmt: skip
+        claims.append(base.Claim.from_comparison(
+            f"BgKnown y_diff accuracy, {model} vs λ=0", paper, comparison,
+            measured=f"λ=0 {comparison.control_mean:.3f} -> {model} {comparison.treatment_mean:.3f} "
+                     f"({comparison.n} test items, {seeds} pre-training seed{'s' if seeds != 1 else ''})",
+            paper_effect=paper_gain, detail="; ".join(details),
+        ))  # fmt: skip
+        recall = [float(np.mean([result.per_seed[k][i] for k in KS])) for result in retrieval[model]
+                  for i in range(len(result.per_seed[KS[0]]))]  # fmt: skip
+        base_recall = [float(np.mean([result.per_seed[k][i] for k in KS])) for result in retrieval[baseline]
+                       for i in range(len(result.per_seed[KS[0]]))]  # fmt: skip
+        recall_comparison = compare_paired(recall, base_recall)
+        claims.append(base.Claim.from_comparison(
+            f"text-modified retrieval recall, {model} vs λ=0",
+            "higher with λ > 0 (Table 2, e.g. Rain R@1 50.23 -> 52.76 %, Traffic 36.86 -> 39.73 % at λ=0.5)",
+            recall_comparison,
+            measured=f"mean R@1/5/10 {np.mean(base_recall):.3f} -> {np.mean(recall):.3f} "
+                     f"({len(recall)} paired pre-training x adapter seeds)",
+        ))  # fmt: skip
+    return claims
+
+
+def bgknown_paired(evaluations: Mapping[str, Sequence[Evaluation]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Model -> BgKnown column -> its paired comparison with λ=0 on the same test items
+    (:meth:`~workbench.evaluation.stats.Comparison.to_dict`), the runs paired by pre-training and probe
+    seed; empty without a λ=0 model.
+
+    Args:
+        evaluations: model label -> one :class:`~workbench.recipes.diff_byola.evaluate.Evaluation` per
+            pre-training seed.
+    """
+    return {
+        label: {column: compare_bgknown([e.bgknown[column] for e in runs],
+                                        [e.bgknown[column] for e in evaluations[model_label(0.0)]]).to_dict()
+                for column in BGKNOWN_COLUMNS}
+        for label, runs in evaluations.items() if label != model_label(0.0) and model_label(0.0) in evaluations
+    }  # fmt: skip
+
+
+def evaluation_claims(evaluations: Mapping[str, Sequence[Evaluation]], weights: Sequence[float]) -> list[base.Claim]:
+    """:func:`difference_claims` over the evaluations (model label -> one per pre-training seed)."""
+    return difference_claims(
+        {label: {column: [e.bgknown[column] for e in runs] for column in BGKNOWN_COLUMNS}
+         for label, runs in evaluations.items()},
+        {label: [e.retrieval for e in runs] for label, runs in evaluations.items()},
+        weights,
+    )  # fmt: skip

@@ -1,0 +1,121 @@
+"""The recipe's orchestration, read first: pre-train every (lambda, seed), evaluate every encoder, pool
+the tables and check the claims, all in one run directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from workbench.data.synthetic.views import SceneDataset
+from workbench.evaluation.retrieval import synthetic_modifier_pairs
+from workbench.recipes import base
+from workbench.recipes.diff_byola.claims import bgknown_paired, evaluation_claims
+from workbench.recipes.diff_byola.data import (
+    bgknown_builder,
+    general_datasets,
+    log_mel_clips,
+    pretraining_dataset,
+    recipe_frontend,
+)
+from workbench.recipes.diff_byola.evaluate import Evaluation, evaluate, pooled_tables
+from workbench.recipes.diff_byola.params import BGKNOWN_COLUMNS, NAME, PRETRAIN_NAME, SCENE_SECONDS, Params, model_label
+from workbench.recipes.diff_byola.result import DiffBYOLARun
+from workbench.recipes.diff_byola.train import pretrain, pretraining_params
+from workbench.train.convergence import loss_plateau
+from workbench.train.rundir import RunDir
+from workbench.train.seed import seed_everything
+
+
+def run(params: Params, progress: bool = True) -> DiffBYOLARun:
+    """Pre-train every (lambda, seed), evaluate every encoder, and check the paper's claims.
+
+    A finished run directory with the same parameters is read back instead of evaluated again (its
+    pre-trainings are re-used in any case, from their own run directories). Torch runs on
+    ``params.cpu_threads`` threads meanwhile, and the caller's setting is restored afterwards.
+    """
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(params.cpu_threads)
+    try:
+        return _run(params, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(params: Params, progress: bool) -> DiffBYOLARun:
+    seed_everything(params.world_seed)
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[pretraining_dataset(params), bgknown_builder(params).foregrounds, *general_datasets(params).values()])
+    builder = bgknown_builder(params)
+    labels = [model_label(weight) for weight in params.difference_weights]
+    histories: dict[str, dict[str, list[float]]] = {}
+    if run_dir.finished:
+        metrics = run_dir.read_metrics()
+        arrays = run_dir.load_arrays("difference")
+        points = {label: arrays[f"points-{index}"] for index, label in enumerate(labels)}
+        histories = metrics["histories"]
+        bgknown = {m: {c: tuple(v) for c, v in row.items()} for m, row in metrics["bgknown"].items()}
+        retrieval = {m: {int(k): tuple(v) for k, v in row.items()} for m, row in metrics["retrieval"].items()}
+        audio_only = {m: {int(k): v for k, v in row.items()} for m, row in metrics["retrieval_audio_only"].items()}
+        general = {m: {t: tuple(v) for t, v in row.items()} for m, row in metrics["general"].items()}
+        difference_labels = arrays["labels"]
+        claims = [base.Claim.from_dict(claim) for claim in metrics["claims"]]
+        paired = {model: {column: row[column] for column in BGKNOWN_COLUMNS if column in row}
+                  for model, row in metrics.get("bgknown_paired", {}).items()}  # fmt: skip
+        convergence = metrics.get("pretraining_convergence", {})
+    else:
+        run_dir.log("start", params=params.to_dict())
+        frontend = recipe_frontend(params)
+        clips = None
+        pairs = synthetic_modifier_pairs(
+            SceneDataset(seed=params.world_seed, n_clips=params.n_retrieval_scenes, duration=SCENE_SECONDS),
+            n_distractors=params.n_distractors, seed=params.world_seed,
+        )  # fmt: skip
+        general_sets = general_datasets(params)
+        evaluations: dict[str, list[Evaluation]] = {}
+        convergence: dict[str, dict[str, dict[str, Any]]] = {}
+        for weight, label in zip(params.difference_weights, labels):
+            for seed in params.pretrain_seeds:
+                pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=pretraining_dataset(params))
+                if clips is None and not pretrained_dir.finished:
+                    clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
+                pretrained = pretrain(params, weight, seed, clips, progress=progress)
+                histories.setdefault(label, pretrained.history)
+                plateau = loss_plateau(pretrained.history["byol_loss"])
+                convergence.setdefault(label, {})[str(seed)] = plateau.to_dict()
+                run_dir.log("pretrained", model=label, seed=seed, byol_loss=plateau.line())
+                if not plateau.flat:
+                    warnings.warn(
+                        f"diff_byola: the BYOL loss of {label} seed {seed} was still falling when pre-training "
+                        f"ended ({plateau.line()}); raise `epochs` (now {params.epochs}) before trusting the comparison",
+                        stacklevel=3,  # at the caller of run(): the notebook cell or script
+                    )
+                evaluations.setdefault(label, []).append(
+                    evaluate(pretrained.encoder, params, builder, pairs, general_sets)
+                )
+                run_dir.log("evaluated", model=label, seed=seed)
+        bgknown, retrieval, audio_only, general = pooled_tables(evaluations, params.general_tasks)
+        points = {label: runs[0].difference_points for label, runs in evaluations.items()}
+        difference_labels = np.asarray(builder.foregrounds.targets())
+        run_dir.save_arrays(
+            "difference", labels=difference_labels, **{f"points-{i}": points[label] for i, label in enumerate(labels)}
+        )
+        paired = bgknown_paired(evaluations)
+        claims = evaluation_claims(evaluations, params.difference_weights)
+    metrics = {
+        "bgknown": bgknown, "retrieval": {m: {str(k): v for k, v in row.items()} for m, row in retrieval.items()},
+        "retrieval_audio_only": {m: {str(k): v for k, v in row.items()} for m, row in audio_only.items()},
+        "general": general, "histories": histories, "claims": [dataclasses.asdict(claim) for claim in claims],
+        "bgknown_paired": paired, "pretraining_convergence": convergence,
+    }  # fmt: skip
+    if not run_dir.finished:
+        run_dir.write_metrics(metrics)
+        run_dir.log("finished")
+    return DiffBYOLARun(
+        recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics, claims=claims,
+        bgknown=bgknown, retrieval=retrieval, retrieval_audio_only=audio_only, general=general,
+        histories=histories, difference_points=points, difference_labels=difference_labels,
+        class_names=tuple(builder.classes), builder=builder, bgknown_paired=paired, convergence=convergence,
+    )  # fmt: skip
