@@ -338,7 +338,7 @@ def test_result_round_trips_through_scalars_and_arrays():
 
 
 def test_batched_probes_in_memory_bounded_chunks_give_the_same_outcomes(monkeypatch):
-    import workbench.evaluation.linear as linear
+    from workbench.evaluation.linear import batched
 
     features, labels = blobs(count=120, spread=0.7)
     config = LinearEvalConfig(lr=1e-2, batch_size=32, max_epochs=10, patience=3)
@@ -347,7 +347,7 @@ def test_batched_probes_in_memory_bounded_chunks_give_the_same_outcomes(monkeypa
         for k in range(2) for seed in (0, 1)
     ]  # fmt: skip
     together = train_linear_batched(features, labels, probes, config)
-    monkeypatch.setattr(linear, "MEMORY_BUDGET_BYTES", 1)  # one training set per chunk
+    monkeypatch.setattr(batched, "MEMORY_BUDGET_BYTES", 1)  # one training set per chunk
     apart = train_linear_batched(features, labels, probes, config)
     for first, second in zip(together, apart):
         assert (first.best_epoch, first.valid_score) == (second.best_epoch, second.valid_score)

@@ -1,24 +1,11 @@
-"""Clip embeddings of a whole dataset, computed once by a frozen encoder and cached on disk.
-
-Linear evaluation (BYOL-A, EVAR), the SVM back-end, retrieval and the embedding explorer all start from
-the same table: one embedding per clip with its target, fold/split and id. :func:`extract_embeddings`
-builds that table with :meth:`workbench.models.base.Encoder.embed` and caches it under
-``<cache root>/embeddings/<key>.npz``; the key hashes the encoder's weights and the dataset's
-fingerprint (:mod:`workbench.data.fingerprint`: its files' sizes and modification times, or the
-synthetic world's seed and parameters) with its clip ids, labels and partition, so retraining or
-changing the dataset never reads a stale cache. The key comes from metadata only: a cache hit renders
-and reads no clip.
-"""
+"""Embedding every clip of a dataset with a frozen encoder (:func:`extract_embeddings`): reading through
+the cache, batching clips of equal length, and naming clips too short for the encoder."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import warnings
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,124 +13,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from workbench.atomic import atomic_path, remove_stale_temporaries
+from workbench.atomic import remove_stale_temporaries
 from workbench.audio.io import resample
-from workbench.data.fingerprint import dataset_fingerprint as data_fingerprint_of
 from workbench.data.records import AudioDataset
 from workbench.errors import AudioError
+from workbench.evaluation.embeddings.cache import _plain, cache_key
+from workbench.evaluation.embeddings.table import Embeddings
 from workbench.models.base import Encoder
 from workbench.paths import cache_dir as default_cache_dir
-
-
-@dataclass
-class Embeddings:
-    """One embedding per clip with everything an evaluation needs about that clip.
-
-    Attributes:
-        features: ``(N, D)`` float32 embeddings.
-        targets: ``(N,)`` int64 class indices, or ``(N, C)`` float32 multi-hot vectors.
-        ids: ``(N,)`` clip ids (``meta["id"]``).
-        classes: class names in target order.
-        folds: ``(N,)`` int64 official fold of each clip, or None when the dataset has no folds.
-        splits: ``(N,)`` official split name of each clip (``"train"``, ``"valid"``, ``"test"``), or None.
-        groups: ``(N,)`` source group of each clip (recording, speaker) for grouped k-fold, or None when
-            the dataset knows none; a clip without a group is a group of its own.
-
-    Raises:
-        ValueError: (on construction) arrays of different lengths or of the wrong rank.
-    """
-
-    features: np.ndarray
-    targets: np.ndarray
-    ids: np.ndarray
-    classes: tuple[str, ...]
-    folds: np.ndarray | None = None
-    splits: np.ndarray | None = None
-    groups: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        self.features = np.asarray(self.features, dtype=np.float32)
-        targets = np.asarray(self.targets)
-        self.targets = targets.astype(np.int64) if targets.ndim == 1 else targets.astype(np.float32)
-        self.ids = np.asarray(self.ids, dtype=str)
-        self.classes = tuple(str(name) for name in self.classes)
-        if self.folds is not None:
-            self.folds = np.asarray(self.folds, dtype=np.int64)
-        if self.splits is not None:
-            self.splits = np.asarray(self.splits, dtype=str)
-        if self.groups is not None:
-            self.groups = np.asarray(self.groups, dtype=str)
-        if self.features.ndim != 2:
-            raise ValueError(f"features must be (clips, dim), got shape {self.features.shape}")
-        if self.targets.ndim not in (1, 2):
-            raise ValueError(
-                f"targets must be (clips,) class indices or (clips, classes) multi-hot, "
-                f"got shape {self.targets.shape}"
-            )
-        count = len(self.features)
-        for name in ("targets", "ids", "folds", "splits", "groups"):
-            array = getattr(self, name)
-            if array is not None and len(array) != count:
-                raise ValueError(f"{name} has {len(array)} rows but features has {count}")
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    @property
-    def target_kind(self) -> str:
-        """``"class"`` for single-label targets, ``"multilabel"`` for multi-hot ones."""
-        return "class" if self.targets.ndim == 1 else "multilabel"
-
-    @property
-    def dim(self) -> int:
-        return self.features.shape[1]
-
-    def subset(self, indices: Sequence[int] | np.ndarray) -> Embeddings:
-        """The rows at ``indices`` (in that order), keeping the class names."""
-        indices = np.asarray(indices, dtype=np.int64)
-        return Embeddings(
-            features=self.features[indices],
-            targets=self.targets[indices],
-            ids=self.ids[indices],
-            classes=self.classes,
-            folds=None if self.folds is None else self.folds[indices],
-            splits=None if self.splits is None else self.splits[indices],
-            groups=None if self.groups is None else self.groups[indices],
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write to an ``.npz`` file atomically (no pickled objects, so loading runs no code)."""
-        arrays: dict[str, np.ndarray] = {
-            "features": self.features,
-            "targets": self.targets,
-            "ids": self.ids,
-            "classes": np.asarray(self.classes, dtype=str),
-        }
-        if self.folds is not None:
-            arrays["folds"] = self.folds
-        if self.splits is not None:
-            arrays["splits"] = self.splits
-        if self.groups is not None:
-            arrays["groups"] = self.groups
-        with atomic_path(path) as temporary:
-            # A file object, not a name: np.savez would append ".npz" to the temporary name.
-            with open(temporary, "wb") as stream:
-                np.savez(stream, **arrays)
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Embeddings:
-        """Read a file written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as arrays:
-            return cls(
-                features=arrays["features"],
-                targets=arrays["targets"],
-                ids=arrays["ids"],
-                classes=tuple(arrays["classes"].tolist()),
-                folds=arrays["folds"] if "folds" in arrays else None,
-                splits=arrays["splits"] if "splits" in arrays else None,
-                groups=arrays["groups"] if "groups" in arrays else None,
-            )
 
 
 def extract_embeddings(
@@ -222,94 +99,6 @@ def extract_embeddings(
                 stacklevel=2,
             )
     return embeddings
-
-
-def cache_key(encoder: Encoder, dataset: AudioDataset) -> str:
-    """The cache file name (hex digest) of ``encoder``'s embeddings of ``dataset``."""
-    digest = hashlib.sha256()
-    digest.update(encoder_fingerprint(encoder).encode())
-    digest.update(dataset_fingerprint(dataset).encode())
-    return digest.hexdigest()[:32]
-
-
-def encoder_fingerprint(encoder: Encoder) -> str:
-    """A string that changes whenever the encoder's class, rate, structure or any weight changes."""
-    weights = hashlib.sha256()
-    for name, tensor in sorted(encoder.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        weights.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        # Viewing as bytes works for every dtype, bfloat16 included (numpy has no bfloat16).
-        weights.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    # The module tree's repr carries hyper-parameters that have no tensor (pooling, dropout, strides);
-    # memory addresses some reprs print are stripped so the key is stable across processes.
-    structure = re.sub(r"0x[0-9a-fA-F]+", "0x", repr(encoder))
-    return json.dumps(
-        {
-            "class": f"{type(encoder).__module__}.{type(encoder).__qualname__}",
-            "sample_rate": int(encoder.sample_rate),
-            "structure": structure,
-            "weights": weights.hexdigest(),
-        },
-        sort_keys=True,
-    )
-
-
-def dataset_fingerprint(dataset: AudioDataset) -> str:
-    """A string that changes whenever the dataset's data, clips, labels or partition change; computed
-    from metadata (no clip is read or rendered where the dataset lists its ids)."""
-    count = len(dataset)
-    try:
-        targets: Any = [_plain(target) for target in dataset.targets()]
-    except NotImplementedError:
-        targets = None  # the ids and repr still identify the clips; reading audio here would defeat caching
-    return json.dumps(
-        {
-            "class": f"{type(dataset).__module__}.{type(dataset).__qualname__}",
-            "repr": repr(dataset),
-            "data": data_fingerprint_of(dataset),
-            "length": count,
-            "sample_rate": int(dataset.sample_rate),
-            "classes": list(dataset.classes),
-            "ids": _clip_ids(dataset),
-            "targets": targets,
-            "folds": [dataset.fold_of(index) for index in range(count)],
-            "splits": [dataset.split_of(index) for index in range(count)],
-            "groups": [dataset.group_of(index) for index in range(count)],
-        },
-        sort_keys=True,
-        default=str,
-    )
-
-
-def _plain(target: Any) -> Any:
-    """A JSON-friendly copy of a target (int, multi-hot tensor/array, or tuple of indices)."""
-    if isinstance(target, torch.Tensor):
-        return target.tolist()
-    if isinstance(target, np.ndarray):
-        return target.tolist()
-    if isinstance(target, tuple):
-        return list(target)
-    return target
-
-
-def _clip_ids(dataset: Any) -> list[str]:
-    """Every clip's id, from metadata: the dataset's ``clip_ids()``, a subset's (the workbench's or
-    ``torch.utils.data.Subset``) indices mapped to its parent's ids, or listed records. Only a dataset
-    with none of these is read item by item."""
-    if hasattr(dataset, "dataset") and hasattr(dataset, "indices"):  # a Subset of either kind
-        parent_ids = _clip_ids(dataset.dataset)
-        return [parent_ids[int(index)] for index in dataset.indices]
-    method = getattr(dataset, "clip_ids", None)
-    if callable(method):
-        try:
-            return [str(clip_id) for clip_id in method()]
-        except NotImplementedError:
-            pass
-    records = getattr(dataset, "records", None)
-    if records is not None and len(records) == len(dataset):
-        return [str(record.id) for record in records]
-    # No metadata listing: the only way to the ids is through the items themselves.
-    return [str(dataset[index][2]["id"]) for index in range(len(dataset))]
 
 
 def _minimum_samples(encoder: Encoder, failing_length: int, device: torch.device) -> int | None:
