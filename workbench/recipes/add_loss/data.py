@@ -242,7 +242,7 @@ class FoldInputs:
     collate: FixedLengthCollate | None
 
 
-def _prepare(
+def prepare_fold_inputs(
     params: Params, dataset: AudioDataset, split: FoldSplit, encoder: Encoder, device: torch.device
 ) -> FoldInputs:
     """Read one split's clips (and, without mixup, compute their spectrograms once) or set up streaming."""

@@ -16,7 +16,7 @@ from workbench.recipes.add_loss.systems import FineTuner
 
 
 @torch.no_grad()
-def _predict(
+def predict(
     model: FineTuner,
     inputs: torch.utils.data.Dataset,
     collate: FixedLengthCollate | None,
@@ -36,7 +36,7 @@ def _predict(
     return torch.cat(embeddings).numpy(), torch.cat(logits).numpy(), torch.cat(targets).numpy()
 
 
-def _geometry(embeddings: np.ndarray, targets: np.ndarray, dataset: AudioDataset, params: Params) -> Geometry:
+def fold_geometry(embeddings: np.ndarray, targets: np.ndarray, dataset: AudioDataset, params: Params) -> Geometry:
     """The distance analysis of one model's test embeddings over ``params.geometry_classes`` (those present)."""
     chosen = list(params.geometry_classes) or None
     if chosen is not None:

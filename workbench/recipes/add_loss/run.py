@@ -13,7 +13,7 @@ from workbench.recipes.add_loss.claims import comparison_claims
 from workbench.recipes.add_loss.data import FoldInputs, build_dataset, plan_partitions
 from workbench.recipes.add_loss.params import DEFAULT_VARIANTS, NAME, Params, parse_variant
 from workbench.recipes.add_loss.result import AddLossResult, LossRun
-from workbench.recipes.add_loss.systems import _encoder_rate, build_criterion
+from workbench.recipes.add_loss.systems import build_criterion, encoder_rate
 from workbench.recipes.add_loss.train import train_loss
 from workbench.train.rundir import RunDir
 from workbench.train.seed import seed_everything
@@ -36,7 +36,7 @@ def run(params: Params) -> AddLossResult:
     for variant in variants:
         build_criterion(params.replace(**variant.changes))
     seed_everything(params.seed)
-    dataset = build_dataset(params, _encoder_rate(params))
+    dataset = build_dataset(params, encoder_rate(params))
     _, protocol_note = plan_partitions(dataset, params.folds, params.protocol, params.n_folds, params.seed)
     if protocol_note:
         warnings.warn(f"add_loss: {protocol_note}", stacklevel=2)

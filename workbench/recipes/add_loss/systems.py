@@ -54,7 +54,7 @@ def build_fine_tuned_encoder(params: Params, seed: int) -> Encoder:
     return encoder.train()
 
 
-def _encoder_rate(params: Params) -> int:
+def encoder_rate(params: Params) -> int:
     """The encoder's sample rate, from an untrained instance (no weights are read).
 
     Raises:

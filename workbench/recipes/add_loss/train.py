@@ -14,11 +14,18 @@ from tqdm.auto import tqdm
 from workbench.audio import SpecAugment, mixup_targets, mixup_waveforms
 from workbench.data.records import AudioDataset
 from workbench.losses import ClassificationLoss
-from workbench.recipes.add_loss.data import FoldInputs, FoldSplit, _prepare, build_dataset, clip_ids, plan_partitions
-from workbench.recipes.add_loss.evaluate import _geometry, _predict
+from workbench.recipes.add_loss.data import (
+    FoldInputs,
+    FoldSplit,
+    build_dataset,
+    clip_ids,
+    plan_partitions,
+    prepare_fold_inputs,
+)
+from workbench.recipes.add_loss.evaluate import fold_geometry, predict
 from workbench.recipes.add_loss.params import NAME, Params, canonical, loss_label
 from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
-from workbench.recipes.add_loss.systems import FineTuner, _encoder_rate, build_criterion, build_fine_tuned_encoder
+from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder, encoder_rate
 from workbench.train.distributed import DistributedContext
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
@@ -112,7 +119,7 @@ def _train_fold(
         model = FineTuner(encoder, dataset.n_classes, spec_augment)
     model_dir = RunDir(run_dir.path / "models" / tag)
     if fold_data is None:
-        fold_data = _prepare(params, dataset, split, encoder, DistributedContext().device)
+        fold_data = prepare_fold_inputs(params, dataset, split, encoder, DistributedContext().device)
     # A last batch of one or two clips gives ADD and OPL (nearly) no pairs: drop it when there are full ones.
     loader = torch.utils.data.DataLoader(
         fold_data.train, batch_size=params.batch_size, shuffle=True,
@@ -128,14 +135,14 @@ def _train_fold(
             progress=len(loader) >= 100,
         )  # fmt: skip
         trainer.fit(loader)
-    embeddings, logits, targets = _predict(trainer.model, fold_data.test, fold_data.collate, params, trainer.device)
+    embeddings, logits, targets = predict(trainer.model, fold_data.test, fold_data.collate, params, trainer.device)
     predictions = logits.argmax(axis=1)
     indices = np.asarray(split.test, dtype=np.int64)
     result = FoldResult(
         fold=split.fold, repeat=repeat, accuracy=float((predictions == targets).mean()), indices=indices,
         ids=np.asarray(clip_ids(dataset, split.test)), targets=targets.astype(np.int64),
         predictions=predictions.astype(np.int64), embeddings=embeddings,
-        geometry=_geometry(embeddings, targets, dataset, params),
+        geometry=fold_geometry(embeddings, targets, dataset, params),
     )  # fmt: skip
     run_dir.save_arrays(f"test-{tag}", **result.arrays())
     run_dir.log("fold_finished", fold=split.fold, repeat=repeat, accuracy=result.accuracy)
@@ -157,7 +164,7 @@ def _load_fold(
     return FoldResult(
         fold=fold, repeat=repeat, accuracy=float((predictions == targets).mean()), indices=arrays["indices"],
         ids=arrays["ids"], targets=targets, predictions=predictions, embeddings=arrays["embeddings"],
-        geometry=_geometry(arrays["embeddings"], targets, dataset, params),
+        geometry=fold_geometry(arrays["embeddings"], targets, dataset, params),
     )  # fmt: skip
 
 
@@ -177,9 +184,9 @@ def train_loss(
     """
     prepared = {} if prepared is None else prepared
     params = canonical(params)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset if dataset is not None else build_dataset(params, _encoder_rate(params)))
+    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset if dataset is not None else build_dataset(params, encoder_rate(params)))
     if dataset is None:
-        dataset = build_dataset(params, _encoder_rate(params))
+        dataset = build_dataset(params, encoder_rate(params))
     splits, note = plan_partitions(dataset, params.folds, params.protocol, params.n_folds, params.seed)
     results: list[FoldResult] = []
     if not run_dir.finished:
