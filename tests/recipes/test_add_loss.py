@@ -319,7 +319,7 @@ def test_comparison_run_saves_each_loss_and_reuses_finished_runs(runs_root, monk
     def fail(*args, **kwargs):
         raise AssertionError("a finished model was trained again")
 
-    monkeypatch.setattr(add_loss, "_train_fold", fail)
+    monkeypatch.setattr(add_loss.train, "_train_fold", fail)
     single = add_loss.run(dataclasses.replace(params, variants=()))
     assert single.run_dir == result.losses["ADD {1,1,1,1}"].run_dir and single.claims == []
     assert add_loss.run(params).summary() == result.summary()
@@ -328,7 +328,7 @@ def test_comparison_run_saves_each_loss_and_reuses_finished_runs(runs_root, monk
 def test_an_interrupted_run_keeps_its_finished_models(runs_root, monkeypatch):
     params = add_loss.Params(**TINY, loss="ce", repeats=2)
     calls = []
-    real = add_loss._train_fold
+    real = add_loss.train._train_fold
 
     def train_then_stop(params, dataset, split, repeat, run_dir, fold_data):
         calls.append(repeat)
@@ -336,7 +336,7 @@ def test_an_interrupted_run_keeps_its_finished_models(runs_root, monkeypatch):
             raise KeyboardInterrupt
         return real(params, dataset, split, repeat, run_dir, fold_data)
 
-    monkeypatch.setattr(add_loss, "_train_fold", train_then_stop)
+    monkeypatch.setattr(add_loss.train, "_train_fold", train_then_stop)
     with pytest.raises(KeyboardInterrupt):
         add_loss.run(params)
     result = add_loss.run(params)

@@ -1,0 +1,100 @@
+"""The paper's claims, ADD {1,1,1,1} against CE (Table 2's accuracy, Fig. 5's equidistance), each
+compared over the paired runs both losses trained through the shared claim statistics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from workbench.evaluation.stats import compare_paired
+from workbench.recipes import base
+from workbench.recipes.add_loss.params import Params
+from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
+
+TABLE2_ACCURACY = {
+    ("esc50", "ast"): (93.97, 94.68), ("esc50", "beats"): (91.05, 92.22),
+    ("speech_commands", "ast"): (92.05, 97.54), ("speech_commands", "beats"): (88.94, 90.49),
+    ("iemocap", "ast"): (59.91, 61.30), ("iemocap", "beats"): (61.66, 62.73),
+}  # fmt: skip
+"""Table 2 of the paper: (CE, ADD {1,1,1,1}) accuracy in %, mean of three runs, per (dataset, encoder)."""
+
+
+def paper_accuracy(dataset: str, encoder: str) -> tuple[float, float] | None:
+    """Table 2's (CE, ADD) accuracy in % for this dataset and encoder family, or None where it has none."""
+    family = "ast" if encoder.startswith("ast") else "beats" if encoder.startswith("beats") else ""
+    return TABLE2_ACCURACY.get((dataset, family))
+
+
+def paired_values(
+    ce: LossRun, add: LossRun, value: Callable[[FoldResult], float]
+) -> tuple[list[float], list[float], list[str]]:
+    """``value`` of each (fold, repeat) both losses trained, ADD's and CE's in the same order, and
+    the pairs' tags; pairs where either value is NaN (a fold too small for a geometry) are left out."""
+    by_key = {(result.fold, result.repeat): result for result in ce.folds}
+    treated, control, tags = [], [], []
+    for result in add.folds:
+        partner = by_key.get((result.fold, result.repeat))
+        if partner is None:
+            continue
+        a, c = value(result), value(partner)
+        if math.isfinite(a) and math.isfinite(c):
+            treated.append(a)
+            control.append(c)
+            tags.append(run_tag(result.fold, result.repeat))
+    return treated, control, tags
+
+
+CLAIMS = (
+    # (summary or "accuracy", what the paper shows, its figure, direction ADD vs CE)
+    ("accuracy", "is more accurate than CE", "Table 2", +1),
+    ("intra-class equidistance", "lowers the intra-class CV against CE", "Fig. 5b, 5f", -1),
+    ("inter-class equidistance", "lowers the inter-class CV against CE", "Fig. 5d, 5f", -1),
+    ("inter-class hierarchy", "spreads the class pairs' mean distances less than CE (inter-class hierarchy)",
+     "Fig. 5d vs 5e", -1),
+)  # fmt: skip
+
+
+def comparison_claims(
+    runs: dict[str, LossRun], labels: dict[str, str], params: Params | None = None
+) -> list[base.Claim]:
+    """The paper's claims, ADD {1,1,1,1} (variant ``"add"`` or ``"add-1111"``) against CE, each compared
+    over the paired runs both trained (same test folds, same repeat seeds) with
+    :func:`~workbench.evaluation.stats.compare_paired`; none when either loss was not trained.
+
+    Accuracy carries the paper's Table 2 effect where the dataset and encoder are the paper's; the
+    geometry claims are the directions of Fig. 5 (the paper prints no number for them).
+    """
+    add_key = next((key for key in ("add", "add-1111") if key in labels), None)
+    if "ce" not in labels or add_key is None:
+        return []
+    ce, add = runs[labels["ce"]], runs[labels[add_key]]
+    paper_table = paper_accuracy(params.dataset, params.encoder) if params is not None else None
+    claims = []
+    for metric, claimed, figure, direction in CLAIMS:
+        if metric == "accuracy":
+            def value(result: FoldResult) -> float:
+                return result.accuracy
+        else:
+            def value(result: FoldResult, metric: str = metric) -> float:
+                return result.geometry.summaries()[metric]
+        treated, control, tags = paired_values(ce, add, value)
+        name = f"{add.label} {claimed}"
+        paper_effect = None
+        paper = f"{'higher' if direction > 0 else 'lower'} with ADD than with CE ({figure})"
+        if metric == "accuracy" and paper_table is not None:
+            paper_effect = (paper_table[1] - paper_table[0]) / 100
+            paper = f"CE {paper_table[0]:.2f} % -> ADD {paper_table[1]:.2f} % (Table 2)"
+        if not treated:
+            claims.append(base.Claim(name=name, paper=paper, measured="no paired run with a defined value",
+                                     paper_effect=paper_effect))  # fmt: skip
+            continue
+        comparison = compare_paired(treated, control, direction=direction)
+        per_run = ", ".join(f"{tag} ({c:.3f}, {a:.3f})" for tag, c, a in zip(tags, control, treated, strict=True))
+        claims.append(base.Claim.from_comparison(
+            name, paper, comparison,
+            measured=f"CE {np.mean(control):.3f} -> ADD {np.mean(treated):.3f} ({metric}, {len(treated)} paired runs)",
+            paper_effect=paper_effect, detail=f"per paired run (CE, ADD): {per_run}",
+        ))  # fmt: skip
+    return claims
