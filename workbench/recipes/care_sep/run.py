@@ -1,0 +1,121 @@
+"""The run, read first: pretrain (or read) the Init classifiers, train every row and seed, evaluate each,
+check the claims, and write the run directory; a finished run directory is read back instead."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from workbench.evaluation.separation import query_blind_scores
+from workbench.recipes import base
+from workbench.recipes.base import resolve_device
+from workbench.recipes.care_sep.claims import separation_claims
+from workbench.recipes.care_sep.data import data_source, separation_data
+from workbench.recipes.care_sep.evaluate import FIGURE_KINDS, RowEvaluation, _pool, evaluate, figure_analysis
+from workbench.recipes.care_sep.init import init_cache_path, init_classifiers
+from workbench.recipes.care_sep.params import NAME, Params
+from workbench.recipes.care_sep.result import CareSepRun
+from workbench.recipes.care_sep.systems import SeparationSystem
+from workbench.recipes.care_sep.train import train_row
+from workbench.train.rundir import RunDir
+from workbench.train.seed import seed_everything
+
+
+def run(params: Params, progress: bool = True) -> CareSepRun:
+    """Pretrain (or read) the Init classifiers, train every row and seed, evaluate, and check the claims.
+
+    A finished run directory with the same parameters is read back (the trained systems are loaded
+    from their own run directories for listening; nothing is trained again). Torch runs on
+    ``params.cpu_threads`` threads meanwhile; the caller's setting is restored afterwards.
+
+    Raises:
+        UnknownNameError: an unknown dataset, row or model size.
+        DatasetNotFoundError: a real dataset whose files are absent (the message says how to get them).
+        ValueError: parameters that cannot make pairs (too few mixtures, a single class).
+    """
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(params.cpu_threads)
+    try:
+        return _run(params, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(params: Params, progress: bool) -> CareSepRun:
+    seed_everything(params.world_seed)
+    run_dir = RunDir.open(NAME, params.to_dict(), data=data_source(params))
+    dataset = separation_data(params)
+    for label in params.figure_classes:
+        if not 0 <= label < dataset.n_classes:
+            raise ValueError(f"parameter 'figure_classes': class {label} is not among the {dataset.n_classes} classes")
+    device = resolve_device(params.device)
+    blind_items = query_blind_scores(dataset.test.sources)
+    query_blind = float(blind_items.mean())
+    init = init_classifiers(params, progress)
+    systems: dict[str, SeparationSystem] = {}
+    histories: dict[str, dict[str, list[float]]] = {}
+    if run_dir.finished:
+        metrics = run_dir.read_metrics()
+        # metrics.json sorts its keys: the order of the rows comes from the parameters.
+        table = {row: {metric: tuple(value) for metric, value in metrics["table"][row].items()} for row in params.rows}
+        histories = {row: metrics["histories"][row] for row in params.rows}
+        kl = {row: metrics["kl"][row] for row in params.rows if row in metrics["kl"]}
+        arrays = run_dir.load_arrays("figure")
+        panels = {
+            row: {kind: (arrays[f"points-{row}-{kind}"], arrays[f"classes-{row}-{kind}"])
+                  for kind in FIGURE_KINDS if f"points-{row}-{kind}" in arrays}
+            for row in params.rows
+        }  # fmt: skip
+        items = {row: arrays[f"mixture_sdr-{row}"] for row in params.rows if f"mixture_sdr-{row}" in arrays}
+        input_sdr = metrics["input_sdr"]
+        claims = [base.Claim.from_dict(claim) for claim in metrics["claims"]]
+        for row in params.rows:
+            systems[row] = train_row(params, row, params.seeds[0], dataset, init, progress).system
+    else:
+        run_dir.log("start", params=params.to_dict(), train_pairs=len(dataset.train), test_pairs=len(dataset.test))
+        evaluations: dict[str, list[RowEvaluation]] = {row: [] for row in params.rows}
+        for seed in params.seeds:
+            for row in params.rows:
+                trained = train_row(params, row, seed, dataset, init, progress)
+                trained.system.to(device)
+                evaluations[row].append(evaluate(trained.system, dataset, params))
+                trained.system.cpu()
+                if seed == params.seeds[0]:
+                    systems[row], histories[row] = trained.system, trained.history
+                scores = evaluations[row][-1].scores
+                run_dir.log("evaluated", row=row, seed=seed, **(scores.means() if scores is not None else {}),
+                            tagging_map=evaluations[row][-1].tagging_map)  # fmt: skip
+        table = {row: _pool(row_evaluations) for row, row_evaluations in evaluations.items()}
+        items = {row: np.stack([e.scores.mixture_sdr for e in row_evaluations])
+                 for row, row_evaluations in evaluations.items() if row_evaluations[0].scores is not None}  # fmt: skip
+        first = next(row for row in params.rows if evaluations[row][0].scores is not None)
+        input_sdr = float(np.mean([e.scores.input_sdr.mean() for e in evaluations[first]]))
+        panels, kl = {}, {}
+        for row in params.rows:
+            panels[row], kl[row] = figure_analysis(
+                evaluations[row][0].figure, params.figure_classes, dataset.class_names, seed=params.world_seed
+            )
+        arrays = {f"points-{row}-{kind}": points for row, kinds in panels.items() for kind, (points, _) in kinds.items()}
+        arrays.update({f"classes-{row}-{kind}": labels for row, kinds in panels.items()
+                       for kind, (_, labels) in kinds.items()})  # fmt: skip
+        arrays.update({f"mixture_sdr-{row}": values for row, values in items.items()})
+        arrays.update({f"{metric}-{row}": np.stack([getattr(e.scores, metric) for e in evaluations[row]])
+                       for row in items for metric in ("clean_sdr", "silence_sdr", "input_sdr")})  # fmt: skip
+        arrays["query_blind"] = blind_items
+        run_dir.save_arrays("figure", **arrays)
+        claims = separation_claims(items, blind_items)
+    metrics = {
+        "table": table, "query_blind": query_blind, "input_sdr": input_sdr, "histories": histories, "kl": kl,
+        "claims": [dataclasses.asdict(claim) for claim in claims],
+        "init": {kind: str(init_cache_path(params, kind)) for kind in init},
+    }  # fmt: skip
+    if not run_dir.finished:
+        run_dir.write_metrics(metrics)
+        run_dir.log("finished")
+    return CareSepRun(
+        recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics, claims=claims, table=table,
+        items=items, query_blind=query_blind, input_sdr=input_sdr, histories=histories, panels=panels, kl=kl,
+        systems=systems, data=dataset,
+    )  # fmt: skip
