@@ -288,3 +288,21 @@ def test_esc10_mixtures_from_the_shared_clips(shared_dir, monkeypatch):
         for j in range(2):
             anchor = train.anchors[int(train.classes[index, j])][train.exclude[index, j]]
             assert torch.allclose(unit(anchor), unit(train.sources[index, j]), atol=1e-4)
+
+
+@pytest.mark.parametrize("row", ["A", "G"])
+def test_a_frozen_query_network_never_changes_while_its_row_trains(tmp_path, monkeypatch, row):
+    """Rows A and G freeze ST-SED's query network: its weights AND its BatchNorm buffers stay as the
+    Init left them through a training epoch, and its queries are those of eval mode."""
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+    params = care_sep.Params(**{**QUICK, "epochs": 1, "rows": (row,)})
+    dataset = care_sep.separation_data(params)
+    init = _quick_init(params)
+    before = {name: tensor.clone() for name, tensor in care_sep.build_system(params, row, 0, dataset, init).query_network.state_dict().items()}
+    trained = care_sep.train_row(params, row, 0, dataset, init, progress=False)
+    after = trained.system.query_network.state_dict()
+    assert any("running_mean" in name for name in after)  # the network has BatchNorm buffers to protect
+    for name, tensor in before.items():
+        assert torch.equal(after[name], tensor), name
+    trained.system.train()
+    assert not trained.system.query_network.training and trained.system.separator.training

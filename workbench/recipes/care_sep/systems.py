@@ -72,6 +72,21 @@ class SeparationSystem(nn.Module):
         self.loss = SeparationLoss(mae_weight)
         if query_network is not None and not grad:
             query_network.requires_grad_(False)
+            query_network.eval()
+
+    @property
+    def frozen_query_network(self) -> bool:
+        """Rows A and G: a separate query network that never trains (the paper's frozen ST-SED)."""
+        return self.query_network is not None and self.separator is not None and not self.grad
+
+    def train(self, mode: bool = True) -> SeparationSystem:
+        """Train mode for what trains; a frozen query network stays in eval mode, as the official code
+        keeps its pretrained query model (``eval()``), so its BatchNorm running statistics never move
+        and its queries are those of the pretrained network, not of batch statistics."""
+        super().train(mode)
+        if self.frozen_query_network:
+            self.query_network.eval()
+        return self
 
     @property
     def query_model(self) -> QueryModel:
