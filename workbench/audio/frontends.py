@@ -13,97 +13,27 @@ Every parameter is an explicit constructor argument stored under its own name, w
 ``state_dict``: windows and filterbanks derive from the constructor arguments, so a model that
 contains a front-end loads checkpoints that were saved without one. Features are computed in float32,
 also under autocast.
+
+This module holds the log-mel and fbank front-ends; :class:`STFT`/:class:`ISTFT` live in
+:mod:`workbench.audio.stft`, what they all share in :mod:`workbench.audio.framing`, and the cache-key
+helpers in :mod:`workbench.audio.frontend_keys`; all are re-exported here.
 """
 
 from __future__ import annotations
-
-import hashlib
-import inspect
-import math
-from typing import Any
 
 import torch
 import torchaudio.compliance.kaldi
 import torchaudio.functional
 from torch import nn
 
-from workbench.errors import AudioError
+from workbench.audio.framing import Framing, as_batch, check_length, check_positive, complex_stft
+# Re-exported: the STFT pair and the cache-key helpers live in their own modules.
+from workbench.audio.frontend_keys import frontend_fingerprint, frontend_sample_rate  # noqa: F401
+from workbench.audio.stft import ISTFT, STFT  # noqa: F401
 from workbench.typing import SampleRate
 
-_WINDOWS = {
-    "hann": torch.hann_window,
-    "hamming": torch.hamming_window,
-    "blackman": torch.blackman_window,
-    "rectangular": lambda length: torch.ones(length),
-}
 
-
-def _as_batch(waveform: torch.Tensor, name: str, keep_channels: bool) -> torch.Tensor:
-    """Bring ``(samples,)``/``(batch, samples)``/``(batch, channels, samples)`` to float32 with a batch axis.
-
-    Channels are averaged to mono unless ``keep_channels``.
-    """
-    if not isinstance(waveform, torch.Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor waveform, got {type(waveform).__name__}")
-    if waveform.ndim == 1:
-        waveform = waveform.unsqueeze(0)
-    elif waveform.ndim == 3 and not keep_channels:
-        waveform = waveform.mean(dim=1)
-    elif waveform.ndim not in (2, 3):
-        raise AudioError(
-            f"{name} expects a waveform of shape (samples,), (batch, samples) or "
-            f"(batch, channels, samples), got shape {tuple(waveform.shape)}"
-        )
-    if waveform.is_complex():
-        raise AudioError(f"{name} expects a real waveform, got dtype {waveform.dtype}")
-    return waveform.float()
-
-
-def _check_length(waveform: torch.Tensor, min_samples: int, name: str) -> None:
-    if waveform.shape[-1] < min_samples:
-        raise AudioError(
-            f"{name} needs at least {min_samples} samples per clip (the shortest clip it can frame), got "
-            f"{waveform.shape[-1]}; pad the clip (e.g. workbench.audio.load(..., min_duration=..., pad=True))"
-        )
-
-
-def _check_positive(**values: float) -> None:
-    for name, value in values.items():
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
-
-
-def _complex_stft(
-    waveform: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, center: bool
-) -> torch.Tensor:
-    """One-sided, unnormalised complex STFT ``(B, samples) -> (B, n_fft // 2 + 1, frames)``, reflect-padded
-    when ``center``; a window shorter than ``n_fft`` is zero-padded on both sides (torch's convention)."""
-    return torch.stft(
-        waveform, n_fft=n_fft, hop_length=hop_length, win_length=window.shape[0], window=window, center=center,
-        pad_mode="reflect", normalized=False, onesided=True, return_complex=True,
-    )  # fmt: skip
-
-
-class _Framing:
-    """Frame arithmetic shared by the STFT-based front-ends (needs ``n_fft``, ``hop_length``, ``center``)."""
-
-    n_fft: int
-    hop_length: int
-    center: bool
-
-    @property
-    def min_samples(self) -> int:
-        """Shortest clip accepted: centred (reflect) padding needs more samples than it pads."""
-        return self.n_fft // 2 + 1 if self.center else self.n_fft
-
-    def num_frames(self, n_samples: int) -> int:
-        """Frames produced for a clip of ``n_samples`` samples."""
-        if self.center:
-            return 1 + n_samples // self.hop_length
-        return 1 + (n_samples - self.n_fft) // self.hop_length
-
-
-class LogMelSpectrogram(_Framing, nn.Module):
+class LogMelSpectrogram(Framing, nn.Module):
     """Log mel spectrogram ``log(mel + log_offset)``, equal to :class:`torchaudio.transforms.MelSpectrogram`'s.
 
     The values are torchaudio's (``norm=None, mel_scale="htk"``, within float32 rounding: 1e-6 on
@@ -149,7 +79,7 @@ class LogMelSpectrogram(_Framing, nn.Module):
         center: bool = True,
     ):
         super().__init__()
-        _check_positive(sample_rate=sample_rate, n_fft=n_fft, win_length=win_length,
+        check_positive(sample_rate=sample_rate, n_fft=n_fft, win_length=win_length,
                         hop_length=hop_length, n_mels=n_mels, power=power, log_offset=log_offset)
         if win_length > n_fft:
             raise ValueError(f"win_length ({win_length}) must not exceed n_fft ({n_fft})")
@@ -200,11 +130,11 @@ class LogMelSpectrogram(_Framing, nn.Module):
         in place on the STFT's own memory (frames-major, so the interleaved real/imag pairs are
         contiguous) and, for ``power=2``, the sum of the pair happens inside the filterbank matmul.
         """
-        waveform = _as_batch(waveform, type(self).__name__, keep_channels=False)  # (B, samples)
-        _check_length(waveform, self.min_samples, type(self).__name__)
+        waveform = as_batch(waveform, type(self).__name__, keep_channels=False)  # (B, samples)
+        check_length(waveform, self.min_samples, type(self).__name__)
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             # .float(): a model converted with .half() converts these buffers too; features stay float32.
-            spectrum = _complex_stft(waveform, self.n_fft, self.hop_length, self.window_samples.float(), self.center)
+            spectrum = complex_stft(waveform, self.n_fft, self.hop_length, self.window_samples.float(), self.center)
             # (B, n_freq, frames), on the CPU a transposed view of frames-major memory
             pairs = torch.view_as_real(spectrum.transpose(1, 2))  # (B, frames, n_freq, 2)
             if not pairs.is_contiguous():  # other FFT back-ends may lay it out bins-major
@@ -273,7 +203,7 @@ class KaldiFbank(nn.Module):
         remove_dc: bool = True,
     ):
         super().__init__()
-        _check_positive(sample_rate=sample_rate, n_mels=n_mels, frame_length_ms=frame_length_ms,
+        check_positive(sample_rate=sample_rate, n_mels=n_mels, frame_length_ms=frame_length_ms,
                         frame_shift_ms=frame_shift_ms)
         valid_windows = ("hanning", "hamming", "povey", "rectangular", "blackman")
         if window_type not in valid_windows:
@@ -313,8 +243,8 @@ class KaldiFbank(nn.Module):
         return 1 + (n_samples - self.min_samples) // shift
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        waveform = _as_batch(waveform, type(self).__name__, keep_channels=False)  # (B, samples)
-        _check_length(waveform, self.min_samples, type(self).__name__)
+        waveform = as_batch(waveform, type(self).__name__, keep_channels=False)  # (B, samples)
+        check_length(waveform, self.min_samples, type(self).__name__)
         features = []
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             for clip in waveform:  # kaldi.fbank takes one clip at a time
@@ -339,166 +269,3 @@ class KaldiFbank(nn.Module):
                     fbank = nn.functional.pad(fbank, (0, 0, 0, max(missing, 0)))[: self.target_frames]
                 features.append(fbank.T)
         return torch.stack(features)  # (B, n_bins, frames)
-
-
-class _ShortTimeFourier(_Framing, nn.Module):
-    """What :class:`STFT` and :class:`ISTFT` share: their parameters and the analysis window."""
-
-    def __init__(
-        self,
-        n_fft: int = 1024,
-        hop_length: int = 320,
-        win_length: int | None = None,
-        window: str = "hann",
-        center: bool = True,
-    ):
-        super().__init__()
-        _check_positive(n_fft=n_fft, hop_length=hop_length)
-        resolved_win_length = n_fft if win_length is None else win_length
-        if not 0 < resolved_win_length <= n_fft:
-            raise ValueError(f"win_length must be in [1, n_fft={n_fft}], got {win_length}")
-        if window not in _WINDOWS:
-            raise ValueError(f"window must be one of {sorted(_WINDOWS)}, got {window!r}")
-        self.n_fft = n_fft
-        self.hop_length = hop_length
-        self.win_length = win_length
-        self.window = window
-        self.center = center
-        self.register_buffer("window_samples", _WINDOWS[window](resolved_win_length), persistent=False)
-
-    @property
-    def n_freq(self) -> int:
-        return self.n_fft // 2 + 1
-
-
-class STFT(_ShortTimeFourier):
-    """Complex short-time Fourier transform (one-sided, unnormalised) on :func:`torch.stft`.
-
-    Args:
-        n_fft: FFT size; ``n_freq = n_fft // 2 + 1`` bins.
-        hop_length: samples between frames.
-        win_length: window length (None: ``n_fft``); shorter windows are zero-padded to ``n_fft``.
-        window: ``"hann"`` (periodic), ``"hamming"``, ``"blackman"`` or ``"rectangular"``.
-        center: reflect-pad ``n_fft // 2`` samples at both ends so :class:`ISTFT` inverts exactly.
-
-    Shape:
-        waveform: ``(batch, samples)``, ``(samples,)`` (batch of 1) or ``(batch, channels, samples)``.
-        output: complex64 ``(batch, n_freq, frames)``, or ``(batch, channels, n_freq, frames)``.
-
-    Raises:
-        AudioError: a waveform of another shape, or shorter than :attr:`min_samples`.
-    """
-
-    @property
-    def n_bins(self) -> int:
-        return self.n_freq
-
-
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        waveform = _as_batch(waveform, type(self).__name__, keep_channels=True)  # (B, [C,] samples)
-        _check_length(waveform, self.min_samples, type(self).__name__)
-        leading = waveform.shape[:-1]
-        with torch.autocast(device_type=waveform.device.type, enabled=False):
-            spectrum = _complex_stft(
-                waveform.reshape(-1, waveform.shape[-1]), self.n_fft, self.hop_length, self.window_samples, self.center
-            )  # (B*C, n_freq, frames)
-        return spectrum.reshape(*leading, *spectrum.shape[-2:])
-
-
-class ISTFT(_ShortTimeFourier):
-    """Inverse of :class:`STFT` with the same parameters (overlap-add, :func:`torch.istft`).
-
-    Args: as :class:`STFT`.
-
-    Shape:
-        spectrum: complex ``(batch, n_freq, frames)``, ``(batch, channels, n_freq, frames)`` or
-        ``(n_freq, frames)`` (batch of 1).
-        output: float32 ``(batch, samples)`` or ``(batch, channels, samples)``; pass ``length`` (the
-        original number of samples) to get the input length back exactly.
-
-    Raises:
-        ValueError: a real tensor, or a number of frequency bins other than ``n_fft // 2 + 1``.
-    """
-
-    def forward(self, spectrum: torch.Tensor, length: int | None = None) -> torch.Tensor:
-        if not spectrum.is_complex():
-            raise ValueError(f"ISTFT expects a complex spectrum, got dtype {spectrum.dtype}")
-        if spectrum.ndim == 2:
-            spectrum = spectrum.unsqueeze(0)
-        if spectrum.ndim not in (3, 4) or spectrum.shape[-2] != self.n_freq:
-            raise ValueError(
-                f"ISTFT(n_fft={self.n_fft}) expects a spectrum (batch, [channels,] {self.n_freq}, frames), "
-                f"got shape {tuple(spectrum.shape)}"
-            )
-        leading = spectrum.shape[:-2]
-        with torch.autocast(device_type=spectrum.device.type, enabled=False):
-            waveform = torch.istft(
-                spectrum.reshape(-1, *spectrum.shape[-2:]).to(torch.complex64),
-                n_fft=self.n_fft,
-                hop_length=self.hop_length,
-                win_length=self.window_samples.shape[0],
-                window=self.window_samples,
-                center=self.center,
-                normalized=False,
-                onesided=True,
-                length=length,
-            )  # (B*C, samples)
-        return waveform.reshape(*leading, waveform.shape[-1])
-
-
-def _stable_repr(value: Any, owner: str, name: str) -> str:
-    """A text for ``value`` that is the same in every process (no ids, no memory addresses)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return repr(value)
-    if isinstance(value, float):
-        return repr(value)  # shortest round-trip form: identical for identical floats
-    if isinstance(value, (tuple, list)):
-        return "(" + ",".join(_stable_repr(item, owner, name) for item in value) + ")"
-    if isinstance(value, torch.Tensor):
-        values = value.detach().to("cpu", torch.float64).contiguous().numpy().tobytes()
-        return f"tensor{tuple(value.shape)}:{hashlib.sha256(values).hexdigest()[:16]}"
-    if isinstance(value, nn.Module):
-        return frontend_fingerprint(value)
-    raise ValueError(
-        f"cannot fingerprint parameter {name!r} of {owner}: {type(value).__name__} values have no "
-        f"stable text; use numbers, strings, tuples or tensors"
-    )
-
-
-def frontend_fingerprint(module: nn.Module) -> str:
-    """A stable text naming the class and every constructor parameter of a front-end, for cache keys.
-
-    Works for any module whose constructor arguments are stored as attributes of the same names
-    (every front-end here, :class:`~workbench.audio.normalize.Normalizer`,
-    :class:`~workbench.audio.augment.SpecAugment`) and for ``nn.Sequential`` chains of them. Tensors
-    (e.g. normalisation statistics) enter through a hash of their values.
-
-    Returns:
-        e.g. ``"LogMelSpectrogram(sample_rate=16000,n_fft=1024,...,center=True)"``.
-
-    Raises:
-        ValueError: a constructor argument is not stored under its name, or has no stable text.
-    """
-    owner = type(module).__name__
-    if isinstance(module, nn.Sequential):
-        return f"{owner}(" + ",".join(frontend_fingerprint(child) for child in module) + ")"
-    parts = []
-    for name, parameter in inspect.signature(type(module).__init__).parameters.items():
-        if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        if not hasattr(module, name):
-            raise ValueError(
-                f"cannot fingerprint {owner}: its constructor argument {name!r} is not stored as "
-                f"an attribute of the same name"
-            )
-        parts.append(f"{name}={_stable_repr(getattr(module, name), owner, name)}")
-    return f"{owner}({','.join(parts)})"
-
-
-def frontend_sample_rate(module: nn.Module) -> SampleRate | None:
-    """The ``sample_rate`` a front-end (or the first front-end in a chain) declares, else None."""
-    for submodule in module.modules():
-        rate = getattr(submodule, "sample_rate", None)
-        if isinstance(rate, (int, float)) and not isinstance(rate, bool) and math.isfinite(rate):
-            return int(rate)
-    return None

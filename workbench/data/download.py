@@ -1,7 +1,8 @@
 """Downloads that are verified, resumable by hand, and safe to extract.
 
 Every file the workbench fetches (dataset archives, pretrained weights) is described by a
-:class:`RemoteFile` (URL, published sha256, file name) and goes through :func:`fetch`:
+:class:`~workbench.data.records.RemoteFile` (URL, published sha256, file name; re-exported here) and
+goes through :func:`fetch`:
 
 - a file already in place with the right sha256 is used as is, so a file put there by hand (on a
   machine without network) is picked up without any download;
@@ -26,13 +27,13 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from tqdm.auto import tqdm
 
 from workbench.atomic import atomic_path, remove_stale_temporaries
 from workbench.data import registry
+from workbench.data.records import RemoteFile
 from workbench.errors import DatasetNotFoundError, MissingFileError, UnknownNameError, WorkbenchError
 from workbench.paths import data_root
 
@@ -52,32 +53,6 @@ class ChecksumError(WorkbenchError, ValueError):
 
 class ArchiveError(WorkbenchError, ValueError):
     """An archive that cannot be extracted safely, or whose contents are not what was expected."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file to download: where from, what it must hash to, and the name it is stored under.
-
-    Args:
-        url: ``https://``, ``http://`` or ``file://`` address.
-        sha256: the published SHA-256 hex digest; None where no checksum is published, in which case
-            the caller verifies the contents another way (e.g. a dataset's expected clip count).
-        filename: the name the file is stored under in the download folder.
-        size_bytes: the published size, checked when ``sha256`` is None and shown in messages.
-    """
-
-    url: str
-    sha256: str | None
-    filename: str
-    size_bytes: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.sha256 is not None and (
-            len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)
-        ):
-            raise ValueError(f"{self.filename}: sha256 must be 64 lower-case hex digits, got {self.sha256!r}")
-        if not self.filename or PurePosixPath(self.filename).name != self.filename:
-            raise ValueError(f"filename must be a bare file name, got {self.filename!r}")
 
 
 def sha256sum(path: str | os.PathLike) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -33,14 +33,18 @@ def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
     if isinstance(dataset, torch.utils.data.Subset) or (
         hasattr(dataset, "dataset") and hasattr(dataset, "indices")
     ):
-        from workbench.data.records import subset_fingerprint
-
         return subset_fingerprint(dataset.dataset, dataset.indices)
     return {
         "class": f"{type(dataset).__module__}.{type(dataset).__qualname__}",
         "repr": repr(dataset),
         "clips": len(dataset) if hasattr(dataset, "__len__") else None,
     }
+
+
+def subset_fingerprint(parent: Any, indices: Sequence[int]) -> dict[str, Any]:
+    """The fingerprint of the clips ``indices`` of ``parent``: the parent's and a digest of the indices."""
+    listed = [int(index) for index in indices]
+    return {"kind": "subset", "of": dataset_fingerprint(parent), "clips": len(listed), "indices": digest(listed)}
 
 
 def digest(value: Any) -> str:

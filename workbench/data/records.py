@@ -1,4 +1,5 @@
-"""Typed records for clips and datasets, and the dataset base class every dataset derives from.
+"""Typed records for clips, datasets and the files they download, and the dataset base class every
+dataset derives from.
 
 A dataset yields ``(waveform, target, meta)``:
 
@@ -14,16 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
 
 import torch
 
-from workbench.data.fingerprint import dataset_fingerprint, digest
+from workbench.data.fingerprint import subset_fingerprint
 from workbench.typing import SampleRate, Seconds
-
-if TYPE_CHECKING:
-    from workbench.data.download import RemoteFile
 
 TargetKind = Literal["class", "multilabel", "waveform"]
 
@@ -38,6 +36,32 @@ class ClipRecord:
     fold: int | None = None
     split: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file to download: where from, what it must hash to, and the name it is stored under.
+
+    Args:
+        url: ``https://``, ``http://`` or ``file://`` address.
+        sha256: the published SHA-256 hex digest; None where no checksum is published, in which case
+            the caller verifies the contents another way (e.g. a dataset's expected clip count).
+        filename: the name the file is stored under in the download folder.
+        size_bytes: the published size, checked when ``sha256`` is None and shown in messages.
+    """
+
+    url: str
+    sha256: str | None
+    filename: str
+    size_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.sha256 is not None and (
+            len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)
+        ):
+            raise ValueError(f"{self.filename}: sha256 must be 64 lower-case hex digits, got {self.sha256!r}")
+        if not self.filename or PurePosixPath(self.filename).name != self.filename:
+            raise ValueError(f"filename must be a bare file name, got {self.filename!r}")
 
 
 @dataclass(frozen=True)
@@ -170,12 +194,6 @@ class Subset(AudioDataset):
 
 def _qualified_name(value: Any) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}"
-
-
-def subset_fingerprint(parent: Any, indices: Sequence[int]) -> dict[str, Any]:
-    """The fingerprint of the clips ``indices`` of ``parent``: the parent's and a digest of the indices."""
-    listed = [int(index) for index in indices]
-    return {"kind": "subset", "of": dataset_fingerprint(parent), "clips": len(listed), "indices": digest(listed)}
 
 
 def collate_clips(batch: Sequence[tuple[torch.Tensor, Any, dict[str, Any]]]):

@@ -22,6 +22,9 @@ embedding's patch grid as the official code does (:func:`resize_position_embeddi
 
 The ``tiny`` configuration (64 wide, 2 blocks of 2 heads, 1 s input) trains in seconds on a CPU
 core; the notebook defaults and the tests use it.
+
+This module is one network's architecture (AST) kept in one file on purpose, as nanoGPT's ``model.py``
+is, so that it reads top to bottom against the paper and the official code.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ files are checked against the sha256 and size in ``workbench.models.registry.PUB
 (microsoft/unilm#1492) and users report the OneDrive ones failing at times (microsoft/unilm#1671).
 Download the file by hand and put it at ``workbench.models.registry.weights_path(name)``, or pass
 ``path=`` to ``load_pretrained``. The ``tiny`` configuration (2 layers, width 64) trains in seconds on a CPU.
+
+This module is one network's architecture (BEATs) kept in one file on purpose, as nanoGPT's ``model.py``
+is, so that it reads top to bottom against the paper and the official code.
 """
 
 from __future__ import annotations

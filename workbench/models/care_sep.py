@@ -37,6 +37,9 @@ network. :func:`init_from_classifier` copies its weights into a separator.
 Configs: :meth:`CaReSepConfig.tiny` (seconds per epoch on a CPU), :meth:`CaReSepConfig.paper`
 (``D = 96``, HTS-AT's depths and heads, query 768) and :meth:`CaReSepConfig.paper_large` (``D = 256``,
 query 2048). No official checkpoint is published; nothing is downloaded.
+
+This module is one network's architecture (CaRE-SEP) kept in one file on purpose, as nanoGPT's
+``model.py`` is, so that it reads top to bottom against the paper.
 """
 
 from __future__ import annotations

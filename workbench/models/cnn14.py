@@ -32,6 +32,9 @@ Layer taps (``layers``): ``block1``..``block6`` are the blocks' pooled outputs, 
 ``(batch, channels, mel_bins, frames)`` (the workbench's frequency-before-time layout; the network itself
 runs on the official ``(batch, channels, frames, mel_bins)``), and ``fc1`` is the embedding
 ``(batch, 2048)``.
+
+This module is one network's architecture (CNN14) kept in one file on purpose, as nanoGPT's ``model.py``
+is, so that it reads top to bottom against the paper and the official code.
 """
 
 from __future__ import annotations

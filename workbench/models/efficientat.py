@@ -19,6 +19,9 @@ Interface (:class:`~workbench.models.base.Encoder`):
 - ``tag_logits``: the 527 AudioSet logits (pre-sigmoid), ``tag_names`` their display names;
 - ``layer_names``: ``"block1"`` .. ``"block17"``, the outputs ``(batch, channels, mel_bins, frames)``
   of the 17 ``features`` modules (the stem conv, 15 inverted residual blocks, the final 1x1 conv).
+
+This module is one network's architecture (EfficientAT's MobileNetV3) kept in one file on purpose, as
+nanoGPT's ``model.py`` is, so that it reads top to bottom against the paper and the official code.
 """
 
 from __future__ import annotations

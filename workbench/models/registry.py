@@ -19,30 +19,38 @@ returned encoder (``encoder.weights_record``) and in :func:`loaded_weights`, for
 pickled code (``torch.load(..., weights_only=True)``). Every failure says which file and what to do:
 offline, the message names the URL, the file, its sha256 and where to put it by hand; a corrupt
 file says to delete it; a layout mismatch lists the missing and unexpected keys and wrong shapes.
+
+Reading and fitting a checkpoint (and the converters) live in :mod:`workbench.models.checkpoints`, the
+published checksums in :mod:`workbench.models.checksums`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import pickle
 import warnings
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from workbench.data.download import ChecksumError, RemoteFile, fetch, sha256sum
 from workbench.errors import CheckpointError, MissingFileError, UnknownNameError
 from workbench.models.base import Encoder
+# Re-exported: the model files and tests import the checksums, readers and converters from here.
+from workbench.models.checkpoints import (  # noqa: F401
+    StateDict,
+    chain,
+    load_state_dict_strict,
+    numpy_safe_globals,
+    read_checkpoint,
+    rename_prefix,
+    unwrap,
+)
+from workbench.models.checksums import PUBLISHED_CHECKSUMS, PublishedChecksum  # noqa: F401
 from workbench.paths import cache_dir
-
-StateDict = dict[str, torch.Tensor]
-_LISTED = 10
 
 
 def _identity(checkpoint: Any) -> Any:
@@ -71,57 +79,6 @@ class PretrainedSpec:
     convert: Callable[[Any], Mapping[str, torch.Tensor]] = _identity
     frontend: str = ""
     licence: str = ""
-
-
-@dataclass(frozen=True)
-class PublishedChecksum:
-    """The sha256 and size of an official checkpoint file, and where the values come from."""
-
-    sha256: str
-    size_bytes: int | None
-    source: str
-
-
-PUBLISHED_CHECKSUMS: dict[str, PublishedChecksum] = {
-    "AudioNTT2020-BYOLA-64x96d512.pth": PublishedChecksum(
-        "6cc64226318494f06ef41d7e5810be7d37abfd6490da45abdab48f188c5332e2",
-        2_410_576,
-        "the file itself in nttcslab/byol-a, pretrained_weights/ (git blob 314a35a5, commit 3e65c92)",
-    ),
-    "BEATs_iter3_plus_AS2M.pt": PublishedChecksum(
-        "d43cbfad4d7b56381c061d7a24774f908d4d94c72961f6eb1d9090ff18cd8d34",
-        361_499_833,
-        "the official OneDrive file of microsoft/unilm's BEATs README (size from OneDrive's API), as "
-        "pinned by downstream projects that download it from there",
-    ),
-    "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt": PublishedChecksum(
-        "e5815275a04b6885e7b8af63d120b29bffae2cd2225cf4915e1ec6d819d3022c",
-        363_145_291,
-        "the official OneDrive file; the same sha256 is the Git LFS object id of byte-identical "
-        "Hugging Face uploads (THUdyh/Ola_speech_encoders, SaraAlthubaiti/TinyOctopus)",
-    ),
-    "Cnn14_mAP=0.431.pth": PublishedChecksum(
-        "0dc499e40e9761ef5ea061ffc77697697f277f6a960894903df3ada000e34b31",
-        327_428_481,
-        "Zenodo record 3987831 (which publishes only an md5); the sha256 and size agree across several "
-        "independent projects that download it from Zenodo and a Hugging Face LFS upload",
-    ),
-    "MIT-ast-finetuned-audioset-10-10-0.4593.bin": PublishedChecksum(
-        "9ca280ba0276a0d2243f7dd561c72b10cc7c3955a2b1f12e42e93983f24b8ca4",
-        346_445_675,
-        "the Git LFS object of pytorch_model.bin in the Hugging Face repository "
-        "MIT/ast-finetuned-audioset-10-10-0.4593 at the pinned revision (size from its file headers)",
-    ),
-    "vggish-10086976.pth": PublishedChecksum(
-        "10086976245803799d9194e9a73d9b6c1549c71d1b80106f5cade5608a561f4b",
-        None,
-        "torchvggish release v0.1; the file name's tag 10086976 is the prefix of this sha256 (torch.hub's "
-        "check_hash convention), and independent installers pin the full digest",
-    ),
-}
-"""Checksums of official checkpoint files, by file name. No sha256 could be found for
-``audioset_10_10_0.4593.pth`` (AST, Dropbox), ``Cnn14_16k_mAP=0.438.pth`` (Zenodo publishes only md5s)
-or ``AudioNTT2020-BYOLA-64x96d1024.pth`` / ``-d2048.pth``: those load "unverified" (see module docstring)."""
 
 
 def _with_published_checksum(entry: PretrainedSpec) -> PretrainedSpec:
@@ -220,91 +177,6 @@ def download_weights(name: str, *, offline: bool | None = None, progress: bool =
         raise CheckpointError(
             f"{error} To load weights of your own, pass path= instead of saving them in the cache."
         ) from error
-
-
-def numpy_safe_globals() -> list[Any]:
-    """The numpy callables a pickled array needs, allow-listed for ``torch.load(weights_only=True)``.
-
-    They rebuild plain arrays and scalars from bytes; files pickled by numpy 1.x name them under
-    ``numpy.core``, numpy 2 under ``numpy._core``, so both names are listed.
-    """
-    try:
-        from numpy._core import multiarray  # numpy >= 2
-    except ImportError:
-        from numpy.core import multiarray
-    allowed: list[Any] = [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
-    allowed += [(multiarray._reconstruct, "numpy.core.multiarray._reconstruct")]
-    allowed += [(multiarray.scalar, "numpy.core.multiarray.scalar")]
-    allowed += [type(np.dtype(name)) for name in ("float16", "float32", "float64", "int32", "int64")]
-    return allowed
-
-
-def read_checkpoint(path: str | os.PathLike) -> Any:
-    """``torch.load`` a file on the CPU without executing pickled code.
-
-    Plain numpy arrays are allowed besides tensors (some official checkpoints, e.g. PANNs', pickle a
-    few): their constructors rebuild data from bytes and run no code of the file's choosing.
-
-    Raises:
-        MissingFileError: the file does not exist.
-        CheckpointError: the file is not a readable PyTorch checkpoint of plain tensors/containers.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"checkpoint file not found: {path}")
-    try:
-        with torch.serialization.safe_globals(numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as error:
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: {_first_line(error)}). "
-            f"It is corrupt, truncated or not a checkpoint: delete it and download it again."
-        ) from error
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "no detail"
-
-
-def _listed(items: list[str]) -> str:
-    shown = ", ".join(items[:_LISTED])
-    return shown + (f" ... ({len(items) - _LISTED} more)" if len(items) > _LISTED else "")
-
-
-def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, Any], *, source: str) -> None:
-    """``model.load_state_dict(state, strict=True)`` with an error that lists what does not match.
-
-    Raises:
-        CheckpointError: values that are not tensors, missing or unexpected keys, or shape
-            mismatches (up to ten of each listed), naming ``source``.
-    """
-    not_tensors = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
-    if not_tensors:
-        raise CheckpointError(
-            f"{source}: the converted checkpoint is not a state_dict; these entries are not tensors: "
-            f"{_listed(not_tensors)} (does the spec's convert unwrap the right key?)"
-        )
-    expected = model.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    mismatched = [
-        f"{key} {tuple(state[key].shape)} vs ours {tuple(value.shape)}"
-        for key, value in expected.items()
-        if key in state and state[key].shape != value.shape
-    ]
-    if missing or unexpected or mismatched:
-        parts = [f"{source} does not fit {type(model).__name__}:"]
-        if missing:
-            parts.append(f"missing keys ({len(missing)}): {_listed(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys ({len(unexpected)}): {_listed(unexpected)}")
-        if mismatched:
-            parts.append(f"shape mismatches ({len(mismatched)}): {_listed(mismatched)}")
-        parts.append("Is it the checkpoint of this model, and does the spec's convert rename the keys?")
-        raise CheckpointError("\n".join(parts))
-    model.load_state_dict(dict(state), strict=True)
-
 
 
 class UnverifiedWeightsWarning(UserWarning):
@@ -406,42 +278,3 @@ def load_pretrained(name: str, path: str | os.PathLike | None = None) -> Encoder
     load_state_dict_strict(model, state, source=str(file))
     model.weights_record = _record(name, file, from_cache=path is None)
     return model.eval()
-
-
-# --------------------------------------------------------------------------------------------------
-# Converters: small, composable state_dict mappings for PretrainedSpec.convert
-
-
-def unwrap(*keys: str) -> Callable[[Any], Any]:
-    """Take ``checkpoint[key]`` for the first of ``keys`` present (e.g. ``"model"``, ``"state_dict"``);
-    a checkpoint holding none of them is returned unchanged (it is already the state_dict)."""
-
-    def convert(checkpoint: Any) -> Any:
-        for key in keys:
-            if isinstance(checkpoint, Mapping) and key in checkpoint and isinstance(checkpoint[key], Mapping):
-                return checkpoint[key]
-        return checkpoint
-
-    return convert
-
-
-def rename_prefix(old: str, new: str = "") -> Callable[[Mapping[str, Any]], StateDict]:
-    """Replace the leading ``old`` of every key that has it by ``new`` (``"module."`` -> ``""``)."""
-
-    def convert(state: Mapping[str, Any]) -> StateDict:
-        if not isinstance(state, Mapping):
-            raise TypeError(f"expected a state_dict (a mapping of tensor names), got a {type(state).__name__}")
-        return {(new + key[len(old) :] if key.startswith(old) else key): value for key, value in state.items()}
-
-    return convert
-
-
-def chain(*converters: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Apply converters left to right: ``chain(unwrap("model"), rename_prefix("module."))``."""
-
-    def convert(checkpoint: Any) -> Any:
-        for converter in converters:
-            checkpoint = converter(checkpoint)
-        return checkpoint
-
-    return convert

@@ -50,6 +50,9 @@ file's sha256, the torch.hub convention; the model file is checked against the f
 ``workbench.models.registry.PUBLISHED_CHECKSUMS``, which register_pretrained fills in): ``vggish`` (``vggish-10086976.pth``, raw embeddings) and ``vggish-postprocessed``
 (the same file plus ``vggish_pca_params-970ea276.pth``, fetched into the same cache on first use).
 The port converted Google's Apache-2.0 TensorFlow checkpoint.
+
+This module is one network's architecture (VGGish) kept in one file on purpose, as nanoGPT's
+``model.py`` is, so that it reads top to bottom against the paper and the official code.
 """
 
 from __future__ import annotations

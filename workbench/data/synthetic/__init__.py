@@ -6,9 +6,13 @@ renderers turn a class and a random stream into audio (numpy, vectorised); four 
 render clips lazily from ``np.random.default_rng([seed, view, index])``, so ``dataset[i]`` is the
 same audio in any order, in any process, with any number of workers.
 
-Modules: :mod:`.classes` (the frozen definitions and how a seed draws them), :mod:`.signals`
+Modules: :mod:`.classes` (the frozen definitions and how a seed draws them; the event family in
+:mod:`.event_classes`, their random streams in :mod:`.definition_streams`), :mod:`.signals`
 (vectorised DSP), :mod:`.events`, :mod:`.voices`, :mod:`.tones`, :mod:`.textures` (renderers),
-:mod:`.world` (:class:`SyntheticWorld`, scenes, :func:`describe`), :mod:`.views` (the datasets).
+:mod:`.world` (:class:`SyntheticWorld`; scene records in :mod:`.scene_plans`, :func:`describe` in
+:mod:`.class_table`), :mod:`.views` (the datasets; their shared base and fold assignment in
+:mod:`.assignment`, :func:`crop_with_overlap` in :mod:`.crops`), :mod:`.registration` (their
+registry entries).
 
     >>> import numpy as np
     >>> from workbench.data import synthetic
@@ -86,6 +90,8 @@ the audio (chance 20 %). Rendering on one core: about 1000 event, 650 voice and 
 of 1 s per second, 100 mono scenes of 4 s (``python -m benchmarks.run synthetic``).
 """
 
+# Importing registration registers the four views.
+from workbench.data.synthetic import registration  # noqa: F401
 from workbench.data.synthetic.backgrounds import LONG_BACKGROUND_KINDS, LongBackgroundDataset
 from workbench.data.synthetic.classes import (
     BACKGROUND_KINDS,

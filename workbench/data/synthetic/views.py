@@ -1,34 +1,23 @@
-"""Dataset views of the synthetic world, registered as ``"synthetic"``, ``"synthetic-scenes"``,
-``"synthetic-separation"`` and ``"synthetic-backgrounds"``.
+"""Dataset views of the synthetic world, registered (by :mod:`.registration`) as ``"synthetic"``,
+``"synthetic-scenes"``, ``"synthetic-separation"`` and ``"synthetic-backgrounds"``.
 
 Every clip is rendered lazily from ``np.random.default_rng([seed, stream, index])``, so ``dataset[i]``
-is the same audio in any order, in any process and with any number of data-loader workers.
-
-Labels and folds come from a seeded, balanced assignment. A view has ``K`` factor combinations
-(event classes; speaker-word pairs; pitch class-octave pairs; scenes; ordered class pairs; kinds)
-and a seeded permutation ``order`` of the clip numbers. Clip ``i`` with ``p = order[i]`` gets
-combination ``k = p % K`` and fold ``(p // K + offset(k)) % n_folds + 1``, where ``offset(k)`` is
-``k``, or the sum of the two factor indices for two-factor views. So the combinations are used
-equally often (to within one clip), each one's clips go round the folds starting from different
-folds, and even a handful of clips covers many classes and every fold.
-
-Splits from folds: fold ``n_folds`` is ``"test"``, fold ``n_folds - 1`` is ``"valid"`` (when
-``n_folds >= 3``), the rest ``"train"``; the default five folds give 60 / 20 / 20 %.
+is the same audio in any order, in any process and with any number of data-loader workers. How
+clips get their labels and folds is in :mod:`.assignment`, the views' shared base.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from workbench.data.folder import reject_unknown_options
-from workbench.data.records import AudioDataset, DatasetInfo
-from workbench.data.registry import register
 from workbench.data.synthetic import signals
+# Re-exported: split_of_fold and crop_with_overlap are imported from here.
+from workbench.data.synthetic.assignment import SyntheticView, split_of_fold  # noqa: F401
+from workbench.data.synthetic.crops import crop_with_overlap  # noqa: F401
 from workbench.data.synthetic.world import (
     OCTAVES,
     REFERENCE_RMS,
@@ -50,162 +39,7 @@ MAX_PEAK = 0.9
 """No view returns a sample larger than this in absolute value."""
 
 
-def split_of_fold(fold: int, n_folds: int) -> str:
-    """``"test"`` for the last fold, ``"valid"`` for the one before (with three or more folds), else ``"train"``."""
-    if fold == n_folds:
-        return "test"
-    if n_folds >= 3 and fold == n_folds - 1:
-        return "valid"
-    return "train"
-
-
-def crop_with_overlap(background, start: int, length: int, overlap: float):
-    """A crop of a background and a reference crop of the same length sharing ``overlap`` of it.
-
-    For difference-aware BYOL-A ("mixture + reference background"): the reference starts
-    ``round((1 - overlap) * length)`` samples after the crop, so ``overlap`` 1.0 gives the same
-    samples, 0.5 half of them, 0.0 none (the reference then starts where the crop ends).
-
-    Args:
-        background: numpy array or torch tensor ``(..., samples)``.
-        start: first sample of the crop.
-        length: samples in each crop.
-        overlap: shared fraction in [0, 1].
-
-    Returns:
-        ``(crop, reference)``, views of ``background`` of shape ``(..., length)``.
-
-    Raises:
-        ValueError: overlap outside [0, 1], or crops that do not fit in the background.
-    """
-    if not 0.0 <= overlap <= 1.0:
-        raise ValueError(f"overlap must be a fraction in [0, 1], got {overlap!r}")
-    shift = int(round((1.0 - overlap) * length))
-    total = background.shape[-1]
-    if start < 0 or length < 1 or start + shift + length > total:
-        raise ValueError(
-            f"a crop of {length} samples at {start} and its reference {shift} samples later need "
-            f"{start + shift + length} samples; the background has {total}"
-        )
-    return background[..., start : start + length], background[..., start + shift : start + shift + length]
-
-
-def _positive(name: str, value: Any, kind: type = int) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if kind is int and int(value) != value:
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return kind(value)
-
-
-class _SyntheticView(AudioDataset):
-    """What every view shares: the world, the balanced assignment, per-clip random streams.
-
-    Subclasses set ``_stream`` (the clips' random stream) and ``_assignment_stream`` (the
-    permutation's; views of the very same clips share it) and implement ``_n_combinations``.
-    """
-
-    _stream: Stream
-    _assignment_stream: Stream
-
-    def __init__(
-        self,
-        seed: int,
-        n_clips: int,
-        duration: Seconds,
-        sample_rate: SampleRate,
-        n_folds: int,
-        world: SyntheticWorld | None,
-        n_event_classes: int = 10,
-    ):
-        self.n_clips = _positive("n_clips", n_clips)
-        self.duration = _positive("duration", duration, float)
-        self.n_folds = _positive("n_folds", n_folds)
-        if world is None:
-            world = SyntheticWorld(seed, sample_rate, n_event_classes=n_event_classes)
-        elif world.seed != seed or world.sample_rate != sample_rate:
-            raise ValueError(
-                f"the world's seed {world.seed} / sample rate {world.sample_rate} differ from the "
-                f"dataset's {seed} / {sample_rate}; pass matching values or leave world=None"
-            )
-        self.world = world
-        self.seed = world.seed
-        self.sample_rate = world.sample_rate
-        world.clip_samples(self.duration)
-        self.folds = tuple(range(1, self.n_folds + 1))
-        assignment_rng = np.random.default_rng([self.seed, Stream.ASSIGNMENT, self._assignment_stream])
-        self._order = assignment_rng.permutation(self.n_clips)
-
-    def _n_combinations(self) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def __len__(self) -> int:
-        return self.n_clips
-
-    def _index(self, index: int) -> int:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__} indices must be integers, got {type(index).__name__}")
-        if not -self.n_clips <= index < self.n_clips:
-            raise IndexError(f"index {index} out of range for {self.n_clips} clips")
-        return int(index) % self.n_clips
-
-    def _combination(self, index: int) -> int:
-        """The clip's factor combination ``k`` (see the module docstring)."""
-        return int(self._order[self._index(index)]) % self._n_combinations()
-
-    def _fold_offset(self, combination: int) -> int:
-        """Where combination ``k`` starts its walk round the folds (views with two factors spread both)."""
-        return combination
-
-    def fold_of(self, index: int) -> int:
-        number = int(self._order[self._index(index)])
-        n_combinations = self._n_combinations()
-        offset = self._fold_offset(number % n_combinations)
-        return (number // n_combinations + offset) % self.n_folds + 1
-
-    def split_of(self, index: int) -> str:
-        return split_of_fold(self.fold_of(index), self.n_folds)
-
-    def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self._stream, self._index(index)])
-
-    def _id_prefix(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _clip_id(self, index: int) -> str:
-        return f"{self._id_prefix()}-seed{self.seed}-{index:06d}"
-
-    def clip_ids(self) -> list[str]:
-        """Every clip's id, as ``meta["id"]`` gives it, without rendering a clip."""
-        return [self._clip_id(index) for index in range(self.n_clips)]
-
-    def fingerprint(self) -> dict[str, Any]:
-        """The view's class, seed and every parameter that shapes its clips (nothing is rendered)."""
-        parameters = {
-            name: getattr(self, name)
-            for name in ("task", "target", "channels")
-            if hasattr(self, name)
-        }
-        return {
-            "kind": "synthetic",
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
-            "seed": int(self.seed),
-            "clips": int(self.n_clips),
-            "duration": float(self.duration),
-            "sample_rate": int(self.sample_rate),
-            "n_folds": int(self.n_folds),
-            "n_event_classes": len(self.world.events),
-            **parameters,
-        }
-
-    def _base_meta(self, index: int) -> dict[str, Any]:
-        index = self._index(index)
-        return {"id": self._clip_id(index), "fold": self.fold_of(index), "split": self.split_of(index)}
-
-
-class SyntheticDataset(_SyntheticView):
+class SyntheticDataset(SyntheticView):
     """Short clips of events, voices or tones with a class target; the ``"synthetic"`` dataset.
 
     The four tasks come from one generator (for probing one encoder's layers on several tasks):
@@ -325,7 +159,7 @@ class SyntheticDataset(_SyntheticView):
         return signals.remove_dc(signals.limit_peak(clip, MAX_PEAK))
 
 
-class SceneDataset(_SyntheticView):
+class SceneDataset(SyntheticView):
     """Acoustic scenes: several events over a background texture; the ``"synthetic-scenes"`` dataset.
 
     The scene label sets the event distribution (most of the scene information), the event rate
@@ -413,7 +247,7 @@ class SceneDataset(_SyntheticView):
         return torch.from_numpy(audio), self._target(plan), meta
 
 
-class SeparationDataset(_SyntheticView):
+class SeparationDataset(SyntheticView):
     """Two-event mixtures with their clean sources; the ``"synthetic-separation"`` dataset.
 
     Each clip mixes events of two different classes (balanced over ordered class pairs), each
@@ -506,7 +340,7 @@ class SeparationDataset(_SyntheticView):
         return clips
 
 
-class BackgroundDataset(_SyntheticView):
+class BackgroundDataset(SyntheticView):
     """Long background textures; the ``"synthetic-backgrounds"`` dataset.
 
     Target: the texture kind, balanced over :data:`~workbench.data.synthetic.classes.BACKGROUND_KINDS`.
@@ -549,43 +383,3 @@ class BackgroundDataset(_SyntheticView):
         audio = self.world.render_background(self.world.background_kinds[kind], self._rng(index), self.duration)
         meta = {**self._base_meta(index), "kind": self.world.background_kinds[kind]}
         return torch.from_numpy(signals.limit_peak(audio, MAX_PEAK)), kind, meta
-
-
-def _factory(name: str, dataset_class: type[_SyntheticView], options: tuple[str, ...]):
-    def build(root: Path, **kwargs: Any) -> _SyntheticView:
-        # ``root`` is ignored: the synthetic world needs no files.
-        reject_unknown_options(name, kwargs, options)
-        return dataset_class(**kwargs)
-
-    build.__name__ = f"build_{name.replace('-', '_')}"
-    build.__doc__ = f"Build the {name!r} dataset (``root`` is ignored); options: {', '.join(options)}."
-    return build
-
-
-_WORLD_OPTIONS = ("seed", "n_clips", "duration", "sample_rate", "n_folds")
-_VIEWS = (
-    ("synthetic", SyntheticDataset, "class",
-     "Synthetic world: 1-s event, voice (speaker/word) or tone (pitch class) clips from a seed.",
-     (*_WORLD_OPTIONS, "task", "n_event_classes")),
-    ("synthetic-scenes", SceneDataset, "class",
-     "Synthetic acoustic scenes: events over background textures, with scene label and event tags.",
-     (*_WORLD_OPTIONS, "channels", "target", "n_event_classes")),
-    ("synthetic-separation", SeparationDataset, "waveform",
-     "Synthetic two-event mixtures with their clean, energy-normalised sources, plus class anchors.",
-     (*_WORLD_OPTIONS, "n_event_classes")),
-    ("synthetic-backgrounds", BackgroundDataset, "class",
-     "Synthetic 10-s background textures (pink, brown, babble, hum) for overlapping crops.",
-     _WORLD_OPTIONS),
-)  # fmt: skip
-_GENERATED = "nothing to obtain: generated on the fly from a seed (workbench.data.synthetic)"
-
-for _name, _class, _target_kind, _description, _options in _VIEWS:
-    _info = DatasetInfo(
-        name=_name,
-        description=_description,
-        sample_rate=16000,
-        target_kind=_target_kind,
-        licence="generated (no licence restrictions)",
-        obtain=_GENERATED,
-    )
-    register(_info)(_factory(_name, _class, _options))

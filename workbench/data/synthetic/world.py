@@ -13,14 +13,14 @@ Mono renderers return ``(samples,)``; :meth:`SyntheticWorld.render_background` a
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
 
 from workbench.data.synthetic import signals
+# Re-exported: the class table lives in its own module.
+from workbench.data.synthetic.class_table import describe  # noqa: F401
 from workbench.data.synthetic.classes import (
     BACKGROUND_KINDS,
     PITCH_CLASS_NAMES,
@@ -34,8 +34,9 @@ from workbench.data.synthetic.classes import (
     draw_world_words,
 )
 from workbench.data.synthetic.events import render_event_sound
+from workbench.data.synthetic.scene_plans import SceneEvent, ScenePlan
 from workbench.data.synthetic.textures import render_texture
-from workbench.data.synthetic.tones import OCTAVES, note_frequency, render_note
+from workbench.data.synthetic.tones import OCTAVES, render_note
 from workbench.data.synthetic.voices import render_word
 from workbench.errors import UnknownNameError
 from workbench.typing import SampleRate, Seconds
@@ -62,58 +63,6 @@ class Stream(IntEnum):
     ANCHOR = 8
     BACKGROUND_VIEW = 9
     ASSIGNMENT = 10
-
-
-@dataclass(frozen=True)
-class SceneEvent:
-    """One event placed in a scene.
-
-    Its sound comes from the stream ``[seed, SCENE_EVENT, class_index, variation]``, so the same
-    ``SceneEvent`` renders the same audio in any scene: two scenes that differ by one ``SceneEvent``
-    differ by exactly that sound.
-    """
-
-    class_index: int
-    onset: Seconds
-    gain_db: float = 0.0
-    pan: float = 0.0
-    """-1 (left) .. 1 (right); used when the scene is rendered in stereo."""
-    duration: Seconds = 1.0
-    variation: int = 0
-    """Which instance of the class (any non-negative integer)."""
-
-
-@dataclass(frozen=True)
-class ScenePlan:
-    """Everything that determines a scene clip, without its audio; render with :meth:`SyntheticWorld.render_plan`."""
-
-    scene: int
-    events: tuple[SceneEvent, ...]
-    duration: Seconds
-    background: tuple[tuple[str, float], ...]
-    """``(kind, weight)`` texture mix of the background."""
-    background_db: float
-    """Background level relative to :data:`REFERENCE_RMS`."""
-    background_variation: int
-    """Which instance of that texture mix (its random stream, see :meth:`SyntheticWorld.render_plan`)."""
-
-    def with_event(self, event: SceneEvent) -> ScenePlan:
-        """The same scene with one more event (retrieval with a text modifier: "add a bark-like")."""
-        return dataclasses.replace(self, events=tuple(sorted((*self.events, event), key=lambda e: e.onset)))
-
-    def without_event(self, position: int) -> ScenePlan:
-        """The same scene without the event at ``position`` of :attr:`events`."""
-        if not -len(self.events) <= position < len(self.events):
-            raise IndexError(f"the scene has {len(self.events)} events; there is no event at position {position}")
-        events = list(self.events)
-        del events[position]
-        return dataclasses.replace(self, events=tuple(events))
-
-    def tags(self, n_event_classes: int) -> np.ndarray:
-        """Multi-hot ``(n_event_classes,)`` float32 vector of the event classes present."""
-        tags = np.zeros(n_event_classes, dtype=np.float32)
-        tags[[event.class_index for event in self.events]] = 1.0
-        return tags
 
 
 def check_index(index: int, count: int, what: str) -> int:
@@ -426,36 +375,3 @@ class SyntheticWorld:
         background = self.render_background(plan.background, rng, plan.duration, channels)
         background *= np.float32(10 ** (plan.background_db / 20))
         return self.render_scene(plan.events, background, plan.duration, channels)
-
-
-_TEXTURE_DESCRIPTIONS = {
-    "pink": "pink noise (1/f); stereo channels partly correlated",
-    "brown": "brown noise (1/f^2): a rumble",
-    "babble": "four to seven distant talkers saying streams of syllables",
-    "hum": "50 or 60 Hz mains hum with harmonics over faint pink noise",
-}
-
-
-def describe(world: SyntheticWorld) -> list[dict[str, object]]:
-    """The world's class table, one row per class of every family (for the quickstart notebook).
-
-    Returns:
-        Rows ``{"family", "index", "name", "description"}``; family is one of ``"event"``,
-        ``"speaker"``, ``"word"``, ``"pitch"``, ``"scene"``, ``"background"``.
-    """
-
-    def row(family: str, index: int, name: str, description: str) -> dict[str, object]:
-        return {"family": family, "index": index, "name": name, "description": description}
-
-    rows = [row("event", i, c.name, f"{c.description} ({c.summary})") for i, c in enumerate(world.events)]
-    rows += [row("speaker", i, s.name, s.summary) for i, s in enumerate(world.speakers)]
-    rows += [row("word", i, w.name, w.summary) for i, w in enumerate(world.words)]
-    for index, name in enumerate(world.pitch_classes):
-        low, high = note_frequency(index, OCTAVES[0]), note_frequency(index, OCTAVES[-1])
-        range_text = f"f0 {low:.0f}..{high:.0f} Hz over octaves {OCTAVES[0]}-{OCTAVES[-1]}"
-        rows.append(row("pitch", index, name, f"harmonic tone of random timbre, {range_text}"))
-    event_names = [event_class.name for event_class in world.events]
-    rows += [row("scene", i, s.name, s.summary(event_names)) for i, s in enumerate(world.scenes)]
-    for index, kind in enumerate(world.background_kinds):
-        rows.append(row("background", index, kind, f"{_TEXTURE_DESCRIPTIONS[kind]}; its level swells slowly"))
-    return rows
