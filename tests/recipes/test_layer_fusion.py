@@ -151,7 +151,7 @@ def test_run_scores_every_layer_fuses_and_reuses_a_finished_run(tmp_path, monkey
     def fail(*args, **kwargs):
         raise AssertionError("the finished run was recomputed")
 
-    monkeypatch.setattr(layer_fusion, "linear_evaluation", fail)
+    monkeypatch.setattr(layer_fusion.evaluate, "linear_evaluation", fail)
     reread = layer_fusion.run(params)
     assert reread.summary() == result.summary() and reread.choice == choice
     assert list(reread.scores["event"].layers) == result.layer_names  # forward order, as the curves need
@@ -225,7 +225,7 @@ def test_automatic_layer_choice_ignores_the_test_scores(tmp_path, monkeypatch):
         result.mean = float(np.mean(result.per_seed))
         return result
 
-    monkeypatch.setattr(layer_fusion, "linear_evaluation", scrambled_test_scores)
+    monkeypatch.setattr(layer_fusion.evaluate, "linear_evaluation", scrambled_test_scores)
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "scrambled"))
     scrambled = layer_fusion.run(params)
     assert scrambled.choice == honest.choice

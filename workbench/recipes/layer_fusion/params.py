@@ -1,0 +1,72 @@
+"""The recipe's parameters: :class:`Params` (model, tasks, layers, fusion, probe) and the task specs it
+checks (``"<synthetic task>"`` or ``"<dataset>[:<task>]"``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from workbench.data.synthetic import TASKS as SYNTHETIC_TASKS
+from workbench.recipes import base
+
+NAME = "layer_fusion"
+NOTEBOOK = "05_layer_fusion.ipynb"
+
+
+@dataclass(frozen=True)
+class Params(base.Params):
+    recipe: ClassVar[str] = NAME
+
+    model: str = "cnn14-tiny"  # a name from workbench.models.zoo.encoder_names() (architecture or pretrained)
+    weights_path: str = ""  # checkpoint file of a pretrained model ("" = the registry cache; "{shared}/..." allowed)
+    model_seed: int = 0  # initialisation seed of models built from scratch
+    device: str = "auto"  # where the model runs: auto (cuda when available) | cpu | cuda
+    tasks: tuple[str, ...] = SYNTHETIC_TASKS  # synthetic tasks, or "<dataset>[:<task>]" (esc10, fsdd:digit, ...)
+    n_clips: int = 240  # clips per synthetic task
+    world_seed: int = 0  # seed of the synthetic world
+    data_root: str = ""  # data root of real datasets ("" = the default; "{shared}/data" = the shared clips)
+    layers: tuple[str, ...] = ("paper",)  # layers to tap ("paper" = the paper's set, "all" = every layer)
+    layer_view: Literal["auto", "frames", "cls", "cls-dist"] = "auto"  # per-layer view (auto: AST [CLS] token)
+    n_frames: int = 0  # T_o of Eq. 1 (0 = the paper's: VGGish 6 per example, else the fewest frames)
+    fuse_layers: tuple[str, ...] = ("auto",)  # layers to fuse ("auto" = M + L chosen on validation scores)
+    protocol: Literal["auto", "official", "kfold", "grouped-kfold"] = "auto"  # workbench.evaluation.protocols
+    n_folds: int = 5  # folds of protocols kfold and grouped-kfold
+    n_seeds: int = 3  # linear-probe seeds; scores are their mean ± 95 % CI, claims pair them
+    max_epochs: int = 60  # linear-probe epochs at most (early stopping decides)
+    patience: int = 8  # epochs without validation improvement before stopping
+    learning_rate: float = 0.0  # Adam lr of the probe (0 = chosen per task and feature set on validation)
+    batch_size: int = 64  # linear-probe batch size
+
+    checks: ClassVar[dict[str, Any]] = {
+        "model": base.OneOf("encoder", base.encoder_names),
+        "device": base.Device(),
+        "tasks": base.NonEmpty(distinct=True),
+        "layers": base.NonEmpty(),
+        "fuse_layers": base.NonEmpty(),
+        **dict.fromkeys(("n_clips", "n_seeds", "max_epochs", "patience", "batch_size"), base.AT_LEAST_ONE),
+        "n_folds": base.at_least(2),
+        "learning_rate": base.NON_NEGATIVE,  # 0: chosen from a grid on validation clips
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for spec in self.tasks:
+            dataset, options = parse_task(spec)
+            base.OneOf("dataset", base.dataset_names)("tasks", dataset)
+            base.check_task(dataset, options.get("task", ""), parameter="tasks")
+
+
+def parse_task(spec: str) -> tuple[str, dict[str, Any]]:
+    """A task spec -> ``(dataset name, options)``: ``"word"`` -> ``("synthetic", {"task": "word"})``,
+    ``"fsdd:speaker"`` -> ``("fsdd", {"task": "speaker"})``, ``"esc10"`` -> ``("esc10", {})``.
+
+    Raises:
+        ValueError: an empty spec.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise ValueError("a task spec is empty; give a synthetic task or '<dataset>[:<task>]'")
+    if spec in SYNTHETIC_TASKS:
+        return "synthetic", {"task": spec}
+    dataset, _, task = spec.partition(":")
+    return dataset, ({"task": task} if task else {})
