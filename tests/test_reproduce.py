@@ -57,8 +57,8 @@ def test_execute_runs_notebooks_in_processes_and_reports_claims(tmp_path):
         "toy", "toy-1", "value doubled", "holds", 3
     )
     markdown = report.markdown_path.read_text()
-    assert "| effect | 95 % CI | n | MDE | verdict |" in markdown
-    assert "| toy | value doubled | 2 | 2 | +0.500 | [+0.250, +0.750] | 3 (paired t) | 0.200 | holds |" in markdown
+    assert "| effect | 95 % CI | n | MDE | paper size | verdict |" in markdown
+    assert "| toy | value doubled | 2 | 2 | +0.500 | [+0.250, +0.750] | 3 (paired t) | 0.200 | - | holds |" in markdown
     assert "`bad.ipynb`: FAILED: cell 1 `raise RuntimeError('broken on purpose')`: RuntimeError: broken on purpose" in (
         markdown
     )

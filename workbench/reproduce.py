@@ -287,7 +287,8 @@ def gather_claims(runs_dir: Path) -> list[dict[str, Any]]:
         for stored in run.read_metrics().get("claims", []):
             claim = Claim.from_dict(stored)
             claims.append({"recipe": metrics_path.parent.parent.name, "run": metrics_path.parent.name,
-                           **dataclasses.asdict(claim), "interval": claim.interval()})  # fmt: skip
+                           **dataclasses.asdict(claim), "interval": claim.interval(),
+                           "paper_check": claim.paper_check})  # fmt: skip
     return claims
 
 
@@ -298,7 +299,8 @@ def _number(value: float | None, digits: int = 3, signed: bool = False) -> str:
 
 
 def claim_cells(claim: Mapping[str, Any]) -> list[str]:
-    """The report's columns for one claim: recipe, claim, paper, measured, effect, 95 % CI, n, MDE, verdict."""
+    """The report's columns for one claim: recipe, claim, paper, measured, effect, 95 % CI, n (with its
+    unit and method), MDE, paper size, verdict."""
     if claim.get("ci_low") is None or claim.get("ci_high") is None:
         interval = "none (one run)" if claim.get("effect") is not None else "-"
     else:
@@ -309,19 +311,23 @@ def claim_cells(claim: Mapping[str, Any]) -> list[str]:
     return [
         str(claim["recipe"]), str(claim["name"]), str(claim["paper"]), str(claim["measured"]),
         _number(claim.get("effect"), signed=True), interval,
-        f"{claim.get('n', 0)}" + (f" ({claim['method']})" if claim.get("method") else ""), mde,
+        f"{claim.get('n', 0)}" + (f" {claim['unit']}" if claim.get("unit") else "")
+        + (f" ({claim['method']})" if claim.get("method") else ""), mde, str(claim.get("paper_check") or "-"),
         str(claim["verdict"]),
     ]  # fmt: skip
 
 
-CLAIM_COLUMNS = ("recipe", "claim", "paper", "measured", "effect", "95 % CI", "n", "MDE", "verdict")
+CLAIM_COLUMNS = ("recipe", "claim", "paper", "measured", "effect", "95 % CI", "n", "MDE", "paper size", "verdict")
 VERDICT_COLOURS = {"holds": "green", "contradicted": "firebrick", "inconclusive": "darkorange"}
 HOW_TO_READ = (
     "effect: the treatment minus the control (or minus the reference), averaged over paired runs; 95 % CI: "
-    "its interval; n: the paired runs (or shared test items) behind it; MDE: the smallest effect this test "
-    "bed resolves with 80 % power. A claim holds only when the interval excludes zero in the paper's "
-    "direction, is contradicted when it excludes zero the other way, and is inconclusive otherwise (always "
-    "with one run). An inconclusive claim whose MDE is larger than the paper's effect says nothing either way."
+    "its interval; n: the units of replication behind it, named (training runs for a claim about a training "
+    "method: test items and probe seeds are averaged inside a run and never count as runs); MDE: the "
+    "smallest effect this test bed resolves with 80 % power (exact, noncentral t); paper size: whether the "
+    "paper's own effect lies inside the interval. A claim holds only when the interval excludes zero in the "
+    "paper's direction, is contradicted when it excludes zero the other way, and is inconclusive otherwise "
+    "(always with one run). An inconclusive claim whose MDE is larger than the paper's effect says nothing "
+    "either way."
 )
 
 

@@ -104,6 +104,7 @@ from workbench.evaluation.bgknown import (  # noqa: E402
     BgKnownProtocol,
     BgKnownScores,
     compare_bgknown,
+    compare_bgknown_items,
     probe_bgknown,
     protocol_rows,
 )
@@ -193,10 +194,13 @@ def test_protocol_trains_on_folds_1_to_3_and_pairs_encoders_on_the_same_test_ite
     noisy, _ = _blobs(100, 3, noise=20.0)
     bad = probe_bgknown(_table(noisy, labels, folds), protocol)
     assert good.correct.shape == (3, 40) and np.array_equal(good.ids, bad.ids)
-    comparison = compare_bgknown(good, bad)
-    assert comparison.n == 40  # one pair per shared test item
-    assert comparison.effect == pytest.approx(good.correct.mean() - bad.correct.mean())
-    assert comparison.verdict == "holds" and comparison.ci_low > 0
+    fixed = compare_bgknown_items(good, bad)  # these two fixed encoders: one pair per shared test item
+    assert fixed.n == 40 and fixed.unit == "test items of fixed models"
+    assert fixed.effect == pytest.approx(good.correct.mean() - bad.correct.mean())
+    assert fixed.verdict == "holds" and fixed.ci_low > 0
+    method = compare_bgknown(good, bad)  # as a claim about training methods: ONE pre-training run per side
+    assert method.n == 1 and method.unit == "pre-training runs" and method.verdict == "inconclusive"
+    assert "3 probe seeds x 40 test items" in method.nested
     shuffled = BgKnownScores(bad.ids[::-1], bad.correct, bad.accuracy, bad.epochs, bad.best_epochs)
     with pytest.raises(ValueError, match="not scored on the same test items"):
         compare_bgknown(good, shuffled)
@@ -243,3 +247,22 @@ def test_silent_stretches_of_a_recording_are_not_cropped():
         item = builder.item(index)
         assert float(item.background.pow(2).mean()) > 0 and item.start > 16000 - 4000 - 1
         torch.testing.assert_close(item.mixture, item.foreground + item.background)
+
+
+def test_compare_bgknown_counts_pre_training_runs():
+    """0.60 vs 0.50 on 800 items from one pre-training run per side is inconclusive; three consistent
+    runs per side decide; two runs that disagree do not."""
+    generator = np.random.default_rng(0)
+    ids = np.asarray([f"item{i}" for i in range(800)])
+
+    def scores(share: float) -> BgKnownScores:
+        correct = generator.random((3, 800)) < share
+        return BgKnownScores(ids, correct, correct.mean(axis=1), (10, 10, 10), (5, 5, 5))
+
+    assert compare_bgknown(scores(0.60), scores(0.50)).verdict == "inconclusive"
+    consistent = compare_bgknown([scores(0.60), scores(0.61), scores(0.60)], [scores(0.50)] * 3)
+    assert consistent.n == 3 and consistent.verdict == "holds"
+    disagree = compare_bgknown([scores(0.60), scores(0.45)], [scores(0.50), scores(0.50)])
+    assert disagree.n == 2 and disagree.verdict == "inconclusive"
+    with pytest.raises(ValueError, match="as many runs"):
+        compare_bgknown([scores(0.6)], [scores(0.5), scores(0.5)])

@@ -137,7 +137,8 @@ def test_claim_carries_the_comparison_and_prints_it():
     assert claim.verdict == "holds" and claim.holds and claim.n == 5
     line = claim.line()
     assert line.startswith("ADD is more accurate than CE: paper +1.2 points (Table 2); measured CE 0.70 -> ADD 0.73")
-    assert "n=5 paired t" in line and "MDE" in line and line.endswith("-> holds")
+    assert "n=5 paired runs, paired t" in line and "MDE" in line
+    assert line.endswith("-> holds; paper's +0.012 inside the interval")
     assert Claim.from_dict({**claim.__dict__}).line() == line
     with pytest.raises(ValueError, match="verdict"):
         Claim("x", "y", "z", verdict="yes")

@@ -157,7 +157,8 @@ def test_run_trains_evaluates_and_reuses_finished_work(tmp_path, monkeypatch):
     names = [claim.name.split(":")[0] for claim in result.claims]
     assert names == ["C vs A", "C uses the query"]
     first = result.claims[0]
-    assert first.n == 24 and first.paper_effect == pytest.approx(2.59) and "Table 2" in first.paper
+    assert first.n == 2 and first.unit == "training runs"  # the seeds, not the 24 test examples
+    assert "24 test examples" in first.nested and first.paper_effect == pytest.approx(2.59) and "Table 2" in first.paper
     expected = float((result.items["C"] - result.items["A"]).mean())
     assert first.effect == pytest.approx(expected) and first.ci_low <= first.effect <= first.ci_high
     summary = result.summary()
@@ -197,8 +198,28 @@ def test_care_sep_uses_the_query_over_paired_seeds(tmp_path, monkeypatch):
                                 "pretrain_epochs": 4})  # fmt: skip
     result = care_sep.run(params, progress=False)
     claim = result.claims[-1]
-    assert claim.name.startswith("C uses the query") and claim.n == 2 * len(result.data.test)
+    assert claim.name.startswith("C uses the query") and claim.n == 2  # training seeds, not test items
     assert claim.verdict == "holds" and claim.ci_low > 0, result.summary()
+
+
+def test_separation_claims_count_training_runs_not_test_items():
+    """One training seed per row, or two seeds that disagree, never decide a claim, however many test
+    mixtures each was scored on; consistent seeds do."""
+    generator = np.random.default_rng(0)
+    noise = generator.normal(0.0, 2.0, size=(1, 400))
+    one_seed = care_sep.separation_claims({"C": 10.4 + noise, "A": 10.0 + noise * 0.9}, np.full(400, 3.0))
+    assert one_seed[0].name.startswith("C vs A") and one_seed[0].n == 1
+    assert [claim.verdict for claim in one_seed] == ["inconclusive", "inconclusive"]
+    noise = generator.normal(0.0, 2.0, size=(2, 400))
+    disagree = care_sep.separation_claims(
+        {"C": np.array([[10.5], [9.9]]) + noise, "A": np.array([[10.0], [10.0]]) + noise}, np.full(400, 3.0)
+    )
+    assert disagree[0].verdict == "inconclusive" and disagree[0].n == 2
+    agree = care_sep.separation_claims(
+        {"C": np.array([[10.5], [10.52], [10.49]]) + noise[:1], "A": np.array([[10.0], [10.0], [10.0]]) + noise[:1]},
+        np.full(400, 3.0),
+    )
+    assert agree[0].verdict == "holds" and agree[0].n == 3
 
 
 def test_an_interrupted_training_resumes_exactly(tmp_path, monkeypatch):

@@ -82,11 +82,12 @@ def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     assert [claim.name for claim in result.claims] == [
         "BgKnown y_diff accuracy, λ=0.5 vs λ=0", "text-modified retrieval recall, λ=0.5 vs λ=0"
     ]
-    assert result.claims[0].n == 12  # the 12 test items of folds 4 and 5, the same for both lambdas
-    assert all(claim.verdict in ("holds", "contradicted", "inconclusive") for claim in result.claims)
+    # one pre-training run per lambda: the 12 shared test items of folds 4 and 5 never stand in for runs
+    assert result.claims[0].n == 1 and "12 test items" in result.claims[0].nested
+    assert all(claim.verdict == "inconclusive" for claim in result.claims)
     items = [result.builder.item(index) for index in range(30)]
     assert not {i.background_group for i in items if i.pool == "train"} & {i.background_group for i in items if i.pool == "test"}
-    assert result.bgknown_paired["λ=0.5"]["diff-100"]["n"] == 12 and set(result.bgknown_paired["λ=0.5"]) == set(
+    assert result.bgknown_paired["λ=0.5"]["diff-100"]["n"] == 1 and set(result.bgknown_paired["λ=0.5"]) == set(
         diff_byola.BGKNOWN_COLUMNS)
     assert "recordings in both pools: none" in difference_viz.background_pools_markdown(result.builder)
     assert difference_viz.paired_markdown(result.bgknown_paired).startswith("| model - λ=0 | diff-100 |")
@@ -141,11 +142,12 @@ def test_claims_compare_every_positive_lambda_with_zero_on_the_same_items():
     ]  # fmt: skip
     # 0.8 vs 0.5 correct on 200 shared items: a clear gain; recall 0.2 vs 0.3: a clear loss.
     assert [claim.verdict for claim in claims[:2]] == ["holds", "contradicted"]
-    assert claims[0].n == 200 and claims[0].effect == pytest.approx(0.3, abs=0.05)
+    assert claims[0].n == 3 and claims[0].unit == "pre-training runs"  # runs decide, not the 200 items
+    assert claims[0].effect == pytest.approx(0.3, abs=0.05)
     assert claims[0].paper_effect == pytest.approx((54.6967 - 51.8067) / 100, abs=1e-4)  # Table 1 at λ=0.5
-    assert "over 3 pre-training seeds" in claims[0].detail and "diff-0 " in claims[0].detail
+    assert "these 3 fixed encoder pairs on the shared test items" in claims[0].detail and "diff-0 " in claims[0].detail
     assert re.search(r"diff-100 [+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\] MDE \d\.\d{3}", claims[0].detail)
-    assert claims[1].n == 9  # 3 pre-training seeds x 3 adapter seeds, paired
+    assert claims[1].n == 3 and "3 adapter seeds averaged" in claims[1].nested  # adapters are nested in a run
     assert claims[2].effect == pytest.approx(0.0, abs=0.05)  # same share correct: no effect to find
     assert claims[2].paper_effect == pytest.approx(0.04, abs=1e-3)
     shuffled = {**models["λ=0.8"][0], "diff-100": [BgKnownScores(s.ids[::-1], s.correct, s.accuracy, s.epochs, s.best_epochs)

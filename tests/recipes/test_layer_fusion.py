@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.stats
 import yaml
 
 from workbench.errors import MissingFileError, UnknownNameError
@@ -278,3 +279,29 @@ def test_real_mn04_layers_and_fusion_on_esc10(shared_dir: Path, tmp_path, monkey
     assert scores.layers["block16"].mean > scores.layers["block2"].mean + 0.1  # deeper layers know the events
     assert result.choice.layers[1] in layer_fusion.late_region(result.layer_names)
     assert "esc10: block" in result.summary()
+
+
+def test_the_multi_task_claim_is_stratified_by_task_on_simulated_tasks():
+    """Four simulated tasks, three probe seeds each: the average is over these tasks with the within-task
+    variances (not a pool of 12 task x seed pairs), and every task's own effect is in the detail."""
+    from types import SimpleNamespace
+
+    generator = np.random.default_rng(0)
+
+    def result(values):
+        return SimpleNamespace(per_seed=tuple(values), seeds=(0, 1, 2))
+
+    effects = {"event": 0.10, "speaker": -0.05, "word": 0.02, "pitch": 0.08}
+    scores = {}
+    for task, effect in effects.items():
+        base_scores = 0.6 + generator.normal(0, 0.002, 3)
+        scores[task] = SimpleNamespace(fused=result(base_scores + effect), last=result(base_scores))
+    comparison, detail = layer_fusion.stratified(scores, lambda s: s.fused, lambda s: s.last)
+    assert comparison.method == "stratified t over 4 tasks" and comparison.unit.startswith("probe trainings")
+    assert comparison.effect == pytest.approx(np.mean(list(effects.values())), abs=0.005)
+    pooled_width = 2 * scipy.stats.t.ppf(0.975, 11) * np.std([0.10, -0.05, 0.02, 0.08] * 3, ddof=1) / np.sqrt(12)
+    assert comparison.ci_high - comparison.ci_low < pooled_width / 5  # the task spread is not noise about these tasks
+    assert all(task in detail for task in effects) and "speaker" in detail and "contradicted" in detail
+    with pytest.raises(ValueError, match="cannot pair"):
+        layer_fusion.stratified({"event": SimpleNamespace(fused=result([1, 2, 3]), last=SimpleNamespace(per_seed=(1,), seeds=(5,)))},
+                                lambda s: s.fused, lambda s: s.last)

@@ -186,7 +186,7 @@ def chance_claims(scores: dict[str, LinearEvalResult], n_classes: int) -> list[b
     for name, score in scores.items():
         if score.metric != "accuracy":
             continue
-        comparison = compare_to_value(score.per_seed, chance)
+        comparison = compare_to_value(score.per_seed, chance, unit="probe trainings")
         claims.append(base.Claim.from_comparison(
             f"linear probe on {name} beats chance",
             f"> {chance:.2f} (chance, 1 / {n_classes} classes)",

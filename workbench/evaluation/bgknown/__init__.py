@@ -29,7 +29,8 @@ The paper's protocol (Sec. 5.2) is :class:`BgKnownProtocol`: folds 1-3 train, 4-
 layer on ``y_diff`` for at most 200 epochs with early stopping on the validation LOSS (10 % of the
 training items), Adam at 1e-3, three probe seeds. :func:`probe_bgknown` returns every test item's
 correctness per probe seed, so two encoders are compared on the same items with
-:func:`compare_bgknown` (a paired bootstrap over items, :func:`~workbench.evaluation.stats.compare_paired_items`).
+:func:`compare_bgknown` (two pre-training methods, a paired t over pre-training runs with probe seeds and items
+nested) and :func:`compare_bgknown_items` (two fixed encoders, a paired bootstrap over items).
 
 The modules, in the order they import one another: :mod:`.protocol` (the paper's constants and
 :class:`BgKnownProtocol`), :mod:`.backgrounds` (the background pools), :mod:`.items` (the builder and
@@ -45,7 +46,7 @@ from workbench.evaluation.bgknown.backgrounds import (
     recorded_background_pools,
     split_by_recording,
 )
-from workbench.evaluation.bgknown.compare import compare_bgknown
+from workbench.evaluation.bgknown.compare import compare_bgknown, compare_bgknown_items
 from workbench.evaluation.bgknown.items import (
     BACKGROUND_CACHE,
     SILENT_CROP,
@@ -83,6 +84,7 @@ __all__ = [
     "TRAIN_FOLDS",
     "bgknown_embeddings",
     "compare_bgknown",
+    "compare_bgknown_items",
     "difference",
     "folder_background_pools",
     "overlap_name",

@@ -90,7 +90,7 @@ def comparison_claims(
             claims.append(base.Claim(name=name, paper=paper, measured="no paired run with a defined value",
                                      paper_effect=paper_effect))  # fmt: skip
             continue
-        comparison = compare_paired(treated, control, direction=direction)
+        comparison = compare_paired(treated, control, direction=direction, unit="training runs (fold x repeat)")
         per_run = ", ".join(f"{tag} ({c:.3f}, {a:.3f})" for tag, c, a in zip(tags, control, treated, strict=True))
         claims.append(base.Claim.from_comparison(
             name, paper, comparison,

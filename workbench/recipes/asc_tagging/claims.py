@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from workbench.evaluation.replication import TRAINING_RUNS
 from workbench.evaluation.stats import compare_paired
 from workbench.recipes import base
 from workbench.recipes.asc_tagging.params import PAPER_ACCURACY, PAPER_SOURCE
@@ -41,7 +42,7 @@ def fusion_claims(result: AscTaggingRun) -> list[base.Claim]:
     runs = len(baseline.svm_accuracy)
 
     def claim(name: str, group: str, treated: ModelScore, control: ModelScore, control_group: str) -> base.Claim:
-        comparison = compare_paired(treated.svm_accuracy, control.svm_accuracy, direction=+1)
+        comparison = compare_paired(treated.svm_accuracy, control.svm_accuracy, direction=+1, unit=TRAINING_RUNS)
         paper_effect = (PAPER_ACCURACY[group] - PAPER_ACCURACY[control_group]) / 100
         return base.Claim.from_comparison(
             name,

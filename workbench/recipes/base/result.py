@@ -29,8 +29,11 @@ class Claim:
         n: paired runs (or shared test items) behind the interval.
         mde: minimum detectable effect of this test bed (80 % power), None when infinite.
         paper_effect: the paper's own effect size on the same scale, where it prints one.
-        method: how the interval was made (``"paired t"``, ``"one-sample t"``, ...).
+        method: how the interval was made (``"paired t over runs"``, ``"one-sample t"``, ...).
         detail: anything else a reader needs (per-run values, which variant).
+        unit: what ``n`` counts, the unit of replication (``"training runs"``, ``"pre-training runs"``,
+            ``"probe trainings"``, ``"test items of fixed models"``, ``"tasks"``).
+        nested: what was averaged inside each unit (``"96 test examples averaged per seed"``).
     """
 
     name: str
@@ -45,6 +48,8 @@ class Claim:
     paper_effect: float | None = None
     method: str = ""
     detail: str = ""
+    unit: str = ""
+    nested: str = ""
 
     def __post_init__(self) -> None:
         from workbench.evaluation.stats import VERDICTS
@@ -78,6 +83,8 @@ class Claim:
             paper_effect=paper_effect,
             method=comparison.method,
             detail=detail,
+            unit=comparison.unit,
+            nested=comparison.nested,
         )
 
     @property
@@ -93,15 +100,25 @@ class Claim:
         else:
             text = (f"effect {self.effect:+.{digits}f} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}], "
                     f"n={self.n}")  # fmt: skip
+        if self.unit:
+            text += f" {self.unit}"
         if self.method:
-            text += f" {self.method}"
+            text += f", {self.method}" if self.unit else f" {self.method}"
         text += f", MDE {self.mde:.{digits}f}" if self.mde is not None else ", MDE unbounded"
         if self.paper_effect is not None:
             text += f" (paper's effect {self.paper_effect:+.{digits}g})"
         return text
 
+    @property
+    def paper_check(self) -> str:
+        """Whether the paper's effect size lies inside the interval (``""`` when the paper prints none)."""
+        from workbench.evaluation.replication import paper_size_check
+
+        return paper_size_check(self.ci_low, self.ci_high, self.paper_effect)
+
     def line(self) -> str:
-        return f"{self.name}: paper {self.paper}; measured {self.measured}; {self.interval()} -> {self.verdict}"
+        check = f"; {self.paper_check}" if self.paper_check else ""
+        return f"{self.name}: paper {self.paper}; measured {self.measured}; {self.interval()} -> {self.verdict}{check}"
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Claim:

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from workbench.evaluation.bgknown import BgKnownScores, compare_bgknown, overlap_name
+from workbench.evaluation.bgknown import BgKnownScores, compare_bgknown, compare_bgknown_items, overlap_name
 from workbench.evaluation.retrieval import KS, RetrievalResult
-from workbench.evaluation.stats import compare_paired
+from workbench.evaluation.replication import compare_runs
 from workbench.recipes import base
 from workbench.recipes.diff_byola.evaluate import Evaluation
 from workbench.recipes.diff_byola.params import BGKNOWN_COLUMNS, model_label
@@ -45,6 +45,13 @@ def _paper_reference_gain(weight: float) -> float | None:
     return (float(np.mean(PAPER_TABLE1[weight][:3])) - float(np.mean(PAPER_TABLE1[0.0][:3]))) / 100
 
 
+def _recall_per_run(results: Sequence[RetrievalResult]) -> np.ndarray:
+    """``(pre-training runs, adapter seeds)`` mean recall@1/5/10: adapters re-trained on one frozen
+    encoder are nested replicates of that encoder's pre-training run."""
+    return np.array([[float(np.mean([result.per_seed[k][i] for k in KS])) for i in range(len(result.per_seed[KS[0]]))]
+                     for result in results])  # fmt: skip
+
+
 def difference_claims(
     bgknown: Mapping[str, Mapping[str, Sequence[BgKnownScores]]],
     retrieval: Mapping[str, Sequence[RetrievalResult]],
@@ -52,11 +59,13 @@ def difference_claims(
 ) -> list[base.Claim]:
     """For each lambda > 0 against lambda = 0, through the shared claim statistics:
 
-    - BgKnown (Table 1): each test item's correctness averaged over the three references and over the
-      paired runs (pre-training seed x probe seed, matched in order), compared on the SAME items with a
-      paired bootstrap (:func:`~workbench.evaluation.bgknown.compare_bgknown`); the detail gives each
-      reference's effect and, with two or more pre-training seeds, the paired t over those seeds;
-    - retrieval (Table 2): mean recall@1/5/10 per (pre-training seed, adapter seed), paired.
+    - BgKnown (Table 1): per pre-training run, each test item's correctness averaged over the three
+      references, the probe seeds and the items; then a paired t over the pre-training runs
+      (:func:`~workbench.evaluation.bgknown.compare_bgknown`: the unit of replication is the pre-training
+      run, so one run per side is inconclusive); the detail gives each reference's effect and the
+      item-level comparison of these fixed encoders (about these checkpoints only);
+    - retrieval (Table 2): mean recall@1/5/10 per pre-training run, adapter seeds averaged inside it,
+      paired t over the pre-training runs.
 
     Without a lambda = 0 model there is nothing to claim.
 
@@ -78,13 +87,13 @@ def difference_claims(
         details = []
         for column in columns:
             per_column = compare_bgknown(bgknown[model][column], bgknown[baseline][column])
-            details.append(f"{column} {per_column.effect:+.3f} [{per_column.ci_low:+.3f}, {per_column.ci_high:+.3f}] "
+            details.append(f"{column} {per_column.effect:+.3f} [{_bound(per_column.ci_low)}, {_bound(per_column.ci_high)}] "
                            f"MDE {_bound(per_column.mde, signed=False)}")  # fmt: skip
         seeds = len(treated)
-        if seeds >= 2:
-            over_seeds = compare_paired([run.mean for run in treated], [run.mean for run in controlled])
-            details.append(f"over {seeds} pre-training seeds: {over_seeds.effect:+.3f} "
-                           f"[{over_seeds.ci_low:+.3f}, {over_seeds.ci_high:+.3f}] -> {over_seeds.verdict}")  # fmt: skip
+        fixed = compare_bgknown_items(treated, controlled)
+        details.append(f"these {seeds} fixed encoder pair{'s' if seeds != 1 else ''} on the shared test items: "
+                       f"{fixed.effect:+.3f} [{_bound(fixed.ci_low)}, {_bound(fixed.ci_high)}] -> {fixed.verdict} "
+                       "(about these checkpoints only)")  # fmt: skip
         paper_gain = _paper_reference_gain(weight)
         paper = ("higher with λ > 0 (Table 1, mean of the (a) 100 / (b) 50 / (c) 0 % references: "
                  + (f"{np.mean(PAPER_TABLE1[0.0][:3]):.2f} -> {np.mean(PAPER_TABLE1[weight][:3]):.2f} % at λ={weight:g})"
@@ -92,20 +101,21 @@ def difference_claims(
         claims.append(base.Claim.from_comparison(
             f"BgKnown y_diff accuracy, {model} vs λ=0", paper, comparison,
             measured=f"λ=0 {comparison.control_mean:.3f} -> {model} {comparison.treatment_mean:.3f} "
-                     f"({comparison.n} test items, {seeds} pre-training seed{'s' if seeds != 1 else ''})",
+                     f"({seeds} pre-training seed{'s' if seeds != 1 else ''}, {len(treated[0].ids)} test items)",
             paper_effect=paper_gain, detail="; ".join(details),
         ))  # fmt: skip
-        recall = [float(np.mean([result.per_seed[k][i] for k in KS])) for result in retrieval[model]
-                  for i in range(len(result.per_seed[KS[0]]))]  # fmt: skip
-        base_recall = [float(np.mean([result.per_seed[k][i] for k in KS])) for result in retrieval[baseline]
-                       for i in range(len(result.per_seed[KS[0]]))]  # fmt: skip
-        recall_comparison = compare_paired(recall, base_recall)
+        recall, base_recall = _recall_per_run(retrieval[model]), _recall_per_run(retrieval[baseline])
+        adapters = recall.shape[1]
+        recall_comparison = compare_runs(
+            recall, base_recall, unit="pre-training runs",
+            nested=f"{adapters} adapter seed{'s' if adapters != 1 else ''} averaged per run",
+        )  # fmt: skip
         claims.append(base.Claim.from_comparison(
             f"text-modified retrieval recall, {model} vs λ=0",
             "higher with λ > 0 (Table 2, e.g. Rain R@1 50.23 -> 52.76 %, Traffic 36.86 -> 39.73 % at λ=0.5)",
             recall_comparison,
             measured=f"mean R@1/5/10 {np.mean(base_recall):.3f} -> {np.mean(recall):.3f} "
-                     f"({len(recall)} paired pre-training x adapter seeds)",
+                     f"({recall.shape[0]} pre-training x {adapters} adapter seeds)",
         ))  # fmt: skip
     return claims
 

@@ -50,7 +50,7 @@ first).
 
 from workbench.evaluation.linear import linear_evaluation  # noqa: F401 - the old module's name, which tests read
 from workbench.recipes.layer_fusion.choice import LATE_FRACTION, FusionChoice, choose_fusion_layers, late_region
-from workbench.recipes.layer_fusion.claims import PAPER_FUSION_GAINS, fusion_claims, paired_over_tasks, paper_gain
+from workbench.recipes.layer_fusion.claims import PAPER_FUSION_GAINS, fusion_claims, paper_gain, stratified
 from workbench.recipes.layer_fusion.data import build_dataset
 from workbench.recipes.layer_fusion.evaluate import TaskScores, evaluate_table, probe_config, seeds_of
 from workbench.recipes.layer_fusion.params import NAME, NOTEBOOK, Params, parse_task
@@ -82,7 +82,7 @@ __all__ = [
     "fusion_claims",
     "late_region",
     "layer_tables",
-    "paired_over_tasks",
+    "stratified",
     "paper_gain",
     "parse_task",
     "probe_config",

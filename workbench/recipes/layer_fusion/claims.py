@@ -1,5 +1,10 @@
-"""The paper's findings, each a paired comparison over this run's seeds (and tasks) through
-:mod:`workbench.evaluation.stats`, with the paper's Table III figures."""
+"""The paper's findings, each a paired comparison over this run's probe trainings, stratified by task
+(:func:`~workbench.evaluation.replication.compare_stratified`), with the paper's Table III figures.
+
+The encoder is one fixed pretrained model, so what is re-run is the linear probe (seed x fold): those are
+the replicates inside a task. An average over several tasks is stratified by task, never a pool of
+task x seed pairs: its interval is about these tasks (the within-task variances), as the paper's Table III
+average over its nine tasks reads."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.evaluation.stats import compare_paired
+from workbench.evaluation.replication import compare_runs, compare_stratified
+from workbench.evaluation.stats import Comparison
 from workbench.recipes import base
 from workbench.recipes.layer_fusion.choice import FusionChoice, late_region
 from workbench.recipes.layer_fusion.evaluate import TaskScores
@@ -31,18 +37,23 @@ def paper_gain(model: str) -> tuple[str, float | None]:
     return "Table III: fusion beats the last-layer features of VGGish, CNN14 and AST on average (+4.3 to +24.1 points)", None
 
 
-def paired_over_tasks(
-    scores: Mapping[str, TaskScores], treatment: Any, control: Any
-) -> tuple[list[float], list[float]]:
-    """Per-seed scores of two conditions over every task, pair by pair (the same seeds and folds)."""
-    treated, controlled = [], []
-    for task_scores in scores.values():
+PROBE_RUNS = "probe trainings"
+
+
+def stratified(scores: Mapping[str, TaskScores], treatment: Any, control: Any) -> tuple[Comparison, str]:
+    """The average effect over the tasks, stratified by task, and each task's own effect in words."""
+    tasks = {}
+    for task, task_scores in scores.items():
         first, second = treatment(task_scores), control(task_scores)
         if first.seeds != second.seeds:
             raise ValueError(f"cannot pair runs of seeds {first.seeds} with runs of seeds {second.seeds}")
-        treated += list(first.per_seed)
-        controlled += list(second.per_seed)
-    return treated, controlled
+        tasks[task] = (np.asarray(first.per_seed), np.asarray(second.per_seed))
+    if len(tasks) == 1:
+        (task, (treated, controlled)), = tasks.items()
+        comparison = compare_runs(treated, controlled, unit=PROBE_RUNS)
+        return comparison, f"{task} {comparison.interval()} -> {comparison.verdict}"
+    result = compare_stratified(tasks, unit=PROBE_RUNS)
+    return result.overall, "per task: " + "; ".join(result.lines())
 
 
 def fusion_claims(
@@ -50,8 +61,9 @@ def fusion_claims(
 ) -> list[base.Claim]:
     """The paper's findings, each a paired comparison over this run's seeds (and tasks):
 
-    - the fused M + L feature beats the model's usual embedding (Table III), paired over tasks x seeds;
-    - the fused feature beats the last tapped layer, paired over tasks x seeds;
+    - the fused M + L feature beats the model's usual embedding (Table III): per task over the probe
+      trainings, the average over tasks stratified by task;
+    - the fused feature beats the last tapped layer, likewise;
     - a middle layer beats the last layer on some task (Sec. IV-B, Fig. 2-4): the task and its middle
       layer are picked on validation scores (largest validation gain of an early/middle layer over the
       last tapped layer), then that layer's test scores are compared with the last layer's, paired over
@@ -61,21 +73,21 @@ def fusion_claims(
     last_layer = layer_names[-1]
     fused_name = " + ".join(choice.layers)
     claims = []
-    fused, usual = paired_over_tasks(scores, lambda s: s.fused, lambda s: s.last)
     text, gain = paper_gain(model)
-    per_task = ", ".join(f"{task} {s.fused.mean:.2f} vs {s.last.mean:.2f}" for task, s in scores.items())
+    comparison, per_task = stratified(scores, lambda s: s.fused, lambda s: s.last)
     claims.append(base.Claim.from_comparison(
-        f"fused {fused_name} beats the model's usual embedding", text, compare_paired(fused, usual),
-        measured=f"{np.mean(fused):.3f} vs {np.mean(usual):.3f} over {len(scores)} task(s) x seeds ({per_task})",
-        paper_effect=gain,
+        f"fused {fused_name} beats the model's usual embedding", text, comparison,
+        measured=f"{comparison.treatment_mean:.3f} vs {comparison.control_mean:.3f}, mean over {len(scores)} task(s)",
+        paper_effect=gain, detail=per_task,
     ))  # fmt: skip
-    fused, last = paired_over_tasks(scores, lambda s: s.fused, lambda s: s.layers[last_layer])
+    comparison, per_task = stratified(scores, lambda s: s.fused, lambda s: s.layers[last_layer])
     claims.append(base.Claim.from_comparison(
         f"fused {fused_name} beats the last tapped layer {last_layer}",
         "Sec. IV-C: fusing a middle layer with a late one adds what the late layer lacks (no figure for the "
         "last tapped layer alone)",
-        compare_paired(fused, last),
-        measured=f"{np.mean(fused):.3f} vs {np.mean(last):.3f} over {len(scores)} task(s) x seeds",
+        comparison,
+        measured=f"{comparison.treatment_mean:.3f} vs {comparison.control_mean:.3f}, mean over {len(scores)} task(s)",
+        detail=per_task,
     ))  # fmt: skip
     middle = [name for name in layer_names if name not in late]
     if middle:
@@ -89,7 +101,7 @@ def fusion_claims(
         claims.append(base.Claim.from_comparison(
             "a middle layer beats the last layer on some task",
             "Sec. IV-B, Fig. 2-4: middle layers serve some tasks better (VGGish: accuracy drops after #15)",
-            compare_paired(treated, controlled),
+            compare_runs(treated, controlled, unit=PROBE_RUNS),
             measured=f"{task}: {layer} {np.mean(treated):.3f} vs {last_layer} {np.mean(controlled):.3f} "
             "(task and layer picked on validation scores)",
             detail="validation gain of the best middle layer per task: "
