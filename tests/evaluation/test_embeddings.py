@@ -290,3 +290,16 @@ def test_a_cache_that_cannot_be_written_keeps_the_computed_embeddings(encoder, d
                                          r"embeddings are returned but not cached"):
         embeddings = extract_embeddings(encoder, dataset, cache_dir=tmp_path, progress=False)
     assert embeddings.features.shape == (9, 3)
+
+
+def test_the_cache_key_changes_with_the_feature_code(monkeypatch):
+    """A new resampler or extraction code never reads embeddings cached by the old one."""
+    from workbench.evaluation.embeddings import cache as cache_module
+    from workbench.recipes import linear_eval
+
+    params = linear_eval.Params()
+    dataset = linear_eval.build_dataset(params)
+    encoder = next(iter(linear_eval.build_encoders(params).values()))
+    before = cache_module.cache_key(encoder, dataset)
+    monkeypatch.setattr(cache_module, "FEATURE_CODE", "extraction-3/other-resampler")
+    assert cache_module.cache_key(encoder, dataset) != before

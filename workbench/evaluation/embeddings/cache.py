@@ -1,5 +1,6 @@
-"""The embedding cache's key: a digest of the encoder (class, rate, structure, weights) and of the
-dataset (fingerprint, clip ids, labels, partition), all from metadata."""
+"""The embedding cache's key: a digest of the encoder (class, rate, structure, weights), of the
+dataset (fingerprint, clip ids, labels, partition), all from metadata, and of the code that turns clips
+into embeddings (:data:`FEATURE_CODE`), so a change of resampler or front-end never reuses old features."""
 
 from __future__ import annotations
 
@@ -11,14 +12,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from workbench.audio.io import RESAMPLER
 from workbench.data.fingerprint import dataset_fingerprint as data_fingerprint_of
 from workbench.data.records import AudioDataset
 from workbench.models.base import Encoder
 
 
+FEATURE_CODE = f"extraction-2/{RESAMPLER}"
+"""The version of the clip-to-embedding code: raise the number whenever extraction changes what it
+computes for the same encoder and clips (cropping, padding, pooling); the resampler's name is part of it.
+Version 2: resampling with libsoxr HQ instead of torchaudio's windowed sinc."""
+
+
 def cache_key(encoder: Encoder, dataset: AudioDataset) -> str:
     """The cache file name (hex digest) of ``encoder``'s embeddings of ``dataset``."""
     digest = hashlib.sha256()
+    digest.update(FEATURE_CODE.encode())
     digest.update(encoder_fingerprint(encoder).encode())
     digest.update(dataset_fingerprint(dataset).encode())
     return digest.hexdigest()[:32]
