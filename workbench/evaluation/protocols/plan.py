@@ -80,7 +80,8 @@ class ProtocolPlan:
     def leak_line(self) -> str:
         if not self.leaked_test_clips:
             return ""
-        return f"{self.leaked_test_clips} of {sum(self.test_sizes)} test clips share a source recording with training clips"
+        test_clips = sum(self.test_sizes)
+        return f"{self.leaked_test_clips} of {test_clips} test clips share a source recording with training clips"
 
 
 def official_partitions(
@@ -238,7 +239,9 @@ def _count(data: _Data) -> int:
     return len(class_sets(data.targets, np.arange(len(data.targets))))
 
 
-def _kfold_plan(data: _Data, groups: np.ndarray | None, n_folds: int, *, exclude: bool, fewer_folds: bool) -> ProtocolPlan:
+def _kfold_plan(
+    data: _Data, groups: np.ndarray | None, n_folds: int, *, exclude: bool, fewer_folds: bool
+) -> ProtocolPlan:
     """K-fold partitions (grouped where ``groups`` is given); ``exclude`` leaves out the classes no
     partition can train and test, ``fewer_folds`` tries fewer folds where one would test an untrained class."""
     targets, rows = data.targets, np.arange(len(data.targets))
