@@ -39,7 +39,7 @@ def _top_level_id(recipe: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 PINNED_TOP_LEVEL = {
-    "linear_eval": "linear_eval-26f3f7e3c0dd",
+    "linear_eval": "linear_eval-510d10c4ffe2",  # n_folds added (issue 25)
     "add_loss": "add_loss-39f03a6864fe",
     "diff_byola": "diff_byola-e4e6ee130672",
     "asc_tagging": "asc_tagging-1cc1f48c9efc",

@@ -20,6 +20,7 @@ from workbench.evaluation.linear import (
     train_linear_batched,
     train_linear_reference,
 )
+from workbench.evaluation.protocols import ProtocolWarning
 from workbench.evaluation.stats import mean_confidence_interval
 
 # Small, fast settings: the data below are easy enough that 40 epochs at lr 1e-2 converge.
@@ -238,9 +239,11 @@ def test_auto_leaves_degenerate_official_folds_with_a_warning_and_weights_folds_
     groups = np.array([f"rec{i}" for i in range(200)])
     folds = np.where(np.arange(200) < 196, 4, 2)  # fold 2: 4 clips, fold 4: 196 clips
     embeddings = dataclasses.replace(table(features, labels, folds=folds), groups=groups)
-    with pytest.warns(UserWarning, match="'auto' -> 'grouped-kfold'.*fold 2"):
+    with pytest.warns(ProtocolWarning, match="'auto' used grouped-kfold: official folds not usable") as caught:
         result = linear_evaluation(embeddings, seeds=(0,), config=FAST)
-    assert result.protocol == "grouped-kfold" and "official folds not usable" in result.protocol_note
+    assert [warning.filename for warning in caught] == [__file__]  # one short line, at this call
+    assert len(str(caught[0].message)) < 200
+    assert result.protocol == "grouped-kfold" and "official folds not usable (fold 2" in result.protocol_note
     assert result.scalars()["protocol_note"] == result.protocol_note
 
     official = linear_evaluation(embeddings, seeds=(0,), config=FAST, protocol="official")

@@ -22,7 +22,7 @@ from workbench.data.records import AudioDataset
 from workbench.errors import ParameterError
 from workbench.evaluation.embeddings import Embeddings, extract_embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult, linear_evaluation
-from workbench.evaluation.protocols import PROTOCOLS
+from workbench.evaluation.protocols import PROTOCOLS, one_warning_per_cause, plan_dataset_protocol
 from workbench.evaluation.stats import compare_to_value
 from workbench.models import registry
 from workbench.models.base import Encoder
@@ -53,6 +53,7 @@ class Params(base.Params):
     learning_rate: float = 1e-3  # Adam learning rate of the linear probe
     batch_size: int = 64  # linear-probe batch size
     protocol: str = "auto"  # auto | official | kfold | grouped-kfold (workbench.evaluation.protocols)
+    n_folds: int = 5  # folds of protocols kfold and grouped-kfold (and of auto's k-fold fallback)
 
     checks: ClassVar[dict[str, Any]] = {
         "dataset": base.OneOf("dataset", base.dataset_names),
@@ -64,6 +65,7 @@ class Params(base.Params):
         "learning_rate": base.POSITIVE,
         "batch_size": base.AT_LEAST_ONE,
         "protocol": base.OneOf("evaluation protocol", PROTOCOLS),
+        "n_folds": base.at_least(2),
     }
 
     def __post_init__(self) -> None:
@@ -96,9 +98,12 @@ class LinearEvalRun(base.Result):
         lines = [f"recipe: {self.recipe} on {self.params['dataset']} ({self.params['task'] or 'default task'})"]
         for name, score in self.scores.items():
             lines.append(f"{name}: {score.metric} {score.mean:.2f} ± {score.ci95:.2f}")
+        # A fallback from the official folds, a class left unscored, a source shared by training and test
+        # clips: never silent.
         notes = {f"protocol {s.requested_protocol} -> {s.protocol}: {s.protocol_note}" for s in self.scores.values()
-                 if s.protocol_note and s.requested_protocol == "auto" and s.protocol != "official"}  # fmt: skip
-        lines += sorted(notes)  # a fallback from the official folds is never silent
+                 if s.protocol_note and (s.protocol != "official" and s.requested_protocol == "auto"
+                                         or s.scored_line or s.leaked_test_clips)}  # fmt: skip
+        lines += sorted(notes)
         lines += [f"claim {claim.line()}" for claim in self.claims]
         return "\n".join(lines)
 
@@ -131,11 +136,20 @@ def build_encoders(params: Params) -> dict[str, Encoder]:
 def run(params: Params) -> LinearEvalRun:
     """Embed the dataset with each encoder, probe it linearly, and check the probes beat chance.
 
-    An identical rerun finds the finished run directory and reads its scores back instead of
-    training the probes again (embeddings come from the embedding cache).
+    The protocol is planned from the dataset's labels, folds and groups before any encoder is built or
+    clip embedded: a protocol the data cannot support fails at once (naming what would work), and a
+    fallback is warned about once per run. An identical rerun finds the finished run directory and
+    reads its scores back instead of training the probes again (embeddings come from the embedding cache).
     """
+    with one_warning_per_cause():
+        return _run(params)
+
+
+def _run(params: Params) -> LinearEvalRun:
     seed_everything(params.encoder_seed)
     dataset = build_dataset(params)  # before the run directory: a missing dataset leaves no orphan run
+    seeds = tuple(range(params.n_seeds))
+    plan = plan_dataset_protocol(dataset, params.protocol, n_folds=params.n_folds, seeds=seeds)
     encoders = build_encoders(params)
     run_dir = RunDir.open(NAME, params.to_dict(), data=dataset)
     embeddings = {name: extract_embeddings(encoder, dataset) for name, encoder in encoders.items()}
@@ -147,6 +161,8 @@ def run(params: Params) -> LinearEvalRun:
         }
     else:
         run_dir.log("start", params=params.to_dict())
+        if plan is not None and plan.note:
+            run_dir.log("protocol", requested=plan.requested, used=plan.protocol, note=plan.note)
         config = LinearEvalConfig(
             lr=params.learning_rate,
             batch_size=params.batch_size,
@@ -156,7 +172,7 @@ def run(params: Params) -> LinearEvalRun:
         scores = {}
         for index, name in enumerate(params.encoders):
             scores[name] = linear_evaluation(
-                embeddings[name], seeds=tuple(range(params.n_seeds)), config=config, protocol=params.protocol
+                embeddings[name], seeds=seeds, config=config, protocol=params.protocol, n_folds=params.n_folds
             )
             run_dir.save_arrays(f"scores-{index}", **scores[name].arrays())
             run_dir.log("scored", encoder=name, summary=scores[name].summary())

@@ -5,7 +5,6 @@ gathers the test scores into a :class:`LinearEvalResult`."""
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,7 +16,7 @@ from workbench.evaluation.linear.config import ENGINES, LinearEvalConfig
 from workbench.evaluation.linear.result import LinearEvalResult
 from workbench.evaluation.linear.single import score_predictions
 from workbench.evaluation.linear.splits import EvaluationSplit, _splits_of_plan, plan_for
-from workbench.evaluation.protocols import official_partitions
+from workbench.evaluation.protocols import announce
 from workbench.evaluation.stats import mean_confidence_interval, weighted_fold_mean
 
 logger = logging.getLogger("workbench.evaluation.linear")  # the package's name, as before the split
@@ -52,8 +51,10 @@ def linear_evaluation(
             per probe; MLP probes always take it).
 
     Returns:
-        :class:`LinearEvalResult`; a fallback from the requested protocol is in ``protocol_note`` and
-        is logged (and warned when official folds exist but cannot be trained on).
+        :class:`LinearEvalResult`; a fallback from the requested protocol, the classes left unscored
+        (``excluded_classes``) and the test clips sharing a source with training are explained in
+        ``protocol_note`` and logged, and warned about in one short line (once per cause within
+        :func:`~workbench.evaluation.protocols.one_warning_per_cause`) pointing at the caller.
 
     Raises:
         UnknownNameError: unknown ``protocol`` or ``engine``.
@@ -75,15 +76,8 @@ def linear_evaluation(
     plans = {seed: plan_for(embeddings, protocol, seed, n_folds) for seed in seeds}
     first = plans[seeds[0]]
     if first.note:
-        # "auto" leaving official folds that exist is a fallback the user did not ask for: warned. Notes on
-        # an explicit protocol (fewer folds than asked) and on data without official folds are logged.
-        fell_back = first.requested == "auto" and first.protocol != "official" and bool(official_partitions(
-            embeddings.folds, embeddings.splits
-        ))  # fmt: skip
-        message = f"linear evaluation: protocol {first.requested!r} -> {first.protocol!r}: {first.note}"
-        logger.info(message)
-        if fell_back:  # shown once per call site (Python's warning filter), not once per layer or encoder
-            warnings.warn(message, UserWarning, stacklevel=2)
+        logger.info(f"linear evaluation: protocol {first.requested!r} -> {first.protocol!r}: {first.note}")
+    announce(first)  # short, once per run and cause, at the user's call; the note is the full story
     learning_rates = tuple(config.learning_rates) or (config.lr,)
     probes: list[ProbeSpec] = []
     layout: list[tuple[int, int, str, int]] = []  # (seed position, rate position, fold name, probe index)
@@ -160,6 +154,9 @@ def linear_evaluation(
         learning_rate=float(chosen),
         valid_by_learning_rate={repr(rate): score for rate, score in valid_by_rate.items()} if len(learning_rates) > 1 else {},
         valid_score=valid_by_rate[chosen],
+        excluded_classes={cls.name: cls.reason for cls in first.excluded},
+        scored_line=first.scored_line,
+        leaked_test_clips=first.leaked_test_clips,
     )
 
 

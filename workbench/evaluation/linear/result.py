@@ -40,6 +40,11 @@ class LinearEvalResult:
             without a grid).
         valid_score: the mean best validation score over seeds and folds at ``learning_rate``: what a
             model selection (a layer choice) may look at, since no test clip enters it.
+        excluded_classes: class name -> why it is left out of training and test (no partition can
+            both train and test it, e.g. ``"one source recording"``); empty when every class is scored.
+        scored_line: ``"49 of 50 classes scored; washing_machine: one source recording"``, or "".
+        leaked_test_clips: the first seed's test clips that share a source recording with their
+            training side (``"kfold"`` on data with groups), or None.
     """
 
     metric: str
@@ -63,6 +68,9 @@ class LinearEvalResult:
     learning_rate: float = 0.0
     valid_by_learning_rate: dict[str, float] = field(default_factory=dict)
     valid_score: float = 0.0
+    excluded_classes: dict[str, str] = field(default_factory=dict)
+    scored_line: str = ""
+    leaked_test_clips: int | None = None
 
     ARRAY_FIELDS: ClassVar[tuple[str, ...]] = ("test_indices", "test_targets", "predictions", "seed_predictions")
 
@@ -86,7 +94,8 @@ class LinearEvalResult:
             "n_test": self.n_test, "classes": list(self.classes), "requested_protocol": self.requested_protocol,
             "protocol_note": self.protocol_note, "fold_sizes": dict(self.fold_sizes),
             "learning_rate": self.learning_rate, "valid_by_learning_rate": dict(self.valid_by_learning_rate),
-            "valid_score": self.valid_score,
+            "valid_score": self.valid_score, "excluded_classes": dict(self.excluded_classes),
+            "scored_line": self.scored_line, "leaked_test_clips": self.leaked_test_clips,
         }  # fmt: skip
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -103,9 +112,10 @@ class LinearEvalResult:
         )  # fmt: skip
 
     def summary(self) -> str:
-        """One line, e.g. ``accuracy 0.912 ± 0.010 (3 seeds, official, 400 test clips)``."""
+        """One line, e.g. ``accuracy 0.912 ± 0.010 (3 seeds, official, 400 test clips)``, naming the
+        classes left unscored where there are any."""
         return (
             f"{self.metric} {self.mean:.3f} ± {self.ci95:.3f} "
             f"({len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}, {self.protocol}, "
-            f"{self.n_test} test clips)"
+            f"{self.n_test} test clips{'; ' + self.scored_line if self.scored_line else ''})"
         )
