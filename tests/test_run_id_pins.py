@@ -41,7 +41,7 @@ def _top_level_id(recipe: str, monkeypatch: pytest.MonkeyPatch) -> str:
 PINNED_TOP_LEVEL = {
     "linear_eval": "linear_eval-510d10c4ffe2",  # n_folds added (issue 25)
     "add_loss": "add_loss-39f03a6864fe",
-    "diff_byola": "diff_byola-e4e6ee130672",
+    "diff_byola": "diff_byola-40961b81d49a",  # max_seeds added (issue 23)
     "asc_tagging": "asc_tagging-1cc1f48c9efc",
     "care_sep": "care_sep-72de4668a198",
     "layer_fusion": "layer_fusion-15c9cfc07e7d",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workbench.evaluation.replication import TRAINING_RUNS, paper_size_check
+from workbench.evaluation.replication import TRAINING_RUNS, paper_size_check, per_run_effects
 from workbench.evaluation.stats import Comparison, _check_direction, _verdict, t_minimum_detectable_effect
 
 ALPHA = 0.05
@@ -123,6 +123,7 @@ def run_until_settled(
     precision: float = 0.5,
     alpha: float = ALPHA,
     first_seed: int = 0,
+    prior_scale: float | None = None,
 ) -> SequentialResult:
     """Train paired runs (``paired_run(seed) -> (treatment score, control score)``) one seed at a time
     until the claim is settled or the budget is spent.
@@ -131,7 +132,10 @@ def run_until_settled(
     it excludes the paper's effect, or when its width falls below ``precision`` times ``|paper_effect|``
     (the test bed then resolves an effect of the paper's size either way). ``paired_run`` should open a
     content-addressed run per seed, so that a later call with a larger budget reads the finished seeds
-    back and continues where this one stopped.
+    back and continues where this one stopped. The sequence's prior scale comes from the budget
+    (:func:`prior_scale_for`) unless ``prior_scale`` fixes it: fix it (from a planning horizon, not the
+    budget) where a later call may raise the budget, so that the later call continues the SAME sequence
+    and its guarantee covers both calls' looks.
 
     Raises:
         ValueError: ``max_runs < min_runs`` or ``min_runs < 2``.
@@ -139,7 +143,7 @@ def run_until_settled(
     direction = _check_direction(direction)
     if min_runs < MIN_RUNS or max_runs < min_runs:
         raise ValueError(f"need 2 <= min_runs <= max_runs, got min_runs={min_runs}, max_runs={max_runs}")
-    scale = prior_scale_for(max_runs, min_runs, alpha)
+    scale = prior_scale_for(max_runs, min_runs, alpha) if prior_scale is None else float(prior_scale)
     treated: list[float] = []
     controlled: list[float] = []
     history: list[tuple[int, float, float]] = []
@@ -164,16 +168,43 @@ def run_until_settled(
         if paper_effect is not None and math.isfinite(high - low) and high - low < precision * abs(paper_effect):
             stopped = "precise"
             break
+    comparison = sequence_comparison(
+        treated, controlled, direction=direction, alpha=alpha, prior_scale=scale,
+        unit=TRAINING_RUNS, nested=f"seeds added one at a time, {stopped}",
+    )  # fmt: skip
     effects = np.subtract(treated, controlled)
-    low, high = history[-1][1], history[-1][2]
     std = float(effects.std(ddof=1)) if effects.size > 1 else math.inf
-    comparison = Comparison(
+    needed = runs_needed(float(effects.mean()), std, 1.0 - alpha) if effects.size > 1 and std > 0 else None
+    return SequentialResult(comparison, effects.tolist(), stopped, needed, history)
+
+
+def sequence_comparison(
+    treatment: Sequence[float] | np.ndarray,
+    control: Sequence[float] | np.ndarray,
+    *,
+    direction: int = 1,
+    alpha: float = ALPHA,
+    prior_scale: float = 100.0,
+    unit: str = TRAINING_RUNS,
+    nested: str = "",
+) -> Comparison:
+    """The confidence sequence's interval after the paired runs given (``(runs, ...)`` scores, nested
+    replicates averaged within each run) as a :class:`Comparison`.
+
+    Valid at ANY number of runs, including one chosen by looking at other data (another claim's sequence
+    that decided when to stop adding seeds): that is what a claim decided over seeds added sequentially
+    for another claim needs, where a fixed-n t interval would not hold its level.
+    """
+    direction = _check_direction(direction)
+    treated = np.asarray(treatment, dtype=np.float64)
+    controlled = np.asarray(control, dtype=np.float64)
+    effects = per_run_effects(treated, controlled)
+    low, high = confidence_sequence(effects, alpha, prior_scale)
+    std = float(effects.std(ddof=1)) if effects.size > 1 else math.inf
+    return Comparison(
         effect=float(effects.mean()), ci_low=low, ci_high=high, n=int(effects.size),
         mde=t_minimum_detectable_effect(std, effects.size, 1.0 - alpha) if effects.size > 1 else math.inf,
         method="anytime-valid confidence sequence", direction=direction, confidence=1.0 - alpha,
         verdict=_verdict(low, high, direction), treatment_mean=float(np.mean(treated)),
-        control_mean=float(np.mean(controlled)), unit=TRAINING_RUNS,
-        nested=f"seeds added one at a time, {stopped}",
+        control_mean=float(np.mean(controlled)), unit=unit, nested=nested,
     )  # fmt: skip
-    needed = runs_needed(float(effects.mean()), std, 1.0 - alpha) if effects.size > 1 and std > 0 else None
-    return SequentialResult(comparison, effects.tolist(), stopped, needed, history)

@@ -42,6 +42,7 @@ from workbench.recipes.base.presets import (
     preset_names,
 )
 from workbench.recipes.base.result import Claim, Result
+from workbench.recipes.base.seeding import SeedingResult, seed_order, seeds_until_settled  # noqa: F401
 from workbench.recipes.base.runtime import SHARED_PLACEHOLDER, expand_shared, resolve_device
 
 __all__ = [

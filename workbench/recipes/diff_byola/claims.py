@@ -11,7 +11,9 @@ import numpy as np
 from workbench.evaluation.bgknown import BgKnownScores, compare_bgknown, compare_bgknown_items, overlap_name
 from workbench.evaluation.retrieval import KS, RetrievalResult
 from workbench.evaluation.replication import compare_runs
+from workbench.evaluation.stats import Comparison
 from workbench.recipes import base
+from workbench.recipes.base.seeding import SeedingResult
 from workbench.recipes.diff_byola.evaluate import Evaluation
 from workbench.recipes.diff_byola.params import BGKNOWN_COLUMNS, model_label
 
@@ -52,10 +54,25 @@ def _recall_per_run(results: Sequence[RetrievalResult]) -> np.ndarray:
                      for result in results])  # fmt: skip
 
 
+def _stacked(scores: Sequence[BgKnownScores]) -> np.ndarray:
+    """``(runs, probe seeds, items)`` correctness of one side."""
+    return np.stack([part.correct for part in scores]).astype(float)
+
+
+def _decided(comparison: Comparison, treated: np.ndarray, controlled: np.ndarray, seeding: SeedingResult | None) -> Comparison:
+    """``comparison`` (the paired t over a fixed set of runs), or, when the seeds were added one at a
+    time, the confidence sequence over the same runs: valid at the number of seeds the sequence chose."""
+    if seeding is None:
+        return comparison
+    return seeding.comparison(treated, controlled, direction=comparison.direction, unit=comparison.unit,
+                              nested=comparison.nested)  # fmt: skip
+
+
 def difference_claims(
     bgknown: Mapping[str, Mapping[str, Sequence[BgKnownScores]]],
     retrieval: Mapping[str, Sequence[RetrievalResult]],
     weights: Sequence[float],
+    seeding: SeedingResult | None = None,
 ) -> list[base.Claim]:
     """For each lambda > 0 against lambda = 0, through the shared claim statistics:
 
@@ -67,7 +84,10 @@ def difference_claims(
     - retrieval (Table 2): mean recall@1/5/10 per pre-training run, adapter seeds averaged inside it,
       paired t over the pre-training runs.
 
-    Without a lambda = 0 model there is nothing to claim.
+    Without a lambda = 0 model there is nothing to claim. With ``seeding`` (the pre-training seeds were
+    added one at a time until the first lambda > 0's BgKnown claim was settled, ``max_seeds``), every
+    interval is the anytime-valid confidence sequence over the seeds used, and each claim's detail says
+    which seeds, why adding them stopped, and what a fixed design would have needed.
 
     Args:
         bgknown: model label -> column -> one :class:`BgKnownScores` per pre-training seed.
@@ -83,10 +103,11 @@ def difference_claims(
             continue
         model = model_label(weight)
         treated, controlled = _averaged(bgknown[model], columns), _averaged(bgknown[baseline], columns)
-        comparison = compare_bgknown(treated, controlled)
-        details = []
+        comparison = _decided(compare_bgknown(treated, controlled), _stacked(treated), _stacked(controlled), seeding)
+        details = [] if seeding is None else [seeding.line(_stacked(treated), _stacked(controlled))]
         for column in columns:
-            per_column = compare_bgknown(bgknown[model][column], bgknown[baseline][column])
+            per_column = _decided(compare_bgknown(bgknown[model][column], bgknown[baseline][column]),
+                                  _stacked(bgknown[model][column]), _stacked(bgknown[baseline][column]), seeding)  # fmt: skip
             details.append(f"{column} {per_column.effect:+.3f} [{_bound(per_column.ci_low)}, {_bound(per_column.ci_high)}] "
                            f"MDE {_bound(per_column.mde, signed=False)}")  # fmt: skip
         seeds = len(treated)
@@ -106,42 +127,52 @@ def difference_claims(
         ))  # fmt: skip
         recall, base_recall = _recall_per_run(retrieval[model]), _recall_per_run(retrieval[baseline])
         adapters = recall.shape[1]
-        recall_comparison = compare_runs(
+        recall_comparison = _decided(compare_runs(
             recall, base_recall, unit="pre-training runs",
             nested=f"{adapters} adapter seed{'s' if adapters != 1 else ''} averaged per run",
-        )  # fmt: skip
+        ), recall, base_recall, seeding)  # fmt: skip
         claims.append(base.Claim.from_comparison(
             f"text-modified retrieval recall, {model} vs λ=0",
             "higher with λ > 0 (Table 2, e.g. Rain R@1 50.23 -> 52.76 %, Traffic 36.86 -> 39.73 % at λ=0.5)",
             recall_comparison,
             measured=f"mean R@1/5/10 {np.mean(base_recall):.3f} -> {np.mean(recall):.3f} "
                      f"({recall.shape[0]} pre-training x {adapters} adapter seeds)",
+            detail="" if seeding is None else seeding.line(recall, base_recall),
         ))  # fmt: skip
     return claims
 
 
-def bgknown_paired(evaluations: Mapping[str, Sequence[Evaluation]]) -> dict[str, dict[str, dict[str, Any]]]:
+def bgknown_paired(
+    evaluations: Mapping[str, Sequence[Evaluation]], seeding: SeedingResult | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Model -> BgKnown column -> its paired comparison with λ=0 on the same test items
     (:meth:`~workbench.evaluation.stats.Comparison.to_dict`), the runs paired by pre-training and probe
-    seed; empty without a λ=0 model.
+    seed (the confidence sequence when ``seeding`` added the seeds one at a time); empty without a λ=0 model.
 
     Args:
         evaluations: model label -> one :class:`~workbench.recipes.diff_byola.evaluate.Evaluation` per
             pre-training seed.
     """
-    return {
-        label: {column: compare_bgknown([e.bgknown[column] for e in runs],
-                                        [e.bgknown[column] for e in evaluations[model_label(0.0)]]).to_dict()
-                for column in BGKNOWN_COLUMNS}
-        for label, runs in evaluations.items() if label != model_label(0.0) and model_label(0.0) in evaluations
-    }  # fmt: skip
+    baseline = model_label(0.0)
+    if baseline not in evaluations:
+        return {}
+
+    def paired(runs: Sequence[Evaluation], column: str) -> dict[str, Any]:
+        treated, controlled = [e.bgknown[column] for e in runs], [e.bgknown[column] for e in evaluations[baseline]]
+        return _decided(compare_bgknown(treated, controlled), _stacked(treated), _stacked(controlled), seeding).to_dict()
+
+    return {label: {column: paired(runs, column) for column in BGKNOWN_COLUMNS}
+            for label, runs in evaluations.items() if label != baseline}  # fmt: skip
 
 
-def evaluation_claims(evaluations: Mapping[str, Sequence[Evaluation]], weights: Sequence[float]) -> list[base.Claim]:
+def evaluation_claims(
+    evaluations: Mapping[str, Sequence[Evaluation]], weights: Sequence[float], seeding: SeedingResult | None = None
+) -> list[base.Claim]:
     """:func:`difference_claims` over the evaluations (model label -> one per pre-training seed)."""
     return difference_claims(
         {label: {column: [e.bgknown[column] for e in runs] for column in BGKNOWN_COLUMNS}
          for label, runs in evaluations.items()},
         {label: [e.retrieval for e in runs] for label, runs in evaluations.items()},
         weights,
+        seeding,
     )  # fmt: skip

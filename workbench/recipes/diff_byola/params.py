@@ -45,6 +45,7 @@ class Params(base.Params):
     hidden_dim: int = 256  # hidden width of projector and predictors (4096 in BYOL-A)
     difference_weights: tuple[float, ...] = (0.0, 0.5)  # lambda of each pre-training; 0 is plain BYOL-A
     pretrain_seeds: tuple[int, ...] = (0,)  # one pre-training per seed and lambda; tables pool them
+    max_seeds: int = 0  # 0: exactly pretrain_seeds; N >= 3: add seeds one at a time until the headline claim is settled, N at most
     epochs: int = 5  # pre-training epochs
     batch_size: int = 64  # pre-training batch size (256 in BYOL-A)
     learning_rate: float = 1e-3  # Adam learning rate (3e-4 in BYOL-A)
@@ -123,8 +124,25 @@ class Params(base.Params):
                 )
         for task in self.pretrain_tasks if self.pretrain_dataset == "synthetic" else ():
             base.OneOf("synthetic task", SYNTHETIC_TASKS)("pretrain_tasks", task)
+        if self.max_seeds:
+            self._check_seed_budget()
         if self.f_min >= self.f_max:
             raise ParameterError(f"parameter 'f_min' ({self.f_min}) must lie below 'f_max' ({self.f_max})")
+
+    def _check_seed_budget(self) -> None:
+        """``max_seeds`` decides the headline claim (the first lambda > 0 against lambda = 0) sequentially:
+        it needs both sides and the 3 seeds the confidence sequence needs before its first look."""
+        if self.max_seeds < base.seeding.MIN_SEEDS:
+            raise ParameterError(
+                f"parameter 'max_seeds' must be 0 (train exactly pretrain_seeds) or at least "
+                f"{base.seeding.MIN_SEEDS} (the seeds the confidence sequence needs before its first look), got {self.max_seeds}"
+            )  # fmt: skip
+        if 0.0 not in self.difference_weights or not any(weight > 0 for weight in self.difference_weights):
+            raise ParameterError(
+                "parameter 'max_seeds' adds seeds until the claim 'lambda > 0 beats lambda = 0' is settled: "
+                f"difference_weights must hold 0 and a lambda > 0, got {list(self.difference_weights)} "
+                "(or set max_seeds: 0)"
+            )  # fmt: skip
 
 
 def model_label(weight: float) -> str:

@@ -47,6 +47,21 @@ class DiffBYOLARun(base.Result):
     """model -> pre-training seed -> whether its BYOL loss had flattened when training ended
     (:meth:`~workbench.train.convergence.Plateau.to_dict`: the slope over the last quarter of the epochs)."""
 
+    seeding: dict[str, Any] = field(default_factory=dict)
+    """The pre-training seeds used (``seeds``) and, where ``max_seeds`` added them one at a time
+    (:meth:`~workbench.recipes.base.seeding.SeedingResult.to_dict`), the budget, why adding stopped and the
+    runs a fixed design would have needed."""
+
+    def seeds_line(self) -> str:
+        """Which pre-training seeds the tables and claims pool, and how they were chosen."""
+        seeds = self.seeding.get("seeds", self.params["pretrain_seeds"])
+        if not self.seeding.get("budget"):
+            return f"pre-training seeds {list(seeds)}"
+        needed = self.seeding["fixed_design_runs"]
+        return (f"pre-training seeds {list(seeds)}: added one at a time (max_seeds {self.seeding['budget']}) until "
+                f"{self.seeding['claim']} was settled by an {self.seeding['method']}; stopped: {self.seeding['stopped']}; "
+                f"a fixed design would need {'n/a' if needed is None else needed} runs for its effect")  # fmt: skip
+
     def still_falling(self) -> list[str]:
         """``"λ=0.5 seed 1"`` for every pre-training whose BYOL loss was still falling at its last epoch."""
         return [f"{model} seed {seed}" for model, seeds in self.convergence.items()
@@ -72,7 +87,7 @@ class DiffBYOLARun(base.Result):
         def cell(value: tuple[float, float]) -> str:
             return f"{value[0]:.2f}±{value[1]:.2f}"
 
-        lines = [f"recipe: {self.recipe}; pre-training seeds {self.params['pretrain_seeds']}"]
+        lines = [f"recipe: {self.recipe}; {self.seeds_line()}"]
         lines += self.convergence_lines()
         lines.append("BgKnown accuracy: " + " | ".join(BGKNOWN_COLUMNS))
         lines += [f"  {model}: " + " | ".join(cell(row[column]) for column in BGKNOWN_COLUMNS)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
 from workbench.data.synthetic.views import SceneDataset
+from workbench.evaluation.bgknown import overlap_name
 from workbench.evaluation.retrieval import synthetic_modifier_pairs
 from workbench.recipes import base
-from workbench.recipes.diff_byola.claims import bgknown_paired, evaluation_claims
+from workbench.recipes.base.seeding import SeedingResult, seeds_until_settled
+from workbench.recipes.diff_byola.claims import _paper_reference_gain, bgknown_paired, evaluation_claims
 from workbench.recipes.diff_byola.data import (
     bgknown_builder,
     general_datasets,
@@ -65,19 +68,25 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         paired = {model: {column: row[column] for column in BGKNOWN_COLUMNS if column in row}
                   for model, row in metrics.get("bgknown_paired", {}).items()}  # fmt: skip
         convergence = metrics.get("pretraining_convergence", {})
+        seeds = metrics.get("seeds", {"seeds": list(params.pretrain_seeds), "budget": 0})
     else:
         run_dir.log("start", params=params.to_dict())
         frontend = recipe_frontend(params)
-        clips = None
         pairs = synthetic_modifier_pairs(
             SceneDataset(seed=params.world_seed, n_clips=params.n_retrieval_scenes, duration=SCENE_SECONDS),
             n_distractors=params.n_distractors, seed=params.world_seed,
         )  # fmt: skip
         general_sets = general_datasets(params)
-        evaluations: dict[str, list[Evaluation]] = {}
+        evaluations: dict[str, list[Evaluation]] = {label: [] for label in labels}
         convergence: dict[str, dict[str, dict[str, Any]]] = {}
-        for weight, label in zip(params.difference_weights, labels):
-            for seed in params.pretrain_seeds:
+        clips: list[torch.Tensor] | None = None
+        falling: list[str] = []  # warned from here, at one depth below the caller of run(), however seeds were added
+
+        def one_seed(seed: int) -> dict[str, Evaluation]:
+            """Pre-train (or read back) every lambda at ``seed`` and evaluate each encoder."""
+            nonlocal clips
+            evaluated = {}
+            for weight, label in zip(params.difference_weights, labels):
                 pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=pretraining_dataset(params))
                 if clips is None and not pretrained_dir.finished:
                     clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
@@ -87,28 +96,35 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
                 convergence.setdefault(label, {})[str(seed)] = plateau.to_dict()
                 run_dir.log("pretrained", model=label, seed=seed, byol_loss=plateau.line())
                 if not plateau.flat:
-                    warnings.warn(
-                        f"diff_byola: the BYOL loss of {label} seed {seed} was still falling when pre-training "
-                        f"ended ({plateau.line()}); raise `epochs` (now {params.epochs}) before trusting the comparison",
-                        stacklevel=3,  # at the caller of run(): the notebook cell or script
-                    )
-                evaluations.setdefault(label, []).append(
-                    evaluate(pretrained.encoder, params, builder, pairs, general_sets)
-                )
+                    falling.append(f"diff_byola: the BYOL loss of {label} seed {seed} was still falling when pre-training "
+                                   f"ended ({plateau.line()}); raise `epochs` (now {params.epochs}) before trusting the comparison")  # fmt: skip
+                evaluated[label] = evaluate(pretrained.encoder, params, builder, pairs, general_sets)
+                evaluations[label].append(evaluated[label])
                 run_dir.log("evaluated", model=label, seed=seed)
+            return evaluated
+
+        seeding = None
+        if params.max_seeds:
+            seeding = headline_seeds(params, one_seed, run_dir)
+        else:
+            for seed in params.pretrain_seeds:
+                one_seed(seed)
+        for message in falling:
+            warnings.warn(message, stacklevel=3)  # at the caller of run(): the notebook cell or script
         bgknown, retrieval, audio_only, general = pooled_tables(evaluations, params.general_tasks)
         points = {label: runs[0].difference_points for label, runs in evaluations.items()}
         difference_labels = np.asarray(builder.foregrounds.targets())
         run_dir.save_arrays(
             "difference", labels=difference_labels, **{f"points-{i}": points[label] for i, label in enumerate(labels)}
         )
-        paired = bgknown_paired(evaluations)
-        claims = evaluation_claims(evaluations, params.difference_weights)
+        paired = bgknown_paired(evaluations, seeding)
+        claims = evaluation_claims(evaluations, params.difference_weights, seeding)
+        seeds = seeding.to_dict() if seeding is not None else {"seeds": list(params.pretrain_seeds), "budget": 0}
     metrics = {
         "bgknown": bgknown, "retrieval": {m: {str(k): v for k, v in row.items()} for m, row in retrieval.items()},
         "retrieval_audio_only": {m: {str(k): v for k, v in row.items()} for m, row in audio_only.items()},
         "general": general, "histories": histories, "claims": [dataclasses.asdict(claim) for claim in claims],
-        "bgknown_paired": paired, "pretraining_convergence": convergence,
+        "bgknown_paired": paired, "pretraining_convergence": convergence, "seeds": seeds,
     }  # fmt: skip
     if not run_dir.finished:
         run_dir.write_metrics(metrics)
@@ -118,4 +134,27 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         bgknown=bgknown, retrieval=retrieval, retrieval_audio_only=audio_only, general=general,
         histories=histories, difference_points=points, difference_labels=difference_labels,
         class_names=tuple(builder.classes), builder=builder, bgknown_paired=paired, convergence=convergence,
+        seeding=seeds,
     )  # fmt: skip
+
+
+def headline_seeds(params: Params, one_seed: Callable[[int], Mapping[str, Evaluation]], run_dir: RunDir) -> SeedingResult:
+    """Add pre-training seeds one at a time (``pretrain_seeds`` first, ``max_seeds`` at most) until the
+    headline claim, the first lambda > 0 against lambda = 0 on BgKnown ``y_diff`` accuracy (the mean of the
+    three references), is settled by the anytime-valid confidence sequence. Finished pre-trainings are read
+    back, so a larger ``max_seeds`` later trains only the seeds this call did not reach."""
+    weight = next(weight for weight in params.difference_weights if weight > 0)
+    treated, control = model_label(weight), model_label(0.0)
+    columns = [overlap_name(overlap) for overlap in (1.0, 0.5, 0.0)]
+
+    def paired_run(seed: int) -> tuple[float, float]:
+        evaluated = one_seed(seed)
+        return tuple(float(np.mean([evaluated[label].bgknown[column].correct for column in columns]))
+                     for label in (treated, control))  # type: ignore[return-value]  # fmt: skip
+
+    seeding = seeds_until_settled(
+        paired_run, first_seeds=params.pretrain_seeds, budget=params.max_seeds,
+        paper_effect=_paper_reference_gain(weight), claim=f"BgKnown y_diff accuracy, {treated} vs λ=0",
+    )  # fmt: skip
+    run_dir.log("seeds", **seeding.to_dict())
+    return seeding
