@@ -25,6 +25,7 @@ from workbench.evaluation.sequential import (
     prior_scale_for,
     run_until_settled,
     runs_needed,
+    sequence_comparison,
     sequence_critical_value,
 )
 from workbench.evaluation.stats import compare_paired, exact_minimum_detectable_effect, t_minimum_detectable_effect
@@ -270,3 +271,22 @@ def test_runs_needed_for_a_fixed_design() -> None:
     needed = runs_needed(0.5, 1.0)
     assert needed is not None and t_minimum_detectable_effect(1.0, needed) <= 0.5 < t_minimum_detectable_effect(1.0, needed - 1)
     assert runs_needed(0.0, 1.0) is None
+
+
+def test_sequence_comparison_is_the_sequences_interval_over_runs_with_nested_replicates() -> None:
+    generator = np.random.default_rng(9)
+    treated, control = generator.normal(0.5, 0.05, (6, 3)), generator.normal(0.5, 0.05, (6, 3))
+    means = (treated - control).mean(axis=1)
+    stopped = run_until_settled(lambda seed: (float(treated[seed].mean()), float(control[seed].mean())),
+                                max_runs=6, prior_scale=7.0)  # fmt: skip
+    assert stopped.stopped == "budget" and stopped.comparison.n == 6
+    comparison = sequence_comparison(treated, control, prior_scale=7.0, unit="pre-training runs", nested="3 items")
+    assert comparison.n == 6 and comparison.effect == pytest.approx(stopped.comparison.effect)
+    assert comparison.method == "anytime-valid confidence sequence"
+    assert (comparison.ci_low, comparison.ci_high) == pytest.approx((stopped.comparison.ci_low, stopped.comparison.ci_high))
+    assert (comparison.ci_low, comparison.ci_high) == pytest.approx(confidence_sequence(means, prior_scale=7.0))
+    assert comparison.unit == "pre-training runs" and comparison.nested == "3 items"
+    # A fixed prior scale, not the budget's: a larger budget looks at the same sequence.
+    longer = run_until_settled(lambda seed: (float(treated[seed % 6].mean()), float(control[seed % 6].mean())),
+                               max_runs=12, prior_scale=7.0)  # fmt: skip
+    assert longer.history[: len(stopped.history)] == stopped.history

@@ -173,6 +173,48 @@ def test_params_reject_impossible_settings():
         diff_byola.Params(pretrain_backgrounds="all")
     with pytest.raises(UnknownNameError, match="unknown pre-training learning-rate schedule 'step'"):
         diff_byola.Params(lr_schedule="step")
+    with pytest.raises(ValueError, match="'max_seeds' must be 0 .* or at least 3 .*, got 2"):
+        diff_byola.Params(max_seeds=2)
+    with pytest.raises(ValueError, match="difference_weights must hold 0 and a lambda > 0, got \\[0.5\\]"):
+        diff_byola.Params(max_seeds=5, difference_weights=(0.5,))
+
+
+def test_seeds_are_added_until_the_headline_claim_is_settled_and_a_larger_budget_continues(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+    trained: list[int] = []
+    fit = diff_byola.train.Trainer.fit
+
+    def counted(trainer, loader):
+        trained.append(trainer.config.seed)
+        return fit(trainer, loader)
+
+    monkeypatch.setattr(diff_byola.train.Trainer, "fit", counted)
+    params = diff_byola.Params.from_dict({**TINY, "max_seeds": 3})
+    with pytest.warns(UserWarning, match="still falling"):
+        first = diff_byola.run(params, progress=False)
+    # The tiny test bed cannot settle λ=0.5 vs λ=0 in 3 seeds: it stops at the budget, one pre-training per
+    # lambda and seed, and says so.
+    assert first.seeding["seeds"] == [0, 1, 2] and first.seeding["stopped"] == "budget"
+    assert sorted(trained) == [0, 0, 1, 1, 2, 2]
+    headline, retrieval = first.claims
+    assert headline.name == "BgKnown y_diff accuracy, λ=0.5 vs λ=0" and headline.n == retrieval.n == 3
+    assert {headline.method, retrieval.method} == {"anytime-valid confidence sequence"}
+    assert headline.unit == "pre-training runs" and headline.verdict == "inconclusive"
+    for claim in first.claims:
+        assert re.search(r"seeds 0, 1, 2 of a budget of 3, added one at a time until BgKnown y_diff accuracy, "
+                         r"λ=0.5 vs λ=0 was settled \(budget\); a fixed design would need (\d+|n/a) runs", claim.detail)
+    assert first.summary().startswith("recipe: diff_byola; pre-training seeds [0, 1, 2]: added one at a time "
+                                      "(max_seeds 3) until BgKnown y_diff accuracy, λ=0.5 vs λ=0 was settled by an "
+                                      "anytime-valid confidence sequence; stopped: budget; a fixed design would need")
+    assert set(first.bgknown_paired["λ=0.5"]["diff-100"]) >= {"effect", "ci_low"}
+    # A larger budget: the finished pre-trainings are read back, and only the new seed is trained.
+    trained.clear()
+    with pytest.warns(UserWarning, match="still falling"):
+        second = diff_byola.run(params.replace(max_seeds=4), progress=False)
+    assert trained == [3, 3] and second.seeding["seeds"] == [0, 1, 2, 3] and second.claims[0].n == 4
+    # The same scores read back, the same sequence: the first call's looks open the second's.
+    assert second.seeding["history"][:3] == first.seeding["history"]
+    assert len(list((tmp_path / diff_byola.PRETRAIN_NAME).iterdir())) == 8
 
 
 def test_a_cosine_schedule_anneals_the_pretraining_and_is_part_of_its_identity(tmp_path, monkeypatch):

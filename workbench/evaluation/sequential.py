@@ -24,6 +24,7 @@ Like every t interval it assumes per-run effects roughly normal; runs are paired
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ def sequence_critical_value(n: int, alpha: float = ALPHA, prior_scale: float = 1
     return math.sqrt((n - 1) * ratio)
 
 
+@functools.lru_cache(maxsize=64)  # a grid search over the budget alone: the same answer every call
 def prior_scale_for(max_runs: int, min_runs: int = 3, alpha: float = ALPHA) -> float:
     """The prior scale ``c`` whose sequence is finite from ``min_runs`` on and narrowest on average over
     ``min_runs..max_runs`` (searched on a log grid; it depends on the budget only, never on the data)."""
@@ -79,10 +81,16 @@ def runs_needed(effect: float, std: float, confidence: float = 0.95, limit: int 
     more than ``limit`` or no effect)."""
     if effect == 0.0 or not math.isfinite(effect):
         return None
-    for n in range(2, limit + 1):
-        if t_minimum_detectable_effect(std, n, confidence) <= abs(effect):
-            return n
-    return None
+    def resolves(n: int) -> bool:
+        return t_minimum_detectable_effect(std, n, confidence) <= abs(effect)
+
+    if not resolves(limit):
+        return None
+    low, high = 1, limit  # the MDE falls as runs are added: bisect for the first n that resolves
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if resolves(middle) else (middle, high)
+    return high
 
 
 @dataclass

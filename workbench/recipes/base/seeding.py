@@ -16,6 +16,7 @@ its 95 % guarantee covers every look of both calls.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,11 @@ PLANNING_HORIZON = 20
 """Seeds the sequence's prior scale is tuned for (narrowest on average over 3..20 seeds), whatever the
 budget of one call: a budget raised later continues the same sequence."""
 METHOD = "anytime-valid confidence sequence"
+
+
+def _finite(bound: float) -> float | None:
+    """A bound as strict JSON stores it: None where the sequence has no finite bound yet."""
+    return bound if math.isfinite(bound) else None
 
 
 def seed_order(first: Sequence[int], budget: int) -> list[int]:
@@ -94,7 +100,7 @@ class SeedingResult:
         """What a run's ``metrics.json`` keeps: seeds, budget, why it stopped, the fixed design's runs."""
         return {"claim": self.claim, "seeds": list(self.seeds), "budget": self.budget, "stopped": self.stopped,
                 "fixed_design_runs": self.sequential.fixed_design_runs, "method": METHOD,
-                "history": [list(step) for step in self.sequential.history]}  # fmt: skip
+                "history": [[runs, _finite(low), _finite(high)] for runs, low, high in self.sequential.history]}  # fmt: skip
 
 
 def seeds_until_settled(
