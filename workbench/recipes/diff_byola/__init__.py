@@ -23,10 +23,12 @@ dataset or a folder otherwise), then scores each with
 - **general-purpose linear evaluation** (Table 3): the synthetic world's event, speaker, word and pitch
   tasks, mean ± 95 % CI.
 
-The claims: ``lambda > 0`` raises ``y_diff`` accuracy over ``lambda = 0`` (Table 1; a paired bootstrap
-over the shared test items, the runs paired by pre-training and probe seed) and raises retrieval recall
-(paired over pre-training x adapter seeds); both go through :mod:`workbench.evaluation.stats` and are
-reported with effect, interval, MDE and verdict whichever way they come out.
+The claims: ``lambda > 0`` raises ``y_diff`` accuracy over ``lambda = 0`` (Table 1) and raises retrieval
+recall (Table 2), each decided over the paired pre-training runs (probe and adapter seeds are nested
+inside a run) through :mod:`workbench.evaluation.replication`, and reported with effect, interval, MDE and
+verdict whichever way they come out. With ``max_seeds`` > 0 the pre-training seeds are added one at a
+time until the first lambda's BgKnown claim is settled by an anytime-valid confidence sequence
+(:mod:`workbench.recipes.base.seeding`), and every claim uses that sequence over the seeds used.
 Pre-trainings are run directories of their own (``runs/diff_byola-pretrain/<id>``), keyed by the
 pre-training parameters only, so changing an evaluation parameter re-uses the trained encoders.
 

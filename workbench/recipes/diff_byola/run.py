@@ -149,8 +149,9 @@ def headline_seeds(params: Params, one_seed: Callable[[int], Mapping[str, Evalua
 
     def paired_run(seed: int) -> tuple[float, float]:
         evaluated = one_seed(seed)
-        return tuple(float(np.mean([evaluated[label].bgknown[column].correct for column in columns]))
-                     for label in (treated, control))  # type: ignore[return-value]  # fmt: skip
+        treated_score, control_score = (float(np.mean([evaluated[label].bgknown[column].correct for column in columns]))
+                                        for label in (treated, control))  # fmt: skip
+        return treated_score, control_score
 
     seeding = seeds_until_settled(
         paired_run, first_seeds=params.pretrain_seeds, budget=params.max_seeds,
