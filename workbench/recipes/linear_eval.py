@@ -26,6 +26,7 @@ from workbench.evaluation.protocols import PROTOCOLS, one_warning_per_cause, pla
 from workbench.evaluation.stats import compare_to_value
 from workbench.models import registry
 from workbench.models.base import Encoder
+from workbench.models.digest import encoder_weights
 from workbench.models.zoo import build_encoder
 from workbench.recipes import base
 from workbench.train.rundir import RunDir
@@ -151,7 +152,8 @@ def _run(params: Params) -> LinearEvalRun:
     seeds = tuple(range(params.n_seeds))
     plan = plan_dataset_protocol(dataset, params.protocol, n_folds=params.n_folds, seeds=seeds)
     encoders = build_encoders(params)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset)
+    # The weights files are read as much as the clips: a checkpoint overwritten in place is a new run.
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[dataset, *encoder_weights(encoders)])
     embeddings = {name: extract_embeddings(encoder, dataset) for name, encoder in encoders.items()}
     if run_dir.finished:
         stored = run_dir.read_metrics()["scores"]

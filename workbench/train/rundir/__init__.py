@@ -13,11 +13,12 @@ Layout (``root`` defaults to :func:`workbench.paths.runs_root`, ``$WORKBENCH_RUN
         artifacts/<name>        anything else (figures, audio, reports)
         .lock                   held (``fcntl.flock``) by the process running the run
 
-The run id is a hash of the recipe name, the parameters and the fingerprint of the data the run reads
-(:func:`run_id`; :mod:`workbench.data.fingerprint`: file sizes and modification times, synthetic
-seeds and parameters), so running the same parameters on the same data again finds the same
+The run id is a hash of the recipe name, the parameters and the fingerprint of everything the run reads
+(:func:`run_id`; :mod:`workbench.data.fingerprint`: file sizes, modification and status-change times,
+synthetic seeds and parameters, and the sha256 of each weights file it loads, from
+:mod:`workbench.models.digest`), so running the same parameters on the same data again finds the same
 directory: a finished run's metrics are there to read, and an interrupted one resumes from its latest
-checkpoint (its log gets a ``resumed`` row). Overwritten data gives another id: a new run.
+checkpoint (its log gets a ``resumed`` row). Overwritten data or weights give another id: a new run.
 
 One process runs a run at a time: :meth:`RunDir.open` takes an exclusive lock on ``.lock``, held as long
 as any :class:`RunDir` of it opened in that process is alive (or until :meth:`RunDir.close`). A second
