@@ -86,13 +86,17 @@ def _check_cache_writable() -> None:
 
 def _command_run(arguments: argparse.Namespace) -> int:
     from workbench import recipes
+    from workbench.evaluation.protocols import one_warning_per_cause
     from workbench.paths import runs_root
+    from workbench.train.rundir import failures_marked
 
     module = recipes.get(arguments.recipe)
     params = _resolve_params(arguments.recipe, arguments.preset, _given_values(arguments))
     check_writable(runs_root(), "runs folder", "set WORKBENCH_RUNS to a folder you can write")
     _check_cache_writable()
-    result = module.run(params)
+    # Whatever the recipe: each warning's cause once per run, and a run an error stops is marked failed.
+    with one_warning_per_cause(), failures_marked():
+        result = module.run(params)
     print(result.summary())
     if result.run_dir is not None:
         print(f"run directory: {result.run_dir}")

@@ -29,7 +29,7 @@ from workbench.models.base import Encoder
 from workbench.models.digest import encoder_weights
 from workbench.models.zoo import build_encoder
 from workbench.recipes import base
-from workbench.train.rundir import RunDir
+from workbench.train.rundir import RunDir, failures_marked
 from workbench.train.seed import seed_everything
 
 NAME = "linear_eval"
@@ -140,9 +140,10 @@ def run(params: Params) -> LinearEvalRun:
     The protocol is planned from the dataset's labels, folds and groups before any encoder is built or
     clip embedded: a protocol the data cannot support fails at once (naming what would work), and a
     fallback is warned about once per run. An identical rerun finds the finished run directory and
-    reads its scores back instead of training the probes again (embeddings come from the embedding cache).
+    reads its scores back instead of training the probes again (embeddings come from the embedding cache);
+    a run that stops on an error is marked failed, and the next identical run retries it in its folder.
     """
-    with one_warning_per_cause():
+    with one_warning_per_cause(), failures_marked():
         return _run(params)
 
 

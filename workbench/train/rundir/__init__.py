@@ -7,6 +7,8 @@ Layout (``root`` defaults to :func:`workbench.paths.runs_root`, ``$WORKBENCH_RUN
         provenance.json         workbench version and git commit, Python and package versions, and
                                 the fingerprint of the data the run reads (when it was given)
         metrics.json            {"finished": bool, "metrics": {...}}: strict JSON, NaN/inf as null
+        status.json             {"status": "failed", "error": ...} while a run that stopped on an
+                                error waits for its retry (:mod:`~workbench.train.rundir.status`)
         log.jsonl               one JSON object per line: {"time": UTC ISO 8601, "event": ..., **fields}
         checkpoints/step-<n>.pt training state after optimizer step n (the last ``keep_last`` kept)
         arrays/<name>.npz       arrays a notebook draws
@@ -41,6 +43,7 @@ The modules, one per concern:
 - :mod:`~workbench.train.rundir.ids`: plain values, their canonical form and :func:`run_id`.
 - :mod:`~workbench.train.rundir.provenance`: what provenance.json records.
 - :mod:`~workbench.train.rundir.lock`: the run lock (:class:`RunLockedError`).
+- :mod:`~workbench.train.rundir.status`: finished, failed or unfinished; :func:`failures_marked`.
 - :mod:`~workbench.train.rundir.directory`: :class:`RunDir`: opening a run, its params and provenance;
   it mixes in :mod:`~workbench.train.rundir.records` (metrics.json and log.jsonl),
   :mod:`~workbench.train.rundir.checkpoints` and :mod:`~workbench.train.rundir.arrays` (arrays and
@@ -51,5 +54,8 @@ from workbench.train.rundir.directory import RunDir
 from workbench.train.rundir.ids import RUN_ID_HEX_DIGITS, params_dict, plain, run_id
 from workbench.train.rundir.lock import RunLockedError
 from workbench.train.rundir.provenance import provenance
+from workbench.train.rundir.status import failures_marked
 
-__all__ = ["RUN_ID_HEX_DIGITS", "RunDir", "RunLockedError", "params_dict", "plain", "provenance", "run_id"]
+__all__ = [
+    "RUN_ID_HEX_DIGITS", "RunDir", "RunLockedError", "failures_marked", "params_dict", "plain", "provenance", "run_id",
+]
