@@ -29,6 +29,7 @@ from workbench.models.base import Encoder
 from workbench.models.digest import encoder_weights
 from workbench.models.zoo import build_encoder
 from workbench.recipes import base
+from workbench.recipes.base.explain import common
 from workbench.train.rundir import RunDir, failures_marked
 from workbench.train.seed import seed_everything
 
@@ -85,6 +86,19 @@ class Params(base.Params):
                     f"{', '.join(base.pretrained_names())}"
                 )
 
+
+FIELD_HELP = {
+    **common("dataset", "task", "world_seed", "data_root", "folder_labels", "weights_path", "protocol", "n_folds",
+             "max_epochs", "patience"),
+    "n_clips": "clips rendered in the synthetic world (synthetic datasets only)",
+    "encoders": "encoders compared, each frozen: architectures (random weights) or pretrained names from "
+    "`workbench weights`",
+    "encoder_seed": "initialisation seed of the encoders built from scratch",
+    "n_seeds": "linear-probe seeds; the score is their mean with a 95 % CI (BYOL-A / EVAR: 3)",
+    "learning_rate": "Adam learning rate of the linear probe (BYOL-A / EVAR: 1e-3)",
+    "batch_size": "linear-probe batch size, in clips",
+}
+"""One line per parameter (``workbench params linear_eval --explain``, :mod:`workbench.recipes.base.explain`)."""
 
 
 @dataclass
