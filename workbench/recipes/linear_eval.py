@@ -88,8 +88,10 @@ class Params(base.Params):
 
 
 FIELD_HELP = {
-    **common("dataset", "task", "world_seed", "data_root", "folder_labels", "weights_path", "protocol", "n_folds",
-             "max_epochs", "patience"),
+    **common("dataset", "task", "world_seed", "folder_labels", "weights_path", "protocol", "n_folds", "max_epochs",
+             "patience"),
+    "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data; "{shared}/data" = the '
+    'shared copy); for dataset "folder": the folder of your audio itself ("{shared}/..." allowed)',
     "n_clips": "clips rendered in the synthetic world (synthetic datasets only)",
     "encoders": "encoders compared, each frozen: architectures (random weights) or pretrained names from "
     "`workbench weights`",

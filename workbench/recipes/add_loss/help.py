@@ -12,8 +12,7 @@ FIELD_HELP = {
     "datasets with official splits ignore it",
     "encoder": "the encoder fine-tuned: a name from `workbench weights` or workbench.models.zoo (pretrained "
     "names load their weights; the paper: AST and BEATs)",
-    "pretrained_path": 'checkpoint file for a pretrained encoder name ("" = the cached download; "{shared}/..." '
-    "allowed)",
+    "pretrained_path": 'local checkpoint file for a pretrained encoder name ("" = the cached download)',
     "input_frames": "AST-style encoders: spectrogram frames per clip, 10 ms each (0 = the model's own length)",
     "window_type": 'Kaldi fbank window ("" = the encoder\'s own; Table 1: AST hanning, BEATs povey)',
     "freq_mask": "SpecAugment: widest frequency mask, in mel bins (0 = none; Table 1, AST: 24 ESC / 48 KS2)",

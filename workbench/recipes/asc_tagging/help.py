@@ -30,8 +30,7 @@ FIELD_HELP = {
     "the presets)",
     "tagger_spec_augment": "tagger SpecAugment: two frequency and two time masks (Sec. 4.2)",
     "tagger_dropout": "dropout probability before the tagger's output layer, 0 to 1",
-    "tagger_weights": 'checkpoint of a pretrained tagger ("" = the registry\'s cached download; "{shared}/..." '
-    "allowed)",
+    "tagger_weights": 'local checkpoint of a pretrained tagger ("" = the registry\'s cached download)',
     "filters": "filters of the ASC network's convolutions (Table 1: 128)",
     "code_dim": "size of the ASC code (Sec. 4.2: 64)",
     "variants": "fusion variants trained: baseline codecat concat transform_concat attention combined "

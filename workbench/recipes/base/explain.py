@@ -146,8 +146,8 @@ COMMON_HELP: dict[str, str] = {
     '"folder" is your own audio, see data/README.md)',
     "task": 'the dataset\'s task ("" = its own default; synthetic: event | speaker | word | pitch; '
     "fsdd: digit | speaker; nsynth: instrument | pitch ...)",
-    "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data; "{shared}/data" = the '
-    'shared copy); for dataset "folder": the folder of your audio itself',
+    "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data); for dataset "folder": '
+    "the folder of your audio itself",
     "folder_labels": 'dataset "folder" only: CSV filename,label[,fold][,split][,group] ("" = one subfolder per '
     "class); group names each clip's source recording, kept on one side of every split",
     "world_seed": "seed of the synthetic world: its classes and clips (synthetic data only)",
