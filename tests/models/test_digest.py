@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from workbench.data.download import RemoteFile
-from workbench.models import PretrainedSpec, register_pretrained
+from workbench.evaluation.embeddings import cache_key
+from workbench.models import PretrainedSpec, load_pretrained, register_pretrained
 from workbench.models import digest as digest_module
 from workbench.models.digest import DIGEST_TABLE, file_sha256, weights_fingerprint
 from workbench.models.registry import unregister_pretrained
@@ -93,7 +94,10 @@ def test_a_checkpoint_overwritten_in_place_is_a_new_run(tmp_path, cache, pretrai
     }]  # fmt: skip
     assert linear_eval.run(params).run_dir == first.run_dir  # unchanged weights: the same run, read back
 
+    key = cache_key(load_pretrained(pretrained, path=weights), first.dataset)
     _save_weights(weights, 1)  # other weights at the same path
+    # The embedding cache is keyed by the loaded weights themselves: new weights, new embeddings.
+    assert cache_key(load_pretrained(pretrained, path=weights), first.dataset) != key
     second = linear_eval.run(params)
     assert second.run_dir != first.run_dir
     assert RunDir(second.run_dir).provenance["weights"][0]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
