@@ -33,7 +33,7 @@ FIELD_HELP = {
     "warmup_epochs": "epochs of linear warm-up from 0 to learning_rate (warmup_cosine only)",
     "step_epochs": 'epochs between decays of the "step" schedule',
     "step_gamma": 'factor the learning rate is multiplied by at each decay of the "step" schedule',
-    "loss": "training loss: ce | focal | opl | add (OPL and ADD add their term to cross-entropy; Sec. 4.4)",
+    "loss": "training loss: ce | focal | opl | add (OPL and ADD add their term to cross-entropy; Sec. 4.5, Table 2)",
     "lambda_mu_p": "ADD (Eq. 5): weight of mu_p, the mean squared distance of same-class pairs (intra-class "
     "clustering)",
     "lambda_sigma_p": "ADD (Eq. 5): weight of sigma_p, their standard deviation (intra-class equidistance)",
@@ -44,7 +44,7 @@ FIELD_HELP = {
     "opl_gamma": "OPL: weight of its different-class term against its same-class term (Ranasinghe et al.: 0.5)",
     "auxiliary_weight": "weight of the OPL or ADD term added to cross-entropy",
     "variants": 'losses compared in one run, e.g. "ce,focal,opl,add,add-1010" (add-1010: lambda = {1,0,1,0}, '
-    'Sec. 4.3; "" = only the loss above)',
+    'Sec. 4.4; "" = only the loss above)',
     "repeats": "training seeds per test fold; accuracy is their mean ± std (the paper: 3, Table 2)",
     "seed": "seed of the first repeat (repeat r uses seed + r)",
     "geometry_classes": "class indices of the distance analysis of Fig. 5 (empty = every test class)",

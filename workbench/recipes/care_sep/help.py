@@ -1,6 +1,6 @@
 """What each parameter of the ``care_sep`` recipe means (``workbench params care_sep --explain``); the
 paper's values are from Wang et al., "Consistent and Relevant: Rethink the Query Embedding in General
-Sound Separation" (Sec. 3.2, Table 1-2, Fig. 3)."""
+Sound Separation" (Sec. 3.2, 4.1-4.3, Table 1-2, Fig. 3)."""
 
 from workbench.recipes.base.explain import common
 
@@ -27,9 +27,9 @@ FIELD_HELP = {
     "batch_size": "mixtures per step in every training (Sec. 3.2: 96)",
     "learning_rate": "AdamW base learning rate (the schedule's factors multiply it)",
     "tagging_weight": "weight of the tagging BCE of row CLS+SEP (no other row has one)",
-    "mae_weight": "weight of the waveform MAE next to the negative SDR in the separation loss (Sec. 2)",
+    "mae_weight": "weight of the waveform MAE next to the negative SDR in the separation loss (Sec. 2.1)",
     "figure_classes": "the two class indices of the Figure-3 analysis (t-SNE, KL divergence)",
-    "n_figure_points": "clips per class and kind in the Figure-3 analysis (Sec. 3.4: 70)",
+    "n_figure_points": "clips per class and kind in the Figure-3 analysis (Sec. 4.2: 70)",
     "schedule": "learning-rate factors: constant (CPU scale) | paper (warm-up 0.05, 0.1, 0.2, then halved every "
     "10 epochs down to 0.05; Sec. 3.2)",
     "weight_decay": "AdamW weight decay (Sec. 3.2: 5e-4)",

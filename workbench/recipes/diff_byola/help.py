@@ -7,7 +7,7 @@ from workbench.recipes.base.explain import common
 FIELD_HELP = {
     **common("data_root", "world_seed", "protocol", "max_epochs", "patience", "cpu_threads"),
     "pretrain_dataset": "unlabelled pre-training audio: a name from `workbench datasets` (the paper: 200,000 "
-    "AudioSet files, Sec. 4)",
+    "AudioSet files, Sec. 5.1)",
     "pretrain_tasks": "synthetic pre-training: the clip families mixed (event | speaker | word | pitch)",
     "n_pretrain_clips": "pre-training clips (per task for the synthetic world; the paper: 200,000)",
     "channels": "AudioNTT2020 convolution channels (BYOL-A: 64)",
@@ -15,16 +15,16 @@ FIELD_HELP = {
     "projection_dim": "BYOL projection size (BYOL-A: 256)",
     "hidden_dim": "hidden width of the projector and predictors (BYOL-A: 4096)",
     "difference_weights": "lambda of each pre-training, 0 to 1, in (1 - lambda) L_byol + lambda L_diff; 0 is "
-    "plain BYOL-A (Sec. 4: 0, 0.1, 0.2, 0.5, 0.8)",
+    "plain BYOL-A (Sec. 5.1: 0, 0.1, 0.2, 0.5, 0.8)",
     "pretrain_seeds": "seeds of the pre-trainings: one per seed and lambda; claims pair lambdas over seeds",
-    "epochs": "pre-training epochs, passes over the pre-training clips (Sec. 4: 100)",
+    "epochs": "pre-training epochs, passes over the pre-training clips (Sec. 5.1: 100)",
     "batch_size": "pre-training batch size, in clips (BYOL-A: 256)",
-    "learning_rate": "Adam learning rate of pre-training (Sec. 4: 0.001; BYOL-A: 3e-4)",
+    "learning_rate": "Adam learning rate of pre-training (Sec. 5.1: 0.001; BYOL-A: 3e-4)",
     "lr_schedule": "pre-training learning rate over the epochs: constant (BYOL-A, the paper) | cosine "
     "(annealed to 0)",
     "ema_decay": "decay of the target network's exponential moving average, per step (BYOL-A: 0.99)",
-    "mixing": "how the difference branch mixes two clips: normalized (the paper's formula, gamma ~ U(0.4, "
-    "0.6), Sec. 4) | power (in mel power)",
+    "mixing": "how the difference branch mixes two clips: normalized (the paper's formula, Sec. 4; gamma ~ "
+    "U(0.4, 0.6), Sec. 5.1) | power (in mel power)",
     "augmentation": "BYOL-A augmentations: v1 (mixup + random resize crop) | v2 (+ random linear fader, Sec. 3)",
     "memory_size": "mixup memory of past log-mel crops (BYOL-A v1: 2048; v2: 512)",
     "unit_frames": "frames per pre-training crop, 10 ms each (96 = 0.96 s, as BYOL-A)",
@@ -49,9 +49,9 @@ FIELD_HELP = {
     "bgknown_max_epochs": "BgKnown probe: epochs at most (Sec. 5.2: 200)",
     "bgknown_patience": "BgKnown probe: epochs without a lower validation loss before stopping",
     "n_bgknown_probe_seeds": "BgKnown probe seeds (Sec. 5.2: three)",
-    "window_ms": "log-mel window, in milliseconds (BYOL-A's code: 64; the paper, Sec. 4: 25)",
-    "f_min": "log-mel lowest frequency, in Hz (BYOL-A: 60; the paper, Sec. 4: 50)",
-    "f_max": "log-mel highest frequency, in Hz (BYOL-A: 7800; the paper, Sec. 4: 8000)",
+    "window_ms": "log-mel window, in milliseconds (BYOL-A's code: 64; the paper, Sec. 5.1: 25)",
+    "f_min": "log-mel lowest frequency, in Hz (BYOL-A: 60; the paper, Sec. 5.1: 50)",
+    "f_max": "log-mel highest frequency, in Hz (BYOL-A: 7800; the paper, Sec. 5.1: 8000)",
     "pretrain_backgrounds": "pre-train on clips mixed over backgrounds: none | synthetic | recorded | both",
     "n_pretrain_backgrounds": "synthetic long backgrounds for pre-training (also added as clips)",
 }
