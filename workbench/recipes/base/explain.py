@@ -61,7 +61,8 @@ def _type_name(annotation: Any) -> str:
         (item, *_) = typing.get_args(annotation) or (Any,)
         return f"list of {_type_name(item)}"
     if origin is not None:  # a Union such as float | None
-        return " or ".join("null" if option is type(None) else _type_name(option) for option in typing.get_args(annotation))
+        options = typing.get_args(annotation)
+        return " or ".join("null" if option is type(None) else _type_name(option) for option in options)
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -86,7 +87,8 @@ def _allowed(params_class: type, name: str, annotation: Any) -> str:
 
     parts = []
     if typing.get_origin(annotation) is typing.Literal:
-        parts.append(" | ".join(repr(option) if option == "" else str(option) for option in typing.get_args(annotation)))
+        options = typing.get_args(annotation)
+        parts.append(" | ".join(repr(option) if option == "" else str(option) for option in options))
     if annotation is bool:
         parts.append("true | false")
     declared = params_class.checks.get(name, ())

@@ -53,7 +53,7 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays, RunStatus):
 
         Opening an existing, unfinished run that no RunDir of this process holds (an interrupted run
         being resumed) logs a ``resumed`` row with its latest checkpoint's step; one marked failed
-        (:mod:`~workbench.train.rundir.status`) also logs a ``retried`` row and loses its mark. Inside
+        (:mod:`~workbench.train.rundir.status`) logs a ``retried`` row instead and loses its mark. Inside
         :func:`~workbench.train.rundir.status.failures_marked` the run is marked failed if an error
         ends the block before it finishes.
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.atomic import atomic_write_json
-from workbench.train.rundir.provenance import _utc_now
+from workbench.train.rundir.provenance import _code_provenance, _utc_now
 
 STATUS_FILE = "status.json"
 
@@ -74,7 +74,8 @@ class RunStatus:
         failure = self.failure
         if failure is None:
             return False
-        self.log("retried", previous_error=failure.get("error"), pid=os.getpid())  # type: ignore[attr-defined]
+        self.log("retried", previous_error=failure.get("error"), pid=os.getpid(),  # type: ignore[attr-defined]
+                 git_commit=_code_provenance()["git_commit"])  # fmt: skip
         (self.path / STATUS_FILE).unlink(missing_ok=True)
         return True
 
