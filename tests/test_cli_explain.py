@@ -62,3 +62,24 @@ def test_reproducing_the_quickstart_on_a_folder_needs_no_task(tmp_path: Path) ->
     assert "task" not in synthetic.parameters
     (given,) = reproduce.plan(["linear_eval"], tmp_path, None, {"dataset": "fsdd", "task": "speaker"})
     assert given.parameters["task"] == "speaker"
+
+
+def test_workbench_run_marks_the_run_of_any_recipe_failed(tmp_path, monkeypatch, capsys) -> None:
+    """A recipe that does not mark its own failures still leaves a failed (not a running-looking)
+    folder when run from the command line."""
+    from types import SimpleNamespace
+
+    from workbench import recipes
+    from workbench.train.rundir import RunDir
+
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+
+    def run(params):
+        RunDir.open("some_recipe", params.to_dict()).log("start")
+        raise ValueError("the data ran out")
+
+    monkeypatch.setattr(recipes, "get", lambda name: SimpleNamespace(Params=linear_eval.Params, run=run))
+    assert cli.main(["run", "linear_eval"]) == 2
+    assert "the data ran out" in capsys.readouterr().err
+    (folder,) = (tmp_path / "some_recipe").iterdir()
+    assert RunDir(folder).status == "failed" and RunDir(folder).failure["error"] == "ValueError: the data ran out"
