@@ -92,3 +92,29 @@ PINNED_SUB_RUNS = {
     "care_sep init cache": "stsed-06a66babcfe039a0.pt",
     "diff_byola lambda 0.5 seed 0": "diff_byola-pretrain-2baf7c0f15bc",
 }
+
+
+def test_a_run_reading_a_weights_file_is_pinned() -> None:
+    """The weights entry of a run id (issue 25): the file's sha256, size and registry name enter the id,
+    where it lies does not. Pinned so that a change of the fingerprint's form is a deliberate one."""
+    from types import SimpleNamespace
+
+    from workbench.models.digest import encoder_weights
+    from workbench.models.registry import WeightsRecord
+    from workbench.recipes import linear_eval
+
+    params = linear_eval.Params(encoders=("logmel-stats", "efficientat-mn04"))
+    dataset = linear_eval.build_dataset(params)
+    sha256 = "899a8c6217063f6941793102a2780b3dd788ab11fce468d9cf5f0577c453321c"  # the official mn04_as_mAP_432.pt
+
+    def loaded_from(path: str) -> list[dict[str, Any]]:
+        record = WeightsRecord("efficientat-mn04", path, sha256, 4066513, True)
+        return encoder_weights({"efficientat-mn04": SimpleNamespace(weights_record=record)})
+
+    identifier = run_id(linear_eval.NAME, params, [dataset, *loaded_from("/cache/weights/mn04_as_mAP_432.pt")])
+    assert identifier == PINNED_WITH_WEIGHTS
+    assert run_id(linear_eval.NAME, params, [dataset, *loaded_from("/elsewhere/mn04.pt")]) == identifier
+    assert run_id(linear_eval.NAME, params, [dataset]) != identifier
+
+
+PINNED_WITH_WEIGHTS = "linear_eval-be3c9f5865ad"

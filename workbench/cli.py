@@ -2,6 +2,7 @@
 
     workbench run linear_eval -p dataset=fsdd -p task=speaker
     workbench params diff_byola --preset lambda-sweep -p epochs=2   # resolved parameters, runs nothing
+    workbench params linear_eval --explain   # what each parameter means (also: workbench run RECIPE --help)
     workbench reproduce                      # quickstart + every recipe notebook, claims report
     workbench reproduce add_loss --preset paper-ast-esc50
     workbench recipes | datasets | weights
@@ -86,13 +87,17 @@ def _check_cache_writable() -> None:
 
 def _command_run(arguments: argparse.Namespace) -> int:
     from workbench import recipes
+    from workbench.evaluation.protocols import one_warning_per_cause
     from workbench.paths import runs_root
+    from workbench.train.rundir import failures_marked
 
     module = recipes.get(arguments.recipe)
     params = _resolve_params(arguments.recipe, arguments.preset, _given_values(arguments))
     check_writable(runs_root(), "runs folder", "set WORKBENCH_RUNS to a folder you can write")
     _check_cache_writable()
-    result = module.run(params)
+    # Whatever the recipe: each warning's cause once per run, and a run an error stops is marked failed.
+    with one_warning_per_cause(), failures_marked():
+        result = module.run(params)
     print(result.summary())
     if result.run_dir is not None:
         print(f"run directory: {result.run_dir}")
@@ -101,15 +106,37 @@ def _command_run(arguments: argparse.Namespace) -> int:
 
 def _command_params(arguments: argparse.Namespace) -> int:
     from workbench.paths import shared_dir
-    from workbench.recipes.base import SHARED_PLACEHOLDER
+    from workbench.recipes.base import SHARED_PLACEHOLDER, explain_text
 
     params = _resolve_params(arguments.recipe, arguments.preset, _given_values(arguments))
-    text = params.to_yaml()
+    text = explain_text(type(params), params) + "\n" if arguments.explain else params.to_yaml()
     print(f"# workbench params {arguments.recipe}" + (f" --preset {arguments.preset}" if arguments.preset else ""))
     if SHARED_PLACEHOLDER in text:
         print(f"# {SHARED_PLACEHOLDER} = {shared_dir()}")
     print(text, end="")
     return 0
+
+
+class _RecipeHelp(argparse.Action):
+    """``workbench run RECIPE --help``: the command's options, then every parameter of RECIPE with its
+    default, allowed values and meaning (without a recipe, or with an unknown one, the options only)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any):
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *_: Any) -> None:
+        from workbench import recipes
+        from workbench.recipes.base import explain_text
+
+        parser.print_help()
+        recipe = getattr(namespace, "recipe", None)
+        if recipe in recipes.names():
+            print(f"\nparameters of {recipe} (set with -p NAME=VALUE; `workbench params {recipe} --explain` "
+                  f"shows a preset's values):\n")  # fmt: skip
+            print(explain_text(recipes.get(recipe).Params))
+        else:
+            print(f"\nrecipes: {', '.join(recipes.names())}; `workbench run RECIPE --help` lists its parameters")
+        parser.exit()
 
 
 def _command_reproduce(arguments: argparse.Namespace) -> int:
@@ -150,9 +177,24 @@ def _command_recipes(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _files_rate(dataset: Any) -> int | None:
+    """The sample rate in the header of a local copy's first listed file (one header read), or None for a
+    dataset without listed files or whose first file is unreadable."""
+    from workbench.data.files import header_rate
+
+    records = getattr(dataset, "records", None)
+    if not records or getattr(records[0], "path", None) is None:
+        return None
+    try:
+        return header_rate(records[0].path)
+    except WorkbenchError:
+        return None  # the listing still says what is present; reading the clip will name the bad file
+
+
 def _command_datasets(arguments: argparse.Namespace) -> int:
-    """One line per dataset: its rate, whether a copy is present, and how complete it is (clips found
-    against the official counts, per fold or split where they are known)."""
+    """One line per dataset: its rate (that of a local copy's files, read from one header, else the
+    official one), whether a copy is present, and how complete it is (clips found against the official
+    counts, per fold or split where they are known)."""
     import workbench.data as data
     from workbench.data.registry import describe_copy
     from workbench.errors import DatasetNotFoundError
@@ -162,18 +204,23 @@ def _command_datasets(arguments: argparse.Namespace) -> int:
     print(f"data root: {root}")
     for name in data.names():
         entry = data.info(name)
+        rate = entry.sample_rate
         if name.startswith("synthetic"):
             status = "built in"
         elif name == "folder":
             status = "your own files (path=..., labels=...)"
         else:
             try:
-                status = describe_copy(name, data.get(name, root=root))
+                dataset = data.get(name, root=root)
+                status = describe_copy(name, dataset)
+                rate = _files_rate(dataset) or rate
+                if rate != entry.sample_rate:  # a copy resampled before it came here (e.g. to 16 kHz)
+                    status += f" (files at {rate} Hz, official {entry.sample_rate} Hz)"
             except DatasetNotFoundError:
                 status = f"absent (workbench download {name})" if entry.remotes else "absent: bring your own"
             except WorkbenchError as error:
                 status = f"incomplete: {str(error).splitlines()[0]}"
-        print(f"{name:22s} {entry.sample_rate:>6d} Hz  {status:40s} {entry.description}")
+        print(f"{name:22s} {rate:>6d} Hz  {status:40s} {entry.description}")
     return 0
 
 
@@ -230,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run one recipe with its Params")
+    run = commands.add_parser("run", help="run one recipe with its Params", add_help=False)
+    run.add_argument("-h", "--help", action=_RecipeHelp, help="show this help and the recipe's parameters")
     run.add_argument("recipe")
     _add_parameter_options(run)
     run.set_defaults(handler=_command_run)
@@ -238,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     params = commands.add_parser("params", help="print a recipe's fully resolved parameters; runs nothing")
     params.add_argument("recipe")
     _add_parameter_options(params)
+    params.add_argument("--explain", action="store_true",
+                        help="each parameter's meaning, type, allowed values and value, instead of YAML")  # fmt: skip
     params.set_defaults(handler=_command_params)
 
     reproduce = commands.add_parser("reproduce", help="execute notebooks with papermill and report claims")

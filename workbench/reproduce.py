@@ -7,6 +7,7 @@ the report gathers them from there, so it does not depend on parsing notebook ou
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import html
 import json
@@ -80,6 +81,7 @@ def plan(
         seen.add(notebook)
         parameters = dict(load_preset(recipe, preset)) if preset else {}
         parameters.update(overrides or {})
+        _default_task_of_a_new_dataset(notebooks_dir() / notebook, parameters)
         # Validate before spending minutes in a kernel: unknown names and bad types fail here.
         recipes.get(recipe).Params.from_dict(parameters)
         stem = Path(notebook).stem + (f"-{preset}" if preset else "")
@@ -89,6 +91,42 @@ def plan(
     if not recipe_names and QUICKSTART not in seen:
         jobs.insert(0, NotebookJob("quickstart", notebooks_dir() / QUICKSTART, out_dir / QUICKSTART, {}))
     return jobs
+
+
+def notebook_defaults(notebook: Path) -> dict[str, Any]:
+    """The plain values (strings, numbers, booleans) the notebook's ``parameters`` cell assigns, read
+    without running it; {} when the notebook cannot be read."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    values: dict[str, Any] = {}
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", []))
+            try:
+                statements = ast.parse(source).body
+            except SyntaxError:
+                return {}
+            for statement in statements:
+                if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                    target = statement.targets[0]
+                    if isinstance(target, ast.Name) and isinstance(statement.value, ast.Constant):
+                        values[target.id] = statement.value.value
+    return values
+
+
+def _default_task_of_a_new_dataset(notebook: Path, parameters: dict[str, Any]) -> None:
+    """A notebook's parameters cell names a task of its own dataset (the quickstart: ``task = "event"``
+    of the synthetic world). A run on another dataset (``-p dataset=folder``) that names no task, where
+    the cell's task is not one of that dataset's, gets ``task=""``: the dataset's own default task."""
+    if "dataset" not in parameters or "task" in parameters:
+        return
+    from workbench.recipes.base import dataset_tasks
+
+    task = notebook_defaults(notebook).get("task")
+    if isinstance(task, str) and task and task not in dataset_tasks(str(parameters["dataset"])):
+        parameters["task"] = ""
 
 
 def describe_failure(error: BaseException) -> str:

@@ -3,26 +3,48 @@
 A fingerprint is a plain, JSON-able mapping computed without reading audio:
 
 - a file dataset (:class:`~workbench.data.folder.ListedAudioDataset`): its folder, the number of
-  files and their total bytes, and a sha256 over every clip's relative path, size, modification time
-  (nanoseconds), id, target, fold and split; overwriting a file changes its time (and usually size),
-  editing a label changes its target, so either gives a new fingerprint. Audio contents are not
-  hashed: that would read the whole dataset on every run (seconds to minutes on a real dataset).
+  files and their total bytes, and a sha256 over every clip's relative path, :func:`file_stamp` (size,
+  modification time and status-change time, in nanoseconds), id, target, fold and split; overwriting
+  a file changes its times (and usually size), editing a label changes its target, so either gives a
+  new fingerprint. The ctime matters where the mtime lies: ``cp -p`` and ``rsync -a`` set a copied
+  file's mtime back to the original's, but the kernel sets the ctime to now and nothing can set it
+  back, so two same-size clips swapped with their mtimes restored are still a new fingerprint. Audio
+  contents are not hashed: that would read the whole dataset on every run (seconds to minutes on a
+  real dataset). The price of the ctime: a copy of the data (or a ``chmod``/``chown`` of its files) is
+  a new fingerprint, so its first run is computed again rather than read back.
+- a weights file (:func:`workbench.models.digest.weights_fingerprint`): its sha256 and size.
 - a synthetic view: its class, seed and every parameter that shapes its clips;
 - a subset (the workbench's :class:`~workbench.data.records.Subset` or ``torch.utils.data.Subset``):
   the parent's fingerprint and a digest of the indices;
 - any other dataset: its class, ``repr`` and length (all that can be known without its items).
 
-:func:`data_fingerprint` combines any number of them and adds a ``digest`` over the whole.
+:func:`data_fingerprint` combines any number of them and adds a ``digest`` over the whole. A
+fingerprint's ``"recorded"`` entry (:data:`RECORDED_KEY`: where a file lay, say) is kept for
+provenance.json but left out of the digest, so moving a file is not a new run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+
+RECORDED_KEY = "recorded"
+"""A fingerprint's entry that provenance.json keeps but the digest leaves out."""
+
+
+def file_stamp(path: Any) -> tuple[int, int, int]:
+    """``(size, mtime_ns, ctime_ns)`` of the file at ``path`` (one ``stat``), ``(-1, -1, -1)`` when it
+    is missing; what a file dataset's fingerprint hashes per file (see the module docstring)."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return -1, -1, -1
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
 def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
@@ -77,7 +99,8 @@ def data_fingerprint(data: Any) -> dict[str, Any]:
         )
     else:
         items = [dataset_fingerprint(data)]
-    return {"datasets": items, "digest": digest(items)}
+    hashed = [{key: value for key, value in item.items() if key != RECORDED_KEY} for item in items]
+    return {"datasets": items, "digest": digest(hashed)}
 
 
 def _is_dataset_map(data: Mapping) -> bool:

@@ -37,6 +37,7 @@ from workbench.data.files import (  # noqa: F401
     reject_unknown_options,
     resolve_listed_files,
 )
+from workbench.data.fingerprint import file_stamp
 from workbench.data.records import AudioDataset, ClipRecord, DatasetInfo, TargetKind
 from workbench.data.registry import register
 from workbench.errors import AudioError, DatasetNotFoundError, MissingFileError
@@ -143,7 +144,7 @@ class ListedAudioDataset(AudioDataset):
 
     def fingerprint(self) -> dict[str, Any]:
         """The folder, file count and bytes, and a sha256 over each clip's relative path, size,
-        modification time (ns), id, target, fold and split and the class names (one ``stat`` per
+        modification and status-change times (ns), id, target, fold and split and the class names (one ``stat`` per
         file, no audio read)."""
         digest = hashlib.sha256()
         total_bytes = 0
@@ -152,11 +153,8 @@ class ListedAudioDataset(AudioDataset):
                 size, mtime, name = -1, -1, ""
             else:
                 path = Path(record.path)
-                try:
-                    status = path.stat()
-                    size, mtime = status.st_size, status.st_mtime_ns
-                except FileNotFoundError:
-                    size, mtime = -1, -1
+                size, *times = file_stamp(path)  # ctime too: see workbench.data.fingerprint
+                mtime = "/".join(map(str, times))
                 try:
                     name = path.relative_to(self.directory).as_posix()
                 except ValueError:

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from workbench.data.download import ChecksumError, RemoteFile, fetch, sha256sum
+from workbench.data.download import ChecksumError, RemoteFile, fetch
 from workbench.errors import CheckpointError, MissingFileError, UnknownNameError
 from workbench.models.base import Encoder
 # Re-exported: the model files and tests import the checksums, readers and converters from here.
@@ -50,6 +50,7 @@ from workbench.models.checkpoints import (  # noqa: F401
     unwrap,
 )
 from workbench.models.checksums import PUBLISHED_CHECKSUMS, PublishedChecksum  # noqa: F401
+from workbench.models.digest import file_sha256
 from workbench.paths import cache_dir
 
 
@@ -217,7 +218,7 @@ def loaded_weights() -> dict[str, WeightsRecord]:
 def _record(name: str, file: Path, from_cache: bool) -> WeightsRecord:
     remote = spec(name).remote
     # A cached file of a checksummed spec was just hashed by fetch; hash only what nothing verified.
-    digest = remote.sha256 if from_cache and remote.sha256 else sha256sum(file)
+    digest = remote.sha256 if from_cache and remote.sha256 else file_sha256(file)  # hashed once per file version
     record = WeightsRecord(name, str(file), digest, file.stat().st_size, digest == remote.sha256)
     # A file passed as path= is the caller's choice (often a fine-tuned copy): recorded, not warned about.
     if remote.sha256 is None and from_cache and name not in _WARNED:

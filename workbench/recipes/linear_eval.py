@@ -26,9 +26,11 @@ from workbench.evaluation.protocols import PROTOCOLS, one_warning_per_cause, pla
 from workbench.evaluation.stats import compare_to_value
 from workbench.models import registry
 from workbench.models.base import Encoder
+from workbench.models.digest import encoder_weights
 from workbench.models.zoo import build_encoder
 from workbench.recipes import base
-from workbench.train.rundir import RunDir
+from workbench.recipes.base.explain import common
+from workbench.train.rundir import RunDir, failures_marked
 from workbench.train.seed import seed_everything
 
 NAME = "linear_eval"
@@ -85,6 +87,21 @@ class Params(base.Params):
                 )
 
 
+FIELD_HELP = {
+    **common("dataset", "task", "world_seed", "folder_labels", "weights_path", "protocol", "n_folds", "max_epochs",
+             "patience"),
+    "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data; "{shared}/data" = the '
+    'shared copy); for dataset "folder": the folder of your audio itself ("{shared}/..." allowed)',
+    "n_clips": "clips rendered in the synthetic world (synthetic datasets only)",
+    "encoders": "encoders compared, each frozen: architectures (random weights) or pretrained names from "
+    "`workbench weights`",
+    "encoder_seed": "initialisation seed of the encoders built from scratch",
+    "n_seeds": "linear-probe seeds; the score is their mean with a 95 % CI (BYOL-A / EVAR: 3)",
+    "learning_rate": "Adam learning rate of the linear probe (BYOL-A / EVAR: 1e-3)",
+    "batch_size": "linear-probe batch size, in clips",
+}
+"""One line per parameter (``workbench params linear_eval --explain``, :mod:`workbench.recipes.base.explain`)."""
+
 
 @dataclass
 class LinearEvalRun(base.Result):
@@ -139,9 +156,10 @@ def run(params: Params) -> LinearEvalRun:
     The protocol is planned from the dataset's labels, folds and groups before any encoder is built or
     clip embedded: a protocol the data cannot support fails at once (naming what would work), and a
     fallback is warned about once per run. An identical rerun finds the finished run directory and
-    reads its scores back instead of training the probes again (embeddings come from the embedding cache).
+    reads its scores back instead of training the probes again (embeddings come from the embedding cache);
+    a run that stops on an error is marked failed, and the next identical run retries it in its folder.
     """
-    with one_warning_per_cause():
+    with one_warning_per_cause(), failures_marked():
         return _run(params)
 
 
@@ -151,7 +169,8 @@ def _run(params: Params) -> LinearEvalRun:
     seeds = tuple(range(params.n_seeds))
     plan = plan_dataset_protocol(dataset, params.protocol, n_folds=params.n_folds, seeds=seeds)
     encoders = build_encoders(params)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset)
+    # The weights files are read as much as the clips: a checkpoint overwritten in place is a new run.
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[dataset, *encoder_weights(encoders)])
     embeddings = {name: extract_embeddings(encoder, dataset) for name, encoder in encoders.items()}
     if run_dir.finished:
         stored = run_dir.read_metrics()["scores"]

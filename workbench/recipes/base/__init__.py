@@ -8,6 +8,7 @@ The modules, one per concern:
 
 - :mod:`~workbench.recipes.base.params`: :class:`Params`: type coercion and the checks of every value.
 - :mod:`~workbench.recipes.base.checks`: the range and name checks a recipe's ``Params`` declares.
+- :mod:`~workbench.recipes.base.explain`: what each parameter means (``FIELD_HELP`` beside each recipe).
 - :mod:`~workbench.recipes.base.result`: :class:`Result` and :class:`Claim`, a paper's claim as data.
 - :mod:`~workbench.recipes.base.presets`: preset and parameter files (YAML mappings).
 - :mod:`~workbench.recipes.base.namespace`: a notebook's parameters cell read as ``Params``.
@@ -32,6 +33,7 @@ from workbench.recipes.base.checks import (
     encoder_names,
     pretrained_names,
 )
+from workbench.recipes.base.explain import explain, explain_text, field_help, missing_help
 from workbench.recipes.base.namespace import params_from_namespace
 from workbench.recipes.base.params import P, Params
 from workbench.recipes.base.presets import (
@@ -66,8 +68,12 @@ __all__ = [
     "dataset_tasks",
     "encoder_names",
     "expand_shared",
+    "explain",
+    "explain_text",
+    "field_help",
     "load_parameter_file",
     "load_preset",
+    "missing_help",
     "params_from_namespace",
     "parse_yaml_mapping",
     "preset_dir",

@@ -1,5 +1,6 @@
-"""The :class:`RunDir` class: opening (creating or finding, locking, resuming) a run's directory, and its
-params.yaml and provenance.json; metrics and log, checkpoints, and arrays come from its mixins."""
+"""The :class:`RunDir` class: opening (creating or finding, locking, resuming, retrying a failed run) a run's
+directory, and its params.yaml and provenance.json; metrics and log, checkpoints, arrays and status come
+from its mixins."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from workbench.train.rundir.ids import _canonical, params_dict, run_id
 from workbench.train.rundir.lock import _launch_rank, _RunLock
 from workbench.train.rundir.provenance import _code_provenance, provenance
 from workbench.train.rundir.records import RunRecords
+from workbench.train.rundir.status import RunStatus
 
 
-class RunDir(RunRecords, RunCheckpoints, RunArrays):
+class RunDir(RunRecords, RunCheckpoints, RunArrays, RunStatus):
     """One run's directory. Make one with :meth:`open`; wrap an existing directory with ``RunDir(path)``.
 
     Args:
@@ -50,7 +52,10 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays):
         write its params.yaml and provenance.json.
 
         Opening an existing, unfinished run that no RunDir of this process holds (an interrupted run
-        being resumed) logs a ``resumed`` row with its latest checkpoint's step.
+        being resumed) logs a ``resumed`` row with its latest checkpoint's step; one marked failed
+        (:mod:`~workbench.train.rundir.status`) logs a ``retried`` row instead and loses its mark. Inside
+        :func:`~workbench.train.rundir.status.failures_marked` the run is marked failed if an error
+        ends the block before it finishes.
 
         Args:
             recipe: the recipe's name.
@@ -103,7 +108,8 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays):
                     f"those of run id {identifier}; it was edited by hand or is a run-id collision: move "
                     f"{run.path} away or use another runs root"
                 )
-            if not held_already and not run.finished and run.log_path.is_file():  # an interrupted run
+            retried = not held_already and run._retry_if_failed()
+            if not held_already and not retried and not run.finished and run.log_path.is_file():  # interrupted
                 latest = run.latest_checkpoint()
                 run.log(
                     "resumed",
@@ -116,6 +122,7 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays):
             atomic_write_text(params_path, header + yaml.safe_dump(values, sort_keys=True))
         if not (run.path / cls.PROVENANCE_FILE).is_file():
             atomic_write_json(run.path / cls.PROVENANCE_FILE, provenance(data))
+        run._track()
         return run
 
     def close(self) -> None:
@@ -128,7 +135,9 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays):
     def __enter__(self) -> RunDir:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, *_: Any) -> None:
+        if isinstance(error, Exception):  # an interrupt is not a failure: the run resumes
+            self.mark_failed(error)
         self.close()
 
     @property

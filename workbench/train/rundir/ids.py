@@ -106,7 +106,9 @@ def run_id(recipe: str, params: Any, data: Any = None) -> str:
         recipe: the recipe's name (letters, digits, ``_``, ``-``, ``.``).
         params: a mapping of parameter name -> value, or a dataclass (a recipe's ``Params``).
         data: what the run reads: a dataset, a list or ``{name: dataset}`` of them, or a fingerprint
-            from :func:`~workbench.data.fingerprint.data_fingerprint`; None leaves data out.
+            from :func:`~workbench.data.fingerprint.data_fingerprint`; None leaves data out. A run that
+            loads weights files lists their fingerprints with its datasets, e.g. ``[dataset,
+            *workbench.models.digest.encoder_weights(encoders)]``, so changed weights are a new run.
 
     Raises:
         ValueError: the recipe name is not a safe directory name.

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from workbench.data.fingerprint import data_fingerprint
+from workbench.data.fingerprint import RECORDED_KEY, data_fingerprint
 
 
 def _utc_now() -> str:
@@ -61,10 +61,20 @@ def _code_provenance() -> dict[str, Any]:
 def provenance(data: Any = None) -> dict[str, Any]:
     """What :meth:`RunDir.open` writes to provenance.json: the code's provenance (workbench version, git
     commit and whether the checkout had uncommitted changes, Python and package versions), the host,
-    and the data fingerprint (None when the run was opened without ``data``)."""
+    the data fingerprint (None when the run was opened without ``data``), and ``weights``: each weights
+    file among the data (:func:`workbench.models.digest.weights_fingerprint`) as ``{"name", "path",
+    "sha256", "size_bytes", ...}``, the files a reader checks first."""
+    fingerprint = None if data is None else data_fingerprint(data)
+    weights = [
+        {**{key: value for key, value in item.items() if key not in ("kind", RECORDED_KEY)},
+         **item.get(RECORDED_KEY, {})}
+        for item in (fingerprint or {}).get("datasets", [])
+        if item.get("kind") == "weights"
+    ]  # fmt: skip
     return {
         **_code_provenance(),
         "host": socket.gethostname(),
-        "data": None if data is None else data_fingerprint(data),
+        "data": fingerprint,
+        "weights": weights,
         "time": _utc_now(),
     }
