@@ -17,6 +17,8 @@ FIELD_HELP = {
     "difference_weights": "lambda of each pre-training, 0 to 1, in (1 - lambda) L_byol + lambda L_diff; 0 is "
     "plain BYOL-A (Sec. 5.1: 0, 0.1, 0.2, 0.5, 0.8)",
     "pretrain_seeds": "seeds of the pre-trainings: one per seed and lambda; claims pair lambdas over seeds",
+    "max_seeds": "0: train exactly pretrain_seeds; N >= 3: add paired pre-training seeds one at a time, up to N "
+    "in all, until the headline BgKnown claim is settled (anytime-valid confidence sequence)",
     "epochs": "pre-training epochs, passes over the pre-training clips (Sec. 5.1: 100)",
     "batch_size": "pre-training batch size, in clips (BYOL-A: 256)",
     "learning_rate": "Adam learning rate of pre-training (Sec. 5.1: 0.001; BYOL-A: 3e-4)",
