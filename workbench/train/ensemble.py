@@ -35,6 +35,7 @@ compute-bound at their batch sizes and vectorising K seeds does not make them fa
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ from tqdm.auto import tqdm
 
 from workbench.train.distributed import DistributedContext
 from workbench.train.loop import History, TrainConfig, move_to_device, optimizer_from_config, scheduler_from_config
+from workbench.train.loop.checkpoint import CHECKPOINT_FORMAT, _loader_generators
+from workbench.train.rundir import plain
 from workbench.train.seed import rng_state, seed_everything, set_rng_state
 
 SeedParallel = Literal["auto", "on", "off"]
@@ -210,6 +213,8 @@ class EnsembleTrainer:
         self.prepare, self.after_epoch = prepare, after_epoch
         self.optimizer = optimizer_from_config(self.stacked.trainable(), config)
         self.histories = [History() for _ in self.seeds]
+        self.steps = 0
+        """Optimizer steps taken (the same for every seed)."""
 
     def fit(self, loaders: Sequence[Iterable[Any]]) -> list[History]:
         """Train every seed for ``config.epochs`` epochs on its own loader; returns each seed's history and
@@ -222,11 +227,12 @@ class EnsembleTrainer:
         lengths = {len(loader) for loader in loaders}  # type: ignore[arg-type]
         if len(loaders) != len(self.seeds) or len(lengths) != 1 or 0 in lengths:
             raise ValueError(f"EnsembleTrainer.fit needs one non-empty loader per seed of one length, got {lengths}")
-        steps_per_epoch = lengths.pop()
-        scheduler = scheduler_from_config(self.optimizer, self.config, steps_per_epoch)
+        self.steps_per_epoch = steps_per_epoch = lengths.pop()
+        self.scheduler = scheduler = scheduler_from_config(self.optimizer, self.config, steps_per_epoch)
+        self.generators = [_loader_generators(loader) for loader in loaders]
         if self.config.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        streams = SeedStreams(self.seeds)
+        self.streams = streams = SeedStreams(self.seeds)
         for epoch in range(self.config.epochs):
             self.stacked.template.train()
             iterators = []
@@ -247,6 +253,7 @@ class EnsembleTrainer:
                         batch = move_to_device(next(iterator), self.device)
                         batches.append(self.prepare(index, batch) if self.prepare is not None else batch)
                 losses, metrics = self._train_step(batches)
+                self.steps += 1
                 loss_sums += losses.detach().to(torch.float64)
                 for sums, seed_metrics in zip(metric_sums, metrics, strict=True):
                     for name, value in seed_metrics.items():
@@ -315,3 +322,24 @@ class EnsembleTrainer:
         groups = [{**{key: value for key, value in group.items() if key != "params"},
                    "params": list(range(len(trainable)))} for group in self.optimizer.param_groups]  # fmt: skip
         return {"state": state, "param_groups": groups}
+
+    def trainer_checkpoint(self, index: int) -> dict[str, Any]:
+        """Seed ``index``'s state after :meth:`fit` as the checkpoint its sequential ``Trainer`` writes after
+        its last epoch (same format, model, optimiser, schedule, counters, history, random and loader
+        generator states), so that a trained model is kept, and read, the same way whichever path trained it."""
+        model = self.models[index]
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": model.state_dict(),
+            "optimizer": self.optimizer_state(index),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": torch.amp.GradScaler(self.device.type, enabled=False).state_dict(),
+            "epoch": self.config.epochs,
+            "step": self.steps,
+            "steps_per_epoch": self.steps_per_epoch,
+            "history": [dict(record) for record in self.histories[index].epochs],
+            "config": plain(dataclasses.asdict(self.config.replace(seed=self.seeds[index]))),
+            "rng": [self.streams.states[index]],
+            "generators": [generator.get_state() for generator in self.generators[index]],
+            "hooks": [],
+        }
