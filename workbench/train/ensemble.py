@@ -29,7 +29,7 @@ group is cheap by construction; the sequential path keeps exact resume).
 
 Measured on one CPU thread (``python -m benchmarks.run seeds``), the recipes' small models are already
 compute-bound at their batch sizes and vectorising K seeds does not make them faster there;
-:func:`together_is_faster` encodes where it pays (CUDA, where each small kernel's launch dominates).
+:func:`together_is_faster` says where ``seed_parallel="auto"`` uses it.
 """
 
 from __future__ import annotations
@@ -138,10 +138,12 @@ def _tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
 def together_is_faster(device: torch.device) -> bool:
     """Whether ``seed_parallel="auto"`` trains seeds together on ``device``.
 
-    On CUDA a small model's step is many short kernels, each paying its launch, and K seeds in one
-    vectorised step pay it once. On the CPU the benchmark (``benchmarks/bench_seeds.py``, one thread) measured
-    the vectorised step of add_loss's tiny AST and of the ASC baseline network at about the time of K
-    sequential ones: their steps are matrix products already, and ``vmap`` adds batched copies.
+    On the CPU, no: ``benchmarks/bench_seeds.py`` (one thread) measured K seeds of add_loss's tiny AST and of
+    the ASC baseline network trained together at about 1.4 times the time of training them one after another
+    (goal 0.5): their steps are compute-bound matrix products and convolutions, which ``vmap`` turns into
+    batched ones of the same work. On CUDA, yes, by expectation: a small model's step there is many short
+    kernels, each paying its launch, and K seeds in one step pay it once. That side is not measured yet (no
+    GPU in the session that built this); the benchmark runs on the GPU where there is one.
     """
     return device.type == "cuda"
 

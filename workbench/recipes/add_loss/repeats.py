@@ -22,21 +22,21 @@ import torch
 from tqdm.auto import tqdm
 
 from workbench.data.records import AudioDataset
+from workbench.recipes.add_loss import train
 from workbench.recipes.add_loss.data import FoldInputs, FoldSplit, build_dataset, plan_partitions, prepare_fold_inputs
 from workbench.recipes.add_loss.params import NAME, Params, canonical, identity, loss_label
 from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
 from workbench.recipes.add_loss.systems import FineTuner, build_criterion, encoder_rate
 from workbench.recipes.add_loss.train import (
-    _load_fold,
     build_model,
     finish_fold,
     fold_loader,
+    load_fold,
     mix_batch,
     model_dir,
     step_terms,
     train_config,
 )
-from workbench.recipes.add_loss import train
 from workbench.train.distributed import DistributedContext
 from workbench.train.ensemble import EnsembleTrainer, StackedModels, together_is_faster, why_not_together
 from workbench.train.rundir import RunDir
@@ -177,7 +177,7 @@ def train_loss(
         finished: dict[int, FoldResult] = {}
         for repeat in range(params.repeats):
             try:
-                finished[repeat] = _load_fold(run_dir, split.fold, repeat, dataset, params)
+                finished[repeat] = load_fold(run_dir, split.fold, repeat, dataset, params)
             except FileNotFoundError:
                 pass
         left = [repeat for repeat in range(params.repeats) if repeat not in finished]

@@ -15,18 +15,11 @@ from tqdm.auto import tqdm
 from workbench.audio import SpecAugment, mixup_targets, mixup_waveforms
 from workbench.data.records import AudioDataset
 from workbench.losses import ClassificationLoss
-from workbench.recipes.add_loss.data import (
-    FoldInputs,
-    FoldSplit,
-    build_dataset,
-    clip_ids,
-    plan_partitions,
-    prepare_fold_inputs,
-)
+from workbench.recipes.add_loss.data import FoldInputs, FoldSplit, clip_ids, prepare_fold_inputs
 from workbench.recipes.add_loss.evaluate import fold_geometry, predict
-from workbench.recipes.add_loss.params import NAME, Params, canonical, loss_label
-from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
-from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder, encoder_rate
+from workbench.recipes.add_loss.params import Params, loss_label
+from workbench.recipes.add_loss.result import FoldResult, run_tag
+from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder
 from workbench.train.distributed import DistributedContext
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
@@ -190,7 +183,7 @@ def finish_fold(
     return result
 
 
-def _load_fold(
+def load_fold(
     run_dir: RunDir, fold: int | None, repeat: int, dataset: AudioDataset, params: Params
 ) -> FoldResult:
     """The saved test arrays of a trained model, as a :class:`FoldResult`.
