@@ -38,8 +38,8 @@ GOALS = {3: 0.5, 5: 0.4}
 TRAINING_STEPS = 150
 """Steps of one seed's training in the seeds-per-minute value: add_loss's default (30 epochs of 5 batches)."""
 NOTES = {
-    "add_loss": "compute-bound on one CPU thread at batch 32 (a step is ~20 ms of matrix products): vmap makes "
-    "them batched products of the same work, and runs CPU flash attention (no batching rule) once per seed",
+    "add_loss": "compute-bound on one CPU thread at batch 32 (a step is tens of ms of matrix products): vmap "
+    "makes them batched products of the same work (attention through the math kernel, as bmm)",
     "asc": "compute-bound on one CPU thread (32 x 2-s stereo clips per step): vmap makes each seed's convolutions "
     "one grouped convolution of the same work, slower than K plain ones on the CPU",
 }

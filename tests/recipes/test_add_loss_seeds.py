@@ -19,6 +19,7 @@ LOSSES = {
     "add with mixup and SpecAugment": dict(loss="add", mixup=0.5, freq_mask=8, time_mask=10),
     "focal": dict(loss="focal"),
     "opl": dict(loss="opl", weight_decay=0.01),
+    "ce, tiny BEATs": dict(loss="ce", encoder="beats-tiny", repeats=2),
 }
 
 
@@ -56,8 +57,12 @@ def test_repeats_trained_together_equal_their_sequential_runs(tmp_path, monkeypa
         assert abs(fold.accuracy - reference.accuracy) <= 1 / len(fold.targets) + 1e-12
         np.testing.assert_allclose(fold.embeddings, reference.embeddings, atol=1e-4)
     for checkpoint, reference in zip(models(together), models(sequential), strict=True):
-        differences = [(checkpoint["model"][name] - value).abs().max().item() for name, value in reference["model"].items()]
-        assert max(differences) < 1e-4
+        # Adam divides by the root of the second moment: where a gradient is near zero, a float-level difference
+        # (batched against separate products) moves the update by up to the learning rate, so the bound is a
+        # small part of lr x steps (6e-3) for the largest difference, and float level for the typical one.
+        differences = torch.cat([(checkpoint["model"][name] - value).abs().flatten()
+                                 for name, value in reference["model"].items() if value.is_floating_point()])  # fmt: skip
+        assert differences.max() < 1e-3 and differences.mean() < 1e-6
         assert checkpoint["step"] == reference["step"] and checkpoint["config"] == reference["config"]
         assert [record["loss"] for record in checkpoint["history"]] == pytest.approx(
             [record["loss"] for record in reference["history"]], abs=1e-4
@@ -91,3 +96,13 @@ def test_auto_trains_one_after_another_on_the_cpu(tmp_path, monkeypatch):
     assert add_loss.Params().seed_parallel == "auto"
     with pytest.raises(ValueError, match="seed_parallel"):
         add_loss.Params(seed_parallel="sometimes")
+
+
+def test_a_model_that_draws_random_numbers_in_its_forward_trains_one_after_another(tmp_path, monkeypatch):
+    """AudioNTT2020 has dropout: under vmap it would draw other masks than its sequential runs, so the probe
+    refuses it and ``on`` says why before training the repeats one after another."""
+    with pytest.warns(UserWarning, match="train one after another: the forward cannot run under vmap.*random"):
+        result = train(tmp_path, monkeypatch, seed_parallel="on", encoder="audiontt-tiny", loss="ce", repeats=2,
+                       epochs=1, keep_checkpoints=False)  # fmt: skip
+    assert len(result.losses["CE"].folds) == 2
+    assert "together_with" not in log_events(result, "fold1-repeat0")[0]

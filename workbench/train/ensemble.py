@@ -45,6 +45,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
 from workbench.train.distributed import DistributedContext
@@ -115,9 +116,10 @@ class StackedModels:
         def one_seed(params: dict, buffers: dict, *seed_inputs: torch.Tensor) -> Any:
             return functional_call(self.template, (params, buffers), seed_inputs, options)
 
-        with warnings.catch_warnings():
-            # Ops without a batching rule (CPU flash attention) run once per seed inside vmap: slower, still
-            # exact; benchmarks/bench_seeds.py measures what that costs.
+        with warnings.catch_warnings(), sdpa_kernel(SDPBackend.MATH):
+            # The fused attention kernels have no batching rule: vmap would run them once per seed, and its
+            # fallback cannot differentiate an attention mask that requires grad (BEATs' relative position
+            # bias). The math kernel is plain batched products, equal within float tolerance.
             warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
             return vmap(one_seed, randomness="error")(self.params, self.buffers, *inputs)
 
@@ -154,8 +156,8 @@ def why_not_together(
     """Why these models cannot train together as one vectorised model, or ``""`` when they can.
 
     ``example_inputs`` (one seed's inputs, a batch of a few items; each is repeated for every seed) run
-    one probe forward under ``vmap(randomness="error")`` on a copy, with gradients off and the caller's
-    random state untouched: a forward that draws random numbers (dropout, stochastic depth) or that
+    one probe forward and backward under ``vmap(randomness="error")`` on a stacked copy (the models' weights,
+    buffers and gradients, and the caller's random state, are untouched): a forward that draws random numbers (dropout, stochastic depth) or that
     ``vmap`` cannot trace is named here. ``options`` go to ``forward`` as in :class:`StackedModels`.
     """
     if len(models) < 2:
@@ -170,13 +172,25 @@ def why_not_together(
         return str(error)
     if example_inputs:
         try:
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                stacked(*(inputs.unsqueeze(0).expand(len(models), *inputs.shape) for inputs in example_inputs),
-                        **options)  # fmt: skip
+            with torch.random.fork_rng(devices=[]):
+                outputs = stacked(*(inputs.unsqueeze(0).expand(len(models), *inputs.shape) for inputs in example_inputs),
+                                  **options)  # fmt: skip
+                # Backward too: an op may run forward under vmap and still have no batched gradient.
+                floats = [part for part in _flatten(outputs) if part.is_floating_point() and part.requires_grad]
+                if floats:
+                    torch.stack([part.sum() for part in floats]).sum().backward()
         except RuntimeError as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             return f"the forward cannot run under vmap: {first_line}"
     return ""
+
+
+def _flatten(outputs: Any) -> list[torch.Tensor]:
+    if isinstance(outputs, torch.Tensor):
+        return [outputs]
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    return [tensor for part in outputs for tensor in _flatten(part)] if isinstance(outputs, (list, tuple)) else []
 
 
 class EnsembleTrainer:
