@@ -140,10 +140,10 @@ def _tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
 def together_is_faster(device: torch.device) -> bool:
     """Whether ``seed_parallel="auto"`` trains seeds together on ``device``.
 
-    On the CPU, no: ``benchmarks/bench_seeds.py`` (one thread) measured K seeds of add_loss's tiny AST and of
-    the ASC baseline network trained together at about 1.4 times the time of training them one after another
-    (goal 0.5): their steps are compute-bound matrix products and convolutions, which ``vmap`` turns into
-    batched ones of the same work. On CUDA, yes, by expectation: a small model's step there is many short
+    On the CPU, no: ``benchmarks/bench_seeds.py`` (one thread, 2-core machine) measured K = 3 and 5 seeds
+    trained together at 1.32 and 1.28 times the time of training them one after another for add_loss's tiny
+    AST, 1.13 and 1.19 for the ASC baseline network (goals 0.5 and 0.4): their steps are compute-bound matrix
+    products and convolutions, which ``vmap`` turns into batched ones of the same work. On CUDA, yes, by expectation: a small model's step there is many short
     kernels, each paying its launch, and K seeds in one step pay it once. That side is not measured yet (no
     GPU in the session that built this); the benchmark runs on the GPU where there is one.
     """
