@@ -3,6 +3,7 @@
     python -m benchmarks.run            # full settings (a few minutes on 2 CPU cores)
     python -m benchmarks.run --quick    # fewer rounds, smaller inputs: checks that every benchmark runs
     python -m benchmarks.run frontends  # only benchmarks whose module name contains "frontends"
+    python -m benchmarks.run seeds      # K training seeds as one vectorised model vs one after another
 
 Each module exposes ``run(quick: bool = False) -> list[dict]`` with rows of
 :data:`benchmarks.timing.COLUMNS` (the modules of :data:`ROW_MODULES`, when present, may give only

@@ -30,7 +30,8 @@ The paper's settings (pretrained AST / BEATs on ESC-50, Speech Commands, IEMOCAP
 
 The package, one module per concern: :mod:`~.params` (settings, loss variants), :mod:`~.data` (dataset and
 partitions), :mod:`~.systems` (encoder, head and criterion per loss), :mod:`~.train` (the step and the
-training of each fold and repeat), :mod:`~.evaluate` (test embeddings and their geometry),
+training of one model), :mod:`~.repeats` (a fold's repeats, one after another or together as one vectorised
+model, ``seed_parallel``), :mod:`~.evaluate` (test embeddings and their geometry),
 :mod:`~.result` (the result types), :mod:`~.claims` (ADD against CE) and :mod:`~.run` (read it first).
 """
 
@@ -61,13 +62,15 @@ from workbench.recipes.add_loss.params import (
     Variant,
     WindowType,
     canonical,
+    identity,
     loss_label,
     parse_variant,
 )
 from workbench.recipes.add_loss.result import SUMMARY_NAMES, AddLossResult, FoldResult, LossRun, run_tag
 from workbench.recipes.add_loss.run import compare, run
 from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder
-from workbench.recipes.add_loss.train import EpochProgress, make_step, mix_batch, train_config, train_loss
+from workbench.recipes.add_loss.repeats import train_loss, train_repeats
+from workbench.recipes.add_loss.train import EpochProgress, make_step, mix_batch, train_config
 
 __all__ = [
     "NAME",
@@ -92,6 +95,7 @@ __all__ = [
     "FoldInputs",
     "FoldResult",
     "FoldSplit",
+    "identity",
     "has_spectrogram_path",
     "loss_label",
     "LossName",
@@ -110,6 +114,7 @@ __all__ = [
     "TABLE2_ACCURACY",
     "train_config",
     "train_loss",
+    "train_repeats",
     "Variant",
     "VARIANT_FORMS",
     "WindowType",

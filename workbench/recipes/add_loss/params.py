@@ -1,5 +1,6 @@
 """The recipe's settings: :class:`Params` with its checks, the loss variants a comparison names, and
-:func:`canonical` (which fields a loss ignores, so that runs training the same thing share a run directory)."""
+:func:`canonical` (which fields a loss ignores, so that runs training the same thing share a run directory) and
+:func:`identity` (what a run directory is identified by)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ class Params(base.Params):
     opl_weight: float = 0.0  # weight of the OPL term (0 = auxiliary_weight; the ADD repository: 0.1)
     protocol: str = "auto"  # train/test partitions: auto | official | kfold | grouped-kfold (see evaluation.protocols)
     n_folds: int = 5  # folds of the kfold and grouped-kfold protocols
+    seed_parallel: Literal["auto", "on", "off"] = "auto"  # a fold's repeats as one vectorised model: auto | on | off
 
     checks: ClassVar[dict[str, Any]] = {
         "dataset": base.OneOf("dataset", base.dataset_names),
@@ -181,3 +183,13 @@ def canonical(params: Params) -> Params:
     if not params.dataset.startswith("synthetic"):
         unused += ["n_clips", "world_seed"]
     return params.replace(**{name: getattr(defaults, name) for name in unused})
+
+
+NOT_IN_IDENTITY = ("seed_parallel",)
+"""Fields that choose how runs are computed, never what they compute: left out of run ids, so that a fold's
+repeats trained together and the same repeats trained one after another share their run directory."""
+
+
+def identity(params: Params) -> dict[str, Any]:
+    """What a run directory of ``params`` is identified by: its fields but :data:`NOT_IN_IDENTITY`."""
+    return {name: value for name, value in params.to_dict().items() if name not in NOT_IN_IDENTITY}

@@ -103,14 +103,21 @@ class FineTuner(nn.Module):
             return self.spec_augment(spectrogram.transpose(1, 2)).transpose(1, 2)
         return self.spec_augment(spectrogram)
 
-    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, inputs: torch.Tensor, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``augment=False`` leaves SpecAugment out: for inputs augmented already (seeds trained together
+        draw their masks outside ``vmap``, see :mod:`workbench.recipes.add_loss.repeats`)."""
+        masks = self.augment if augment else _unchanged
         if inputs.ndim == 3:
-            embeddings = self.encoder.forward_spectrogram(self.augment(inputs))
+            embeddings = self.encoder.forward_spectrogram(masks(inputs))
         elif self.spec_augment is not None:
-            embeddings = self.encoder.forward_spectrogram(self.augment(self.encoder.spectrogram(inputs)))
+            embeddings = self.encoder.forward_spectrogram(masks(self.encoder.spectrogram(inputs)))
         else:
             embeddings = self.encoder(inputs)
         return embeddings, self.head(embeddings)
+
+
+def _unchanged(spectrogram: torch.Tensor) -> torch.Tensor:
+    return spectrogram
 
 
 def build_criterion(params: Params) -> ClassificationLoss:

@@ -1,5 +1,6 @@
-"""Training: the step (mixup, forward, loss terms), the shared Trainer's configuration, one model per test
-fold and repeat (trained, or read back from its saved test arrays), and one loss over every fold and repeat."""
+"""Training one model: the step (mixup, forward, loss terms), the shared Trainer's configuration, the model,
+loader and run directory of a test fold and repeat, its training one at a time (:func:`_train_fold`), its
+scoring, and reading a finished one back from its saved test arrays."""
 
 from __future__ import annotations
 
@@ -14,18 +15,11 @@ from tqdm.auto import tqdm
 from workbench.audio import SpecAugment, mixup_targets, mixup_waveforms
 from workbench.data.records import AudioDataset
 from workbench.losses import ClassificationLoss
-from workbench.recipes.add_loss.data import (
-    FoldInputs,
-    FoldSplit,
-    build_dataset,
-    clip_ids,
-    plan_partitions,
-    prepare_fold_inputs,
-)
+from workbench.recipes.add_loss.data import FoldInputs, FoldSplit, clip_ids, prepare_fold_inputs
 from workbench.recipes.add_loss.evaluate import fold_geometry, predict
-from workbench.recipes.add_loss.params import NAME, Params, canonical, loss_label
-from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
-from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder, encoder_rate
+from workbench.recipes.add_loss.params import Params, loss_label
+from workbench.recipes.add_loss.result import FoldResult, run_tag
+from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder
 from workbench.train.distributed import DistributedContext
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
@@ -60,15 +54,22 @@ def make_step(criterion: ClassificationLoss, params: Params, n_classes: int):
         if params.mixup > 0:
             inputs, targets = mix_batch(inputs, targets, params.mixup, params.mixup_alpha, n_classes)
         embeddings, logits = model(inputs)
-        terms = criterion.terms(logits, targets, embeddings)
-        hard = targets if targets.ndim == 1 else targets.argmax(dim=1)
-        metrics = {"classification": terms["classification"].item(),
-                   "train_accuracy": (logits.argmax(dim=1) == hard).float().mean().item()}  # fmt: skip
-        if "auxiliary" in terms:
-            metrics["auxiliary"] = terms["auxiliary"].item()
-        return terms["total"], metrics
+        return step_terms(criterion, logits, targets, embeddings)
 
     return step
+
+
+def step_terms(
+    criterion: ClassificationLoss, logits: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One model's loss on one batch, with its terms and the training accuracy as metrics."""
+    terms = criterion.terms(logits, targets, embeddings)
+    hard = targets if targets.ndim == 1 else targets.argmax(dim=1)
+    metrics = {"classification": terms["classification"].item(),
+               "train_accuracy": (logits.argmax(dim=1) == hard).float().mean().item()}  # fmt: skip
+    if "auxiliary" in terms:
+        metrics["auxiliary"] = terms["auxiliary"].item()
+    return terms["total"], metrics
 
 
 def train_config(params: Params, seed: int) -> TrainConfig:
@@ -100,6 +101,31 @@ class EpochProgress:
         self.bar.set_postfix(loss=f"{metrics['loss']:.3g}")  # refreshes the bar
 
 
+def build_model(params: Params, dataset: AudioDataset, seed: int) -> FineTuner:
+    """The encoder and head of one repeat, initialised from ``seed``."""
+    encoder = build_fine_tuned_encoder(params, seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        spec_augment = SpecAugment(params.freq_mask, params.time_mask) if params.freq_mask or params.time_mask else None
+        return FineTuner(encoder, dataset.n_classes, spec_augment)
+
+
+def fold_loader(params: Params, fold_data: FoldInputs, seed: int) -> torch.utils.data.DataLoader:
+    """The training loader of one repeat: its own shuffling generator, seeded with ``seed``."""
+    # A last batch of one or two clips gives ADD and OPL (nearly) no pairs: drop it when there are full ones.
+    return torch.utils.data.DataLoader(
+        fold_data.train, batch_size=params.batch_size, shuffle=True,
+        drop_last=len(fold_data.train) > params.batch_size, collate_fn=fold_data.collate,
+        generator=make_generator(seed), num_workers=params.num_workers if fold_data.collate else 0,
+        worker_init_fn=worker_init_fn,
+    )  # fmt: skip
+
+
+def model_dir(run_dir: RunDir, fold: int | None, repeat: int) -> RunDir:
+    """Where one model (a test fold and a repeat) trains: its log and checkpoints."""
+    return RunDir(run_dir.path / "models" / run_tag(fold, repeat))
+
+
 def _train_fold(
     params: Params,
     dataset: AudioDataset,
@@ -112,30 +138,36 @@ def _train_fold(
     split's prepared inputs (reused by the next repeat)."""
     seed = params.seed + repeat
     tag = run_tag(split.fold, repeat)
-    encoder = build_fine_tuned_encoder(params, seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        spec_augment = SpecAugment(params.freq_mask, params.time_mask) if params.freq_mask or params.time_mask else None
-        model = FineTuner(encoder, dataset.n_classes, spec_augment)
-    model_dir = RunDir(run_dir.path / "models" / tag)
+    model = build_model(params, dataset, seed)
     if fold_data is None:
-        fold_data = prepare_fold_inputs(params, dataset, split, encoder, DistributedContext().device)
-    # A last batch of one or two clips gives ADD and OPL (nearly) no pairs: drop it when there are full ones.
-    loader = torch.utils.data.DataLoader(
-        fold_data.train, batch_size=params.batch_size, shuffle=True,
-        drop_last=len(fold_data.train) > params.batch_size, collate_fn=fold_data.collate,
-        generator=make_generator(seed), num_workers=params.num_workers if fold_data.collate else 0,
-        worker_init_fn=worker_init_fn,
-    )  # fmt: skip
+        fold_data = prepare_fold_inputs(params, dataset, split, model.encoder, DistributedContext().device)
+    loader = fold_loader(params, fold_data, seed)
     with tqdm(total=params.epochs, desc=f"{loss_label(params)}, {tag}", unit="epoch", leave=False) as bar:
         trainer = Trainer(
             model, make_step(build_criterion(params), params, dataset.n_classes), train_config(params, seed),
-            run_dir=model_dir, hooks=[EpochProgress(bar)], ddp_options={"find_unused_parameters": True},
+            run_dir=model_dir(run_dir, split.fold, repeat), hooks=[EpochProgress(bar)],
+            ddp_options={"find_unused_parameters": True},
             # One bar per model, advanced per epoch; a bar per epoch as well only where epochs are long.
             progress=len(loader) >= 100,
         )  # fmt: skip
         trainer.fit(loader)
-    embeddings, logits, targets = predict(trainer.model, fold_data.test, fold_data.collate, params, trainer.device)
+    return finish_fold(params, dataset, split, repeat, run_dir, trainer.model, fold_data, trainer.device), fold_data
+
+
+def finish_fold(
+    params: Params,
+    dataset: AudioDataset,
+    split: FoldSplit,
+    repeat: int,
+    run_dir: RunDir,
+    model: FineTuner,
+    fold_data: FoldInputs,
+    device: torch.device,
+) -> FoldResult:
+    """Score one trained model on its test fold, save its test arrays (the result a rerun reads back) and
+    drop its checkpoints unless they are kept."""
+    tag = run_tag(split.fold, repeat)
+    embeddings, logits, targets = predict(model, fold_data.test, fold_data.collate, params, device)
     predictions = logits.argmax(axis=1)
     indices = np.asarray(split.test, dtype=np.int64)
     result = FoldResult(
@@ -147,11 +179,11 @@ def _train_fold(
     run_dir.save_arrays(f"test-{tag}", **result.arrays())
     run_dir.log("fold_finished", fold=split.fold, repeat=repeat, accuracy=result.accuracy)
     if not params.keep_checkpoints:
-        shutil.rmtree(model_dir.checkpoint_dir, ignore_errors=True)
-    return result, fold_data
+        shutil.rmtree(model_dir(run_dir, split.fold, repeat).checkpoint_dir, ignore_errors=True)
+    return result
 
 
-def _load_fold(
+def load_fold(
     run_dir: RunDir, fold: int | None, repeat: int, dataset: AudioDataset, params: Params
 ) -> FoldResult:
     """The saved test arrays of a trained model, as a :class:`FoldResult`.
@@ -166,42 +198,3 @@ def _load_fold(
         ids=arrays["ids"], targets=targets, predictions=predictions, embeddings=arrays["embeddings"],
         geometry=fold_geometry(arrays["embeddings"], targets, dataset, params),
     )  # fmt: skip
-
-
-def train_loss(
-    params: Params, dataset: AudioDataset | None = None, prepared: dict[int | None, FoldInputs] | None = None
-) -> LossRun:
-    """Train the single loss ``params.loss`` on every chosen fold and repeat, in its run directory.
-
-    A finished run is read back; an interrupted one keeps its finished folds and resumes the
-    interrupted training from its last checkpoint.
-
-    Args:
-        params: the settings (fields the loss ignores do not matter, see :func:`canonical`).
-        dataset: the dataset ``params`` names, when the caller has built it already.
-        prepared: test fold -> the clips (or spectrograms) read for it, shared by several losses
-            trained on the same data with the same front-end; filled as folds are read.
-    """
-    prepared = {} if prepared is None else prepared
-    params = canonical(params)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=dataset if dataset is not None else build_dataset(params, encoder_rate(params)))
-    if dataset is None:
-        dataset = build_dataset(params, encoder_rate(params))
-    splits, note = plan_partitions(dataset, params.folds, params.protocol, params.n_folds, params.seed)
-    results: list[FoldResult] = []
-    if not run_dir.finished:
-        run_dir.log("start", params=params.to_dict(), protocol_note=note)
-    for split in tqdm(splits, desc=f"{loss_label(params)}: folds", leave=False, disable=len(splits) == 1):
-        for repeat in range(params.repeats):
-            try:
-                results.append(_load_fold(run_dir, split.fold, repeat, dataset, params))
-            except FileNotFoundError:
-                result, prepared[split.fold] = _train_fold(
-                    params, dataset, split, repeat, run_dir, prepared.get(split.fold)
-                )
-                results.append(result)
-    loss_run = LossRun(loss_label(params), params, run_dir.path, results)
-    if not run_dir.finished:
-        run_dir.write_metrics({**loss_run.metrics(), "claims": []})
-        run_dir.log("finished")
-    return loss_run
