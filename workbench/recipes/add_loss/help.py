@@ -5,6 +5,8 @@ Classification", Table 1 (AST column first, then BEATs) and Eq. 1-5."""
 from workbench.recipes.base.explain import common
 
 FIELD_HELP = {
+    "seed_parallel": "train a fold's repeats together as one vectorised model (torch.func): auto (where faster: "
+    "CUDA), on, off; results equal the sequential runs' and share their run ids",
     **common("dataset", "task", "data_root", "folder_labels", "world_seed", "protocol", "n_folds"),
     "n_clips": "clips rendered in the synthetic world (synthetic data only)",
     "clip_seconds": "clip length in seconds: every clip is cut or zero-padded to it (ESC-50: 5 s; KS2: 1 s)",
