@@ -61,6 +61,7 @@ from workbench.recipes.asc_tagging.params import (
 )
 from workbench.recipes.asc_tagging.result import AscTaggingRun, GridResult, ModelScore, grid_result
 from workbench.recipes.asc_tagging.run import run
+from workbench.recipes.asc_tagging.plan import plan as plan  # the stages of leaves `workbench launch` runs
 from workbench.recipes.asc_tagging.scenes import (
     ClipsWithTags,
     FixedLengthClips,
