@@ -4,6 +4,7 @@ left; failed leaves are named with their stderr; leaves of mixed code versions a
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from pathlib import Path
@@ -81,9 +82,7 @@ def test_a_local_launch_gathers_the_metrics_and_claims_of_a_plain_run(roots, mon
     launched = json.loads((Path(report.result.run_dir) / "metrics.json").read_text())["metrics"]
     expected = json.loads((Path(plain.run_dir) / "metrics.json").read_text())["metrics"]
     assert _comparable(launched) == _comparable(expected)
-    assert [claim.as_dict() if hasattr(claim, "as_dict") else claim.__dict__ for claim in report.result.claims] == [
-        claim.as_dict() if hasattr(claim, "as_dict") else claim.__dict__ for claim in plain.claims
-    ]
+    assert [dataclasses.asdict(claim) for claim in report.result.claims] == [dataclasses.asdict(c) for c in plain.claims]
     output = capsys.readouterr().out
     assert "stage 1/2 init: submitted 2 leaves as jobs" in output and "train: 2 done, 0 failed, 0 running" in output
     for leaf in care_sep.plan(params).leaves:  # each leaf records the code that finished it

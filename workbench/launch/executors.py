@@ -76,7 +76,7 @@ def make_executor(options: ExecutorOptions, job_name: str) -> Any:
     """The submitit executor of ``options``; ``job_name`` names its jobs (``workbench-<recipe>-<stage>``).
 
     Raises:
-        WorkbenchError: submitit is not installed.
+        WorkbenchError: submitit is not installed, or Slurm's srun is not on PATH.
         ValueError: an ``extra`` key the executor does not know (submitit names the ones it knows).
     """
     submitit = _submitit()
@@ -88,7 +88,10 @@ def make_executor(options: ExecutorOptions, job_name: str) -> Any:
         executor.update_parameters(timeout_min=options.time_minutes, gpus_per_node=options.gpus_per_node,
                                    **dict(options.extra))  # fmt: skip
         return executor
-    executor = submitit.SlurmExecutor(folder, max_num_timeout=options.max_requeue)
+    try:
+        executor = submitit.SlurmExecutor(folder, max_num_timeout=options.max_requeue)
+    except RuntimeError as error:  # submitit finds no srun: not on a Slurm login node
+        raise WorkbenchError(f"--executor slurm: {error}; launch from a Slurm login node, or use --executor local") from error
     parameters: dict[str, Any] = {
         "job_name": job_name, "time": options.time_minutes, "array_parallelism": options.array_parallelism,
         "gpus_per_node": options.gpus_per_node or None, "ntasks_per_node": 1, "nodes": 1,
