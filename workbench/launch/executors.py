@@ -67,7 +67,7 @@ def _submitit() -> Any:
         import submitit
     except ImportError:
         raise WorkbenchError(
-            "workbench launch needs submitit: pip install submitit (or --executor debug needs it too)"
+            "workbench launch needs submitit (every executor, debug included): pip install submitit"
         ) from None
     return submitit
 
