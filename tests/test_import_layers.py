@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("features",),
     ("evaluation",),
     ("train",),
+    ("launch",),  # plan types recipes declare their leaves with; it runs leaves by import path
     ("recipes",),
     ("viz",),
     ("reproduce", "notebooks"),  # the reproduce command and the notebook tool, which cli drives

@@ -68,6 +68,7 @@ from workbench.recipes.add_loss.params import (
 )
 from workbench.recipes.add_loss.result import SUMMARY_NAMES, AddLossResult, FoldResult, LossRun, run_tag
 from workbench.recipes.add_loss.run import compare, run
+from workbench.recipes.add_loss.plan import plan as plan  # the stages of leaves `workbench launch` runs
 from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder
 from workbench.recipes.add_loss.repeats import train_loss, train_repeats
 from workbench.recipes.add_loss.train import EpochProgress, make_step, mix_batch, train_config

@@ -61,6 +61,7 @@ from workbench.recipes.asc_tagging.params import (
 )
 from workbench.recipes.asc_tagging.result import AscTaggingRun, GridResult, ModelScore, grid_result
 from workbench.recipes.asc_tagging.run import run
+from workbench.recipes.asc_tagging.plan import plan as plan  # the stages of leaves `workbench launch` runs
 from workbench.recipes.asc_tagging.scenes import (
     ClipsWithTags,
     FixedLengthClips,
@@ -82,21 +83,32 @@ from workbench.recipes.asc_tagging.tagger import (
     describe_tagger,
     read_and_tag,
     tag_scene_clips,
-    tagger_dir,
+    TAGGER_NAME,
+    tagger_run,
+    tagger_settings,
     tagger_config,
     tagging_weights,
     tags_of_clips,
     train_tagger,
 )
-from workbench.recipes.asc_tagging.train import MixupSceneStep, model_dir, scene_step, torch_threads, train_model
+from workbench.recipes.asc_tagging.train import (
+    MODEL_NAME,
+    MixupSceneStep,
+    model_run,
+    model_settings,
+    scene_step,
+    torch_threads,
+    train_model,
+)
 
 __all__ = [
     "CONCAT_PREFERENCE", "GRIDS", "GRID_AXES", "HELD_OUT_TAGGING_FRACTION", "NAME", "NOTEBOOK", "PAPER_ACCURACY",
     "PAPER_GRIDS", "PAPER_SOURCE", "PAPER_TABLE", "TAGGERS", "AscTaggingRun", "ClipsWithTags", "FixedLengthClips",
     "GridResult", "MixupSceneStep", "ModelScore", "Params", "SceneClips", "Scored", "TaggedClips", "WithWeights",
     "attention_by_scene", "build_dataset", "claim_representatives", "describe_tagger", "fold_clips", "fusion_claims",
-    "fusion_of", "grid_cells", "grid_result", "input_samples", "materialize", "model_dir", "model_outputs",
+    "fusion_of", "grid_cells", "grid_result", "input_samples", "materialize", "model_outputs", "model_run",
+    "model_settings", "MODEL_NAME", "TAGGER_NAME", "tagger_run", "tagger_settings",
     "models_to_train", "plan_scene_folds", "read_and_tag", "run", "scene_step", "score_model", "split_indices",
-    "tag_scene_clips", "tagger_config", "tagger_dir", "tagging_data", "tagging_weights", "tags_of_clips",
+    "tag_scene_clips", "tagger_config", "tagging_data", "tagging_weights", "tags_of_clips",
     "torch_threads", "train_model", "train_tagger", "true_tags",
 ]  # fmt: skip

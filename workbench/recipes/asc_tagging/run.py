@@ -9,6 +9,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from workbench.data.fingerprint import data_fingerprint
 from workbench.data.records import AudioDataset
 from workbench.evaluation.metrics import mean_average_precision
 from workbench.evaluation.svm import SVMConfig
@@ -29,7 +30,7 @@ from workbench.recipes.asc_tagging.scenes import (
 )
 from workbench.recipes.asc_tagging.systems import models_to_train
 from workbench.recipes.asc_tagging.tagger import describe_tagger, read_and_tag
-from workbench.recipes.asc_tagging.train import model_dir, torch_threads, train_model
+from workbench.recipes.asc_tagging.train import model_run, torch_threads, train_model
 from workbench.train.rundir import RunDir
 
 
@@ -38,7 +39,7 @@ def run(params: Params) -> AscTaggingRun:
 
     An identical rerun finds the finished run directory and reads everything back instead of training.
     """
-    run_dir = RunDir.open(NAME, params.to_dict(), data=[build_dataset(params), tagging_data(params)])
+    run_dir = RunDir.open(NAME, params.to_dict(), data=run_data(params))
     dataset = build_dataset(params)
     if run_dir.finished:
         return _read_back(params, run_dir, dataset)
@@ -50,14 +51,29 @@ def run(params: Params) -> AscTaggingRun:
     return result
 
 
+def run_data(params: Params) -> list[AudioDataset]:
+    """What the run and each of its networks fingerprint: the scene data and the tagging data."""
+    return [build_dataset(params), tagging_data(params)]
+
+
+def asc_config_of(params: Params, dataset: AudioDataset) -> RawASCConfig:
+    """The ASC network's input and size for ``dataset``."""
+    return RawASCConfig(sample_rate=params.sample_rate, input_samples=input_samples(params, dataset),
+                        filters=params.filters, code_dim=params.code_dim, n_scenes=dataset.n_classes)  # fmt: skip
+
+
+def scene_order(folds: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Every scene clip some fold trains or tests on, in index order: the clips read and tagged once."""
+    return np.unique(np.concatenate([np.concatenate([train, test]) for _, train, test in folds]))
+
+
 def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> AscTaggingRun:
-    asc_config = RawASCConfig(sample_rate=params.sample_rate, input_samples=input_samples(params, dataset),
-                              filters=params.filters, code_dim=params.code_dim, n_scenes=dataset.n_classes)  # fmt: skip
+    asc_config = asc_config_of(params, dataset)
     folds, protocol_note = plan_scene_folds(params, dataset)
     if protocol_note:
         run_dir.log("protocol", note=protocol_note)
-    order = np.unique(np.concatenate([np.concatenate([train, test]) for _, train, test in folds]))
-    tagged = read_and_tag(params, dataset, asc_config, run_dir, order)
+    order = scene_order(folds)
+    tagged = read_and_tag(params, dataset, asc_config, order)
     run_dir.log("tagged", n_tags=len(tagged.tag_names), held_out_map=tagged.held_out_map)
     # The first fold's test clips are the ones the notebook draws (predictions, tag vectors, attention).
     clips = fold_clips(tagged, folds[0][1], folds[0][2], params, dataset, asc_config)
@@ -74,6 +90,7 @@ def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> 
     attention: dict[str, np.ndarray] = {}
     svm_config = SVMConfig(kernel=params.svm_kernel, C=params.svm_c)
     # Runs in the same (fold, seed) order for every model: their score lists are paired.
+    fingerprint = data_fingerprint(run_data(params))  # once: each network's run id carries it
     jobs = [(position, name, seed) for position in range(len(folds)) for seed in params.seeds for name in models]
     fold_data: dict[int, tuple[SceneClips, DataLoader, DataLoader]] = {}
     for position, name, seed in tqdm(jobs, desc="training ASC models", unit="model"):
@@ -85,8 +102,9 @@ def _train_and_score(params: Params, run_dir: RunDir, dataset: AudioDataset) -> 
                        for subset in (this.train, this.test)]  # fmt: skip
             fold_data[position] = (this, *loaders)
         this, train_loader, test_loader = fold_data[position]
-        directory = model_dir(run_dir, name, seed, position, len(folds))
+        directory = model_run(params, name, models[name], seed, position, data=fingerprint)
         model = train_model(params, asc_config, models[name], seed, this, directory)
+        directory.close()
         scored = score_model(model, train_loader, test_loader, this.scenes[: this.n_train],
                              this.scenes[this.n_train :], svm_config)  # fmt: skip
         scores[name].accuracy.append(scored.accuracy)

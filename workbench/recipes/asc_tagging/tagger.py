@@ -93,13 +93,32 @@ class WithWeights(Dataset):
         return waveform, target, self.weights[position]
 
 
-def tagger_dir(run_dir: RunDir) -> RunDir:
-    """The trained tagger's directory inside the run (its checkpoints)."""
-    return RunDir(run_dir.path / "models" / "tagger")
+TAGGER_NAME = "asc_tagging-tagger"
+"""Runs folder of the trained taggers: each its own run directory, keyed by :func:`tagger_settings`."""
+
+_NOT_TAGGER = ("variants", "grid", "grid_rows", "grid_columns", "svm_kernel", "svm_c", "num_workers", "cache_audio",
+               "filters", "code_dim", "layers_before", "layers_after", "hidden_dim", "heads", "attention_layers",
+               "combined_concat", "shared_transform", "combined_heads", "combined_layers_before",
+               "combined_attention_layers", "epochs", "learning_rate", "asc_mixup_alpha", "protocol", "input_samples",
+               "seeds")  # fmt: skip
+"""Parameters of the ASC networks and their scoring, which the tagger never reads (``seeds``: only the first)."""
 
 
-def train_tagger(params: Params, run_dir: RunDir) -> tuple[ResNetTagger, float]:
-    """Train the ResNet tagger; return it and its mAP on held-out tagging clips."""
+def tagger_settings(params: Params) -> dict[str, Any]:
+    """What determines the trained tagger (its run id): every parameter but those of the ASC networks."""
+    values = {key: value for key, value in params.to_dict().items() if key not in _NOT_TAGGER}
+    return {**values, "seed": params.seeds[0]}
+
+
+def tagger_run(params: Params) -> RunDir:
+    """The trained tagger's run directory, ``runs/asc_tagging-tagger/<id>``: its checkpoints and, once
+    trained, metrics.json with its held-out mAP (a launch leaf of its own)."""
+    return RunDir.open(TAGGER_NAME, tagger_settings(params), data=tagging_data(params))
+
+
+def train_tagger(params: Params) -> tuple[ResNetTagger, float]:
+    """Train the ResNet tagger in its run directory (or read it back); return it and its mAP on
+    held-out tagging clips."""
     dataset = tagging_data(params)
     if dataset.target_kind != "multilabel":
         raise ValueError(
@@ -127,9 +146,13 @@ def train_tagger(params: Params, run_dir: RunDir) -> tuple[ResNetTagger, float]:
                                schedule="warmup_cosine", warmup_epochs=min(1.0, params.tagger_epochs / 4),
                                seed=params.seeds[0], log_every=0)  # fmt: skip
     step = TaggingStep(params.mixup_alpha, weighted=weights is not None)
-    Trainer(tagger, step, train_config, run_dir=tagger_dir(run_dir), progress=False, keep_checkpoints=1).fit(loader)
+    run_dir = tagger_run(params)
+    Trainer(tagger, step, train_config, run_dir=run_dir, progress=False, keep_checkpoints=1).fit(loader)
     held_out_tags, held_out_targets = tags_of_clips(tagger.eval(), held_clips, params, "held-out tagging clips")
-    return tagger, mean_average_precision(held_out_tags.numpy(), held_out_targets.numpy())
+    held_out_map = mean_average_precision(held_out_tags.numpy(), held_out_targets.numpy())
+    if not run_dir.finished:
+        run_dir.write_metrics({"held_out_map": held_out_map})
+    return tagger, held_out_map
 
 
 def tags_of_clips(
@@ -145,7 +168,7 @@ def tags_of_clips(
 
 
 def tag_scene_clips(
-    params: Params, dataset: AudioDataset, clips: torch.Tensor | FixedLengthClips, order: np.ndarray, run_dir: RunDir
+    params: Params, dataset: AudioDataset, clips: torch.Tensor | FixedLengthClips, order: np.ndarray
 ) -> tuple[torch.Tensor, list[str], float | None]:
     """Tag vectors ``(N, n_tags)`` of the scene clips ``order`` (held in ``clips``, in that order),
     the tag names, and the trained tagger's held-out mAP (None for the other taggers).
@@ -159,7 +182,7 @@ def tag_scene_clips(
             raise ValueError("tagger='oracle' needs the true event tags of the synthetic scenes; use 'trained'")
         return torch.from_numpy(truth[order]), [event.name for event in dataset.world.events], None
     if params.tagger == "trained":
-        tagger, held_out_map = train_tagger(params, run_dir)
+        tagger, held_out_map = train_tagger(params)
     else:
         tagger, held_out_map = load_pretrained(params.tagger, path=params.tagger_weights or None), None
     if isinstance(clips, torch.Tensor):
@@ -169,18 +192,16 @@ def tag_scene_clips(
     return tags, list(tagger.tag_names), held_out_map
 
 
-def read_and_tag(
-    params: Params, dataset: AudioDataset, asc_config: RawASCConfig, run_dir: RunDir, order: np.ndarray
-) -> TaggedClips:
+def read_and_tag(params: Params, dataset: AudioDataset, asc_config: RawASCConfig, order: np.ndarray) -> TaggedClips:
     """Read (or stream) the clips ``order`` at the network's rate and length, and tag them."""
     rate, samples, channels = params.sample_rate, asc_config.input_samples, asc_config.channels
     if params.cache_audio:
         waveforms, scenes = materialize(FixedLengthClips(dataset, order, rate, samples, channels), params.num_workers,
                                         "scene clips")  # fmt: skip
-        tags, tag_names, held_out_map = tag_scene_clips(params, dataset, waveforms, order, run_dir)
+        tags, tag_names, held_out_map = tag_scene_clips(params, dataset, waveforms, order)
         return TaggedClips(order, waveforms, tags.float(), scenes.numpy(), tag_names, held_out_map)
     clips = FixedLengthClips(dataset, order, rate, samples, channels)
-    tags, tag_names, held_out_map = tag_scene_clips(params, dataset, clips, order, run_dir)
+    tags, tag_names, held_out_map = tag_scene_clips(params, dataset, clips, order)
     all_targets = dataset.targets()
     scenes = np.asarray([all_targets[index] for index in order])
     return TaggedClips(order, None, tags.float(), scenes, tag_names, held_out_map)

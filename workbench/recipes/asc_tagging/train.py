@@ -4,8 +4,10 @@ shared trainer, and the fixed torch thread count."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -57,11 +59,26 @@ class MixupSceneStep:
                       "mixup_lambda": lam}  # fmt: skip
 
 
-def model_dir(run_dir: RunDir, name: str, seed: int, fold: int, n_folds: int) -> RunDir:
-    """The directory of one ASC network inside the run, ``models/[fold<k>-]<name>-seed<seed>`` (the fold only
-    when there are several): where its checkpoints are kept and a rerun resumes from."""
-    fold_tag = "" if n_folds == 1 else f"fold{fold + 1}-"
-    return RunDir(run_dir.path / "models" / f"{fold_tag}{name.replace(' ', '-')}-seed{seed}")
+MODEL_NAME = "asc_tagging-model"
+"""Runs folder of the ASC networks: each (model, seed, fold) its own run directory, keyed by
+:func:`model_settings`."""
+
+_NOT_MODEL = ("variants", "grid", "grid_rows", "grid_columns", "svm_kernel", "svm_c", "num_workers", "cache_audio",
+              "seeds")  # fmt: skip
+"""Parameters that choose which networks a run trains or how it scores them, not how one network trains."""
+
+
+def model_settings(params: Params, name: str, fusion: FusionConfig, seed: int, fold: int) -> dict[str, Any]:
+    """What determines one ASC network (its run id): the run's parameters that train it (the tagger's
+    among them), its fusion, seed and fold position."""
+    values = {key: value for key, value in params.to_dict().items() if key not in _NOT_MODEL}
+    return {**values, "model": name, "fusion": dataclasses.asdict(fusion), "seed": int(seed), "fold": int(fold)}
+
+
+def model_run(params: Params, name: str, fusion: FusionConfig, seed: int, fold: int, data: Any) -> RunDir:
+    """One ASC network's run directory, ``runs/asc_tagging-model/<id>``: its checkpoint, and metrics.json
+    once trained (a launch leaf of its own); ``data`` is what the parent run fingerprints."""
+    return RunDir.open(MODEL_NAME, model_settings(params, name, fusion, seed, fold), data=data)
 
 
 def train_model(
@@ -76,6 +93,8 @@ def train_model(
                          schedule="cosine", seed=seed, log_every=0)  # fmt: skip
     step = MixupSceneStep(params.asc_mixup_alpha, asc_config.n_scenes) if params.asc_mixup_alpha > 0 else scene_step
     Trainer(model, step, config, run_dir=model_dir, progress=False, keep_checkpoints=1).fit(loader)
+    if not model_dir.finished:
+        model_dir.write_metrics({"epochs": params.epochs, "seed": seed})
     return model
 
 

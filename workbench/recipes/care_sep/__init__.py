@@ -114,6 +114,7 @@ from workbench.recipes.care_sep.evaluate import FIGURE_KINDS, RowEvaluation, eva
 from workbench.recipes.care_sep.claims import COMPARISONS, separation_claims
 from workbench.recipes.care_sep.result import CareSepRun
 from workbench.recipes.care_sep.run import run  # the names run and evaluate are the functions, as before the split
+from workbench.recipes.care_sep.plan import plan as plan  # the stages of leaves `workbench launch` runs
 from workbench.train.loop import Trainer  # noqa: F401  (tests patch care_sep.Trainer's methods)
 
 __all__ = [

@@ -80,3 +80,4 @@ from workbench.recipes.diff_byola.evaluate import (
 from workbench.recipes.diff_byola.claims import PAPER_TABLE1, bgknown_paired, difference_claims, evaluation_claims
 from workbench.recipes.diff_byola.result import DiffBYOLARun, mean_over
 from workbench.recipes.diff_byola.run import run
+from workbench.recipes.diff_byola.plan import plan as plan  # the stages of leaves `workbench launch` runs

@@ -56,6 +56,7 @@ from workbench.recipes.layer_fusion.evaluate import TaskScores, evaluate_table, 
 from workbench.recipes.layer_fusion.params import NAME, NOTEBOOK, Params, parse_task
 from workbench.recipes.layer_fusion.result import LayerFusionRun
 from workbench.recipes.layer_fusion.run import run
+from workbench.recipes.layer_fusion.plan import plan as plan  # the stages of leaves `workbench launch` runs
 from workbench.recipes.layer_fusion.systems import (
     build_model,
     extract_task_features,

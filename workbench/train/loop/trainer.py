@@ -48,8 +48,10 @@ class Trainer(TrainerCheckpoints):
         hooks: :class:`TrainerHook` objects (or any objects with some of its methods).
         progress: show a ``tqdm`` bar per epoch on rank 0.
         keep_checkpoints: how many checkpoints the run directory keeps.
-        ddp_options: keyword arguments for ``DistributedDataParallel`` under ``torchrun``, e.g.
-            ``{"find_unused_parameters": True}`` for a model whose forward skips some parameters.
+        ddp_options: keyword arguments for ``DistributedDataParallel`` under ``torchrun``. Without
+            ``find_unused_parameters``, the first step runs with it on and the trainer keeps it only when
+            that step left some trainable parameter without a gradient (a model whose forward skips
+            parameters only in later steps must pass ``{"find_unused_parameters": True}``).
     """
 
     def __init__(
@@ -81,7 +83,14 @@ class Trainer(TrainerCheckpoints):
         self.optimizer = optimizer_from_config(trainable, config)
         self.autocast_dtype = autocast_dtype(config.mixed_precision, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
-        self.training_model = self.context.wrap(self.model, **(ddp_options or {}))
+        self.ddp_options = dict(ddp_options or {})
+        # Unless the caller says, DDP starts out finding unused parameters (a classifier trained through
+        # one head of a bigger module leaves the rest without gradients, which DDP refuses otherwise);
+        # after the first step shows every parameter used, it is rewrapped without the per-step search.
+        self._probe_unused = self.context.is_distributed and "find_unused_parameters" not in self.ddp_options
+        if self._probe_unused:
+            self.ddp_options["find_unused_parameters"] = True
+        self.training_model = self.context.wrap(self.model, **self.ddp_options)
         """The model as ``step_fn`` gets it: the DDP wrapper under ``torchrun``, else :attr:`model`."""
         self.scheduler: LambdaLR | None = None
         self.steps_per_epoch: int | None = None
@@ -206,6 +215,8 @@ class Trainer(TrainerCheckpoints):
             output = self.step_fn(self.training_model, batch)
         loss, metrics = self._check_step_output(output)
         self.scaler.scale(loss).backward()
+        if self._probe_unused:
+            self._settle_unused_parameters()
         grad_norm = None
         if self.config.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the fp16-scaled ones
@@ -215,6 +226,17 @@ class Trainer(TrainerCheckpoints):
         self.scheduler.step()
         self.step += 1
         return loss, metrics, grad_norm
+
+    def _settle_unused_parameters(self) -> None:
+        """After the first backward under DDP: keep ``find_unused_parameters`` when some trainable parameter
+        got no gradient on any process (DDP leaves those None everywhere), else rewrap without it."""
+        self._probe_unused = False
+        trainable = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
+        unused = sum(parameter.grad is None for parameter in trainable)
+        self._log("ddp_unused_parameters", unused=unused, trainable=len(trainable))
+        if unused == 0:
+            self.ddp_options["find_unused_parameters"] = False
+            self.training_model = self.context.wrap(self.model, **self.ddp_options)
 
     @staticmethod
     def _check_step_output(output: Any) -> tuple[torch.Tensor, dict[str, float]]:

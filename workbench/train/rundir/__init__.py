@@ -13,7 +13,8 @@ Layout (``root`` defaults to :func:`workbench.paths.runs_root`, ``$WORKBENCH_RUN
         checkpoints/step-<n>.pt training state after optimizer step n (the last ``keep_last`` kept)
         arrays/<name>.npz       arrays a notebook draws
         artifacts/<name>        anything else (figures, audio, reports)
-        .lock                   held (``fcntl.flock``) by the process running the run
+        .lock                   held (``fcntl.flock``) by the process running the run; on a file system
+                                without coherent flock, .lock.held (an O_EXCL lock file, :mod:`.lock`)
 
 The run id is a hash of the recipe name, the parameters and the fingerprint of everything the run reads
 (:func:`run_id`; :mod:`workbench.data.fingerprint`: file sizes, modification and status-change times,
