@@ -49,23 +49,49 @@ first).
 """
 
 from workbench.evaluation.linear import linear_evaluation  # noqa: F401 - the old module's name, which tests read
-from workbench.recipes.layer_fusion.choice import LATE_FRACTION, FusionChoice, choose_fusion_layers, late_region
-from workbench.recipes.layer_fusion.claims import PAPER_FUSION_GAINS, fusion_claims, paper_gain, stratified
-from workbench.recipes.layer_fusion.data import build_dataset
+from workbench.recipes.layer_fusion.choice import (
+    EARLY_FRACTION,
+    LATE_FRACTION,
+    FusionChoice,
+    choose_fusion_layers,
+    late_region,
+    layer_region,
+)
+from workbench.recipes.layer_fusion.claims import (
+    PAPER_FUSION_GAINS,
+    PAPER_TASK_GAINS,
+    fusion_claims,
+    paper_gain,
+    paper_task_gain,
+    stratified,
+)
+from workbench.recipes.layer_fusion.data import build_dataset, datasets_at_hand
 from workbench.recipes.layer_fusion.evaluate import TaskScores, evaluate_table, probe_config, seeds_of
-from workbench.recipes.layer_fusion.params import NAME, NOTEBOOK, Params, parse_task
+from workbench.recipes.layer_fusion.params import NAME, NOTEBOOK, REAL_TASKS, Params, parse_task
 from workbench.recipes.layer_fusion.result import LayerFusionRun
 from workbench.recipes.layer_fusion.run import run
 from workbench.recipes.layer_fusion.systems import (
+    RANDOM_WEIGHTS,
+    WeightsStatus,
     build_model,
     extract_task_features,
     fused_table,
     layer_tables,
+    resolve_weights,
     tapped_layers,
 )
 
 __all__ = [
+    "EARLY_FRACTION",
     "LATE_FRACTION",
+    "PAPER_TASK_GAINS",
+    "RANDOM_WEIGHTS",
+    "REAL_TASKS",
+    "WeightsStatus",
+    "datasets_at_hand",
+    "layer_region",
+    "paper_task_gain",
+    "resolve_weights",
     "NAME",
     "NOTEBOOK",
     "PAPER_FUSION_GAINS",
