@@ -37,11 +37,13 @@ class WeightsStatus:
         note: what the notebook says first: where the weights come from, or why they are random.
         params: the parameters the run uses: ``weights="random"`` after a fallback, so the run id is that of
             an explicit random-weight run and never that of the pretrained one.
+        file: the weights file found ("" for random weights), known before the run directory is opened.
     """
 
     pretrained: bool
     note: str
     params: Params
+    file: str = ""
 
 
 def resolve_weights(params: Params) -> WeightsStatus:
@@ -66,7 +68,7 @@ def resolve_weights(params: Params) -> WeightsStatus:
         file = Path(expand_shared(params.weights_path)).expanduser()
         if not file.is_file():  # now, not after the datasets are listed and planned
             raise MissingFileError(f"checkpoint file not found: {file} (parameter 'weights_path' of {model})")
-        return WeightsStatus(True, f"{model}: pretrained weights from {file}.", params)
+        return WeightsStatus(True, f"{model}: pretrained weights from {file}.", params, str(file))
     try:
         file = registry.download_weights(model, progress=False)
     except MissingFileError as error:
@@ -78,7 +80,7 @@ def resolve_weights(params: Params) -> WeightsStatus:
             f"(model_seed {seed}); every claim is labelled '{RANDOM_WEIGHTS}'. How to get the file:\n{error}"
         )
         return WeightsStatus(False, note, dataclasses.replace(params, weights="random"))
-    return WeightsStatus(True, f"{model}: pretrained weights {file} (sha256 checked).", params)
+    return WeightsStatus(True, f"{model}: pretrained weights {file} (sha256 checked).", params, str(file))
 
 
 def build_model(params: Params) -> Encoder:
