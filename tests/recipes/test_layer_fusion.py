@@ -425,3 +425,18 @@ def test_per_task_claims_carry_table_iii_per_model_and_say_when_the_model_is_not
     assert "VGGish 68.2 -> 86.5 (+18.2)" in text and gain == pytest.approx(0.182)  # the printed difference
     assert layer_fusion.paper_task_gain("panns-cnn14-16k", "pitch")[1] == pytest.approx(0.22)  # Surge
     assert layer_fusion.paper_task_gain("cnn14-tiny", "speaker")[1] is None  # a stand-in, not the paper's model
+
+
+def test_notebook_05_says_which_weights_before_it_runs_and_its_parameters_are_the_defaults():
+    import nbformat
+
+    cells = [cell for cell in nbformat.read(notebooks_dir() / layer_fusion.NOTEBOOK, as_version=4).cells
+             if cell.cell_type == "code"]  # fmt: skip
+    sources = [cell.source for cell in cells]
+    said = next(i for i, source in enumerate(sources) if "layer_fusion.resolve_weights(params)" in source)
+    ran = next(i for i, source in enumerate(sources) if "layer_fusion.run(params)" in source)
+    assert said < ran
+    namespace: dict = {}
+    exec(sources[0], namespace)  # the parameters cell: plain scalars
+    values = {name: value for name, value in namespace.items() if not name.startswith("_")}
+    assert layer_fusion.Params.from_dict(values) == layer_fusion.Params()

@@ -22,17 +22,17 @@ class Params(base.Params):
     recipe: ClassVar[str] = NAME
 
     model: str = "efficientat-mn04"  # a name from workbench.models.zoo.encoder_names() (architecture or pretrained)
-    weights_path: str = ""  # checkpoint of a pretrained model ("" = mirrors ($WORKBENCH_WEIGHTS, $WORKBENCH_SHARED/weights), cache, download)
-    weights: Literal["pretrained", "random"] = "pretrained"  # a pretrained model's weights, or its architecture from model_seed
-    if_weights_absent: Literal["random", "error"] = "random"  # pretrained weights not found offline: random weights, labelled | error
+    weights_path: str = ""  # checkpoint file ("" = $WORKBENCH_WEIGHTS, $WORKBENCH_SHARED/weights, cache, download)
+    weights: Literal["pretrained", "random"] = "pretrained"  # pretrained | random (the architecture, model_seed)
+    if_weights_absent: Literal["random", "error"] = "random"  # weights not found: random (labelled) | error
     model_seed: int = 0  # initialisation seed of models built from scratch
     device: str = "auto"  # where the model runs: auto (cuda when available) | cpu | cuda
     tasks: tuple[str, ...] = SYNTHETIC_TASKS  # synthetic tasks, or "<dataset>[:<task>]" (esc10, fsdd:digit, ...)
-    tasks_at_hand: tuple[str, ...] = REAL_TASKS  # real-data tasks run where their files are found, else skipped with a note
+    tasks_at_hand: tuple[str, ...] = REAL_TASKS  # real-data tasks run where their files are found, else skipped
     n_clips: int = 240  # clips per synthetic task
-    max_real_clips: int = 600  # at most this many clips per real-data task, evenly spread over the dataset (0 = all)
+    max_real_clips: int = 600  # at most this many clips per real-data task, evenly spread (0 = all)
     world_seed: int = 0  # seed of the synthetic world
-    data_root: str = ""  # data root of real datasets ("" = the default; "{shared}/data" = the shared clips)
+    data_root: str = ""  # data root of real datasets ("" = the default, then $WORKBENCH_SHARED/data)
     layers: tuple[str, ...] = ("paper",)  # layers to tap ("paper" = the paper's set, "all" = every layer)
     max_layers: int = 6  # at most this many of the "paper"/"all" layers, evenly spaced, first and last kept (0 = all)
     layer_view: Literal["auto", "frames", "cls", "cls-dist"] = "auto"  # per-layer view (auto: AST [CLS] token)

@@ -71,9 +71,8 @@ def _run(params: Params) -> LayerFusionRun:
     tasks = list(datasets)
     run_dir = RunDir.open(NAME, params.to_dict(), data=list(datasets.values()))
     encoder = build_model(params)
-    stack = LayerVectorEncoder(
-        encoder, tapped_layers(encoder, params.layers, params.max_layers), view=params.layer_view, n_frames=params.n_frames or None
-    )
+    tapped = tapped_layers(encoder, params.layers, params.max_layers)
+    stack = LayerVectorEncoder(encoder, tapped, view=params.layer_view, n_frames=params.n_frames or None)
     layer_names = stack.names
     automatic = tuple(params.fuse_layers) in ((), ("auto",))
     if automatic and len(layer_names) < 2:  # checked now, not after the layer-wise evaluation
