@@ -68,7 +68,9 @@ not resolved. This is the paper's own pattern (Table III ESC-50 gains: VGGish +1
 points), and close to the issue's ESC-50 measurement with mn04 (fused 0.862 vs embedding 0.900). On spoken
 digits (FSDD, official split by take) fusion beats the usual embedding by +0.19 (paper SPCV2: +39.9 CNN14,
 +8.6 AST) but not the last block by a resolved margin. mn04 is not in the paper (Table III covers VGGish,
-CNN14 and AST), so no claim has a paper effect size of its own.
+CNN14 and AST), so no claim has a paper effect size of its own. With every block and the probe's rate chosen
+on validation (preset ``mn04-esc10``, 3 seeds, 29 s CPU) ESC-10 reads the same: M + L = block9 + block17, fused
+0.968 vs usual embedding 0.952 (+0.016 [-0.046, +0.078], inconclusive) vs block17 0.968 (+0.000 [-0.030, +0.030]).
 
 The package, one module per concern: :mod:`~workbench.recipes.layer_fusion.params` (``Params``, task
 specs), :mod:`~workbench.recipes.layer_fusion.data` (each task's dataset),
