@@ -4,20 +4,20 @@ feature table per layer (cached on disk) and the fusion of chosen layers (Eq. 2 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from workbench.data.records import AudioDataset
+from workbench.errors import MissingFileError
 from workbench.evaluation.embeddings import Embeddings, extract_embeddings
 from workbench.features.compose import fuse_pooled
 from workbench.features.views import LayerVectorEncoder, paper_layers
-from workbench.models.base import Encoder
-from workbench.errors import MissingFileError
 from workbench.models import registry
+from workbench.models.base import Encoder
 from workbench.models.registry import load_pretrained
 from workbench.models.zoo import build_encoder
 from workbench.recipes.base import expand_shared, resolve_device
