@@ -71,6 +71,11 @@ digits (FSDD, official split by take) fusion beats the usual embedding by +0.19 
 CNN14 and AST), so no claim has a paper effect size of its own. With every block and the probe's rate chosen
 on validation (preset ``mn04-esc10``, 3 seeds, 29 s CPU) ESC-10 reads the same: M + L = block9 + block17, fused
 0.968 vs usual embedding 0.952 (+0.016 [-0.046, +0.078], inconclusive) vs block17 0.968 (+0.000 [-0.030, +0.030]).
+On all 3000 FSDD recordings (preset ``mn04-fsdd-esc10``: every block, rate chosen on validation, 3 seeds,
+4.7 min CPU; M + L = block7 + block17) fusion beats both baselines on digits: 0.961 vs embedding 0.830
+(+0.131 [+0.097, +0.166]) and vs block17 0.876 (+0.086 [+0.027, +0.144]); on speakers it beats the embedding
+(0.993 vs 0.956, +0.038 [+0.033, +0.043]) but not block17 (0.974, +0.019 [-0.005, +0.043]); ESC-10 again
++0.020 [-0.026, +0.066] over the embedding and +0.004 [-0.042, +0.050] over block17.
 
 The package, one module per concern: :mod:`~workbench.recipes.layer_fusion.params` (``Params``, task
 specs), :mod:`~workbench.recipes.layer_fusion.data` (each task's dataset),
