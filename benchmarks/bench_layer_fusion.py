@@ -13,21 +13,26 @@ For each model, on a batch of 1-s clips at the model's rate, one thread, interle
   against ``torch.nn.functional.adaptive_max_pool1d`` on the same ``(B, C*F, T)`` sequences (what it
   called before; the values are identical, tests/features/test_compose.py). Goal <= 0.5.
 
-``efficientat-mn04`` loads the real weights from the shared material when present
-(``../shared/weights/efficientat-mn04``; the row says which), else random weights of the same
+``efficientat-mn04`` loads the real weights from a weights mirror or the cache when present
+(``$WORKBENCH_WEIGHTS``, ``../shared/weights/efficientat-mn04``; the row says which), else random weights of the same
 architecture; the quick run adds the tiny CNN14, the full run the tiny VGGish and AST.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from benchmarks.timing import compared_row, interleaved
 from workbench.features.compose import default_n_frames, pool_clip, temporal_maxpool
+from workbench.data.download import OFFLINE_VARIABLE
+from workbench.errors import MissingFileError
 from workbench.models import load_pretrained
 from workbench.models.efficientat import EfficientATMobileNet
 from workbench.models.zoo import build_encoder
-from workbench.paths import shared_dir
 
 BATCH = 8
 TAPS_NOTE = (
@@ -42,7 +47,6 @@ POOLING_NOTE = (
     "it measured 0.04-0.06 of a forward"
 )
 NOISE_NOTE = "a millisecond-scale row: a loaded machine moves its median (see the min)"
-MN04_FILE = "weights/efficientat-mn04/mn04_as_mAP_432.pt"
 
 
 def _sequence(output: torch.Tensor) -> torch.Tensor:
@@ -53,10 +57,24 @@ def _sequence(output: torch.Tensor) -> torch.Tensor:
 
 
 def _mn04() -> tuple[str, torch.nn.Module]:
-    path = shared_dir() / MN04_FILE
-    if path.is_file():
-        return "efficientat-mn04 (real weights)", load_pretrained("efficientat-mn04", path=path)
-    return "efficientat-mn04 (random weights: shared file absent)", EfficientATMobileNet().eval()
+    try:  # the weights mirrors ($WORKBENCH_WEIGHTS, $WORKBENCH_SHARED/weights), then the cache; never a download
+        with _offline():
+            return "efficientat-mn04 (real weights)", load_pretrained("efficientat-mn04")
+    except MissingFileError:
+        return "efficientat-mn04 (random weights: no weights file at hand)", EfficientATMobileNet().eval()
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    previous = os.environ.get(OFFLINE_VARIABLE)
+    os.environ[OFFLINE_VARIABLE] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[OFFLINE_VARIABLE]
+        else:
+            os.environ[OFFLINE_VARIABLE] = previous
 
 
 def _models(quick: bool) -> dict[str, torch.nn.Module]:

@@ -33,6 +33,9 @@ def _top_level_id(recipe: str, monkeypatch: pytest.MonkeyPatch) -> str:
         raise _Opened(run_id(name, params, data))
 
     monkeypatch.setattr(rundir.RunDir, "open", classmethod(opened))
+    if recipe == "layer_fusion":  # its default reads the weights and real clips at hand: pin the bare machine's id
+        for variable in ("WORKBENCH_SHARED", "WORKBENCH_CACHE", "WORKBENCH_DATA", "WORKBENCH_WEIGHTS"):
+            monkeypatch.setenv(variable, str(Path("/nonexistent-workbench-pin") / variable))
     with pytest.raises(_Opened) as caught:
         module.run(module.Params())
     return caught.value.identifier
@@ -44,7 +47,7 @@ PINNED_TOP_LEVEL = {
     "diff_byola": "diff_byola-40961b81d49a",  # max_seeds added (issue 23)
     "asc_tagging": "asc_tagging-1cc1f48c9efc",
     "care_sep": "care_sep-72de4668a198",
-    "layer_fusion": "layer_fusion-15c9cfc07e7d",
+    "layer_fusion": "layer_fusion-a49e88462e13",  # mn04 default (issue 29): bare machine, random-weight fallback
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,8 @@ from workbench.train.rundir import RunDir
 # embedding. Measured at these settings with world/model seeds 0, 1, 2: event best layer 0.61 / 0.57 / 0.47
 # (block3 / block1 / block3), fc1 embedding 0.34 / 0.44 / 0.25, fused 0.72 / 0.61 / 0.45; pitch block1
 # 0.24 / 0.41 / 0.19, fc1 0.11 / 0.09 / 0.11, fused 0.20 / 0.41 / 0.17. Both claims hold for every seed.
-QUICK = dict(tasks="event,pitch", n_clips=120, n_seeds=2, max_epochs=40, learning_rate=3e-3)
+QUICK = dict(model="cnn14-tiny", tasks="event,pitch", tasks_at_hand="", n_clips=120, n_seeds=2, max_epochs=40,
+             learning_rate=3e-3)
 MN04 = "weights/efficientat-mn04/mn04_as_mAP_432.pt"
 
 
@@ -82,6 +85,19 @@ def test_choice_errors_are_clear():
         layer_fusion.choose_fusion_layers(LAYERS, {"t": dict(zip(LAYERS[:5], [0.1] * 5))})
 
 
+def test_layers_are_named_early_middle_or_late_and_block1_is_never_middle():
+    mn04 = [f"block{i}" for i in range(1, 18)]
+    regions = [layer_fusion.layer_region(mn04, name) for name in mn04]
+    assert regions == ["early"] * 5 + ["middle"] * 6 + ["late"] * 6
+    cnn14 = [f"block{i}" for i in range(1, 7)]
+    assert [layer_fusion.layer_region(cnn14, name) for name in cnn14] == ["early"] * 2 + ["middle"] * 2 + ["late"] * 2
+    # The paper's middle layers M keep their name: AST layer 5 of layers 2-12, VGGish #10 of its nine.
+    assert layer_fusion.layer_region([f"block{i}" for i in range(2, 13)], "block5") == "middle"
+    assert layer_fusion.layer_region(["a", "b"], "a") == "early"
+    with pytest.raises(ValueError, match="'x' is not among the tapped layers"):
+        layer_fusion.layer_region(["a", "b"], "x")
+
+
 def test_fused_table_concatenates_the_chosen_layers():
     rng = np.random.default_rng(0)
     base = Embeddings(rng.normal(size=(6, 2)), np.arange(6) % 2, np.arange(6).astype(str), ("a", "b"))
@@ -112,7 +128,7 @@ def test_bad_models_and_weights_are_named(tmp_path, monkeypatch):
     with pytest.raises(UnknownNameError, match="unknown dataset 'nowhere'"):
         layer_fusion.run(layer_fusion.Params(tasks=("nowhere",)))
     with pytest.raises(UnknownNameError, match="unknown layer to fuse of cnn14-tiny 'block9'; valid: block1"):
-        layer_fusion.run(layer_fusion.Params(fuse_layers=("block2", "block9")))
+        layer_fusion.run(layer_fusion.Params(model="cnn14-tiny", tasks_at_hand=(), fuse_layers=("block2", "block9")))
 
 
 def test_presets_are_valid_params():
@@ -140,8 +156,10 @@ def test_run_scores_every_layer_fuses_and_reuses_a_finished_run(tmp_path, monkey
     assert again.per_seed == result.scores["pitch"].fused.per_seed
     # The paper's findings as paired comparisons over tasks x seeds; with 2 tasks x 2 seeds a verdict is
     # whatever the interval says, so only the pairing is asserted here (its statistics are tested in stats).
-    assert [claim.n for claim in result.claims] == [4, 4, 2], result.summary()
+    # Averages over tasks, then each task's own pair of claims, then the early/middle layer.
+    assert [claim.n for claim in result.claims] == [4, 4, 2, 2, 2, 2, 2], result.summary()
     assert result.claims[0].name.endswith("beats the model's usual embedding")
+    assert all(claim.name.startswith("[random weights: says nothing about pre-training] ") for claim in result.claims)
     usual_effect = np.mean([result.scores[t].fused.per_seed[i] - result.scores[t].last.per_seed[i]
                             for t in ("event", "pitch") for i in range(2)])  # fmt: skip
     assert result.claims[0].effect == pytest.approx(usual_effect)
@@ -162,7 +180,7 @@ def test_run_scores_every_layer_fuses_and_reuses_a_finished_run(tmp_path, monkey
 def test_given_fusion_of_ast_blocks_uses_their_special_tokens(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
     params = layer_fusion.Params(
-        model="ast-tiny", tasks=("event",), n_clips=20, layers=("all",), fuse_layers=("block2", "block1"), n_seeds=1,
+        model="ast-tiny", tasks=("event",), tasks_at_hand=(), n_clips=20, layers=("all",), fuse_layers=("block2", "block1"), n_seeds=1,
         max_epochs=5, learning_rate=1e-3,
     )
     result = layer_fusion.run(params)
@@ -199,17 +217,25 @@ def test_claims_pair_seeds_and_pick_the_middle_task_on_validation_scores():
         "events": layer_fusion.TaskScores(
             layers={"l1": score([0.1, 0.1, 0.1], valid=0.2), "l2": score([0.99, 0.99, 0.99], valid=0.3),
                     "l3": score([0.7, 0.7, 0.7], valid=0.9)},
-            fused=score([0.75, 0.74, 0.76]), last=score([0.8, 0.79, 0.81]),
+            fused=score([0.75, 0.74, 0.76]), last=score([0.8, 0.8, 0.8]),
         ),
     }  # fmt: skip
     choice = layer_fusion.FusionChoice(layers=("l1", "l3"), automatic=True)
-    usual, last_tap, middle = layer_fusion.fusion_claims(scores, choice, names, "vggish")
+    claims = layer_fusion.fusion_claims(scores, choice, names, "vggish")
+    usual, last_tap, middle = claims[0], claims[1], claims[-1]
     assert usual.n == 6 and usual.effect == pytest.approx((0.3 * 3 - 0.05 * 3) / 6)
     assert usual.paper_effect == pytest.approx(0.241) and "Table III" in usual.paper
     assert last_tap.n == 6 and last_tap.effect == pytest.approx((0.25 * 3 + 0.05 * 3) / 6)
-    assert middle.n == 3 and middle.measured.startswith("speech: l1") and middle.verdict == "holds"
+    assert middle.n == 3 and middle.measured.startswith("speech: l1 (early)") and middle.verdict == "holds"
     assert middle.effect == pytest.approx(0.2)
-    assert "events -0.600 (l2)" in middle.detail
+    assert "events -0.600 (l2, middle)" in middle.detail
+    # Per task, "beats the usual embedding" and "beats the last layer" are separate verdicts.
+    per_task = {claim.name: claim for claim in claims[2:-1]}
+    assert set(per_task) == {f"on {task}: fused l1 + l3 beats {baseline}" for task in ("speech", "events")
+                             for baseline in ("the model's usual embedding", "the last tapped layer l3")}  # fmt: skip
+    assert per_task["on speech: fused l1 + l3 beats the model's usual embedding"].verdict == "holds"
+    assert per_task["on events: fused l1 + l3 beats the model's usual embedding"].verdict == "contradicted"
+    assert per_task["on events: fused l1 + l3 beats the last tapped layer l3"].verdict == "holds"
 
 
 def test_automatic_layer_choice_ignores_the_test_scores(tmp_path, monkeypatch):
@@ -236,7 +262,7 @@ def test_automatic_layer_choice_ignores_the_test_scores(tmp_path, monkeypatch):
 
 
 def test_the_probe_learning_rate_comes_from_a_grid_on_validation_clips():
-    config = layer_fusion.probe_config(layer_fusion.Params().to_dict())
+    config = layer_fusion.probe_config(layer_fusion.Params(learning_rate=0.0).to_dict())
     assert config.learning_rates == (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
     fixed = layer_fusion.probe_config(layer_fusion.Params(learning_rate=3e-3).to_dict())
     assert fixed.learning_rates == () and fixed.lr == 3e-3
@@ -305,3 +331,112 @@ def test_the_multi_task_claim_is_stratified_by_task_on_simulated_tasks():
     with pytest.raises(ValueError, match="cannot pair"):
         layer_fusion.stratified({"event": SimpleNamespace(fused=result([1, 2, 3]), last=SimpleNamespace(per_seed=(1,), seeds=(5,)))},
                                 lambda s: s.fused, lambda s: s.last)
+
+
+def _nothing_at_hand(monkeypatch, tmp_path) -> None:
+    """A machine without the shared mirror, without cached weights, without data, and offline."""
+    for variable, folder in [("WORKBENCH_SHARED", "no-shared"), ("WORKBENCH_CACHE", "cache"), ("WORKBENCH_DATA", "data"),
+                             ("WORKBENCH_RUNS", "runs")]:  # fmt: skip
+        (tmp_path / folder).mkdir()
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
+    monkeypatch.delenv("WORKBENCH_WEIGHTS", raising=False)
+
+
+# mn04's first, a middle and its last block: the quick runs below tap three layers, not seventeen.
+THREE_BLOCKS = dict(layers="block1,block9,block17", n_seeds=2, max_epochs=10, learning_rate=3e-3)
+
+
+def test_offline_without_the_weights_every_claim_says_random_weights(tmp_path, monkeypatch):
+    _nothing_at_hand(monkeypatch, tmp_path)
+    params = layer_fusion.Params.from_dict({**THREE_BLOCKS, "tasks": "pitch", "n_clips": 60})
+    assert params.model == "efficientat-mn04" and params.weights == "pretrained"  # the default asks for mn04
+    status = layer_fusion.resolve_weights(params)
+    assert not status.pretrained and status.params.weights == "random"
+    assert status.note.startswith("PRETRAINED WEIGHTS NOT FOUND")
+    sha256 = "899a8c6217063f6941793102a2780b3dd788ab11fce468d9cf5f0577c453321c"
+    assert "mn04_as_mAP_432.pt" in status.note and sha256 in status.note and "WORKBENCH_WEIGHTS" in status.note
+    result = layer_fusion.run(params)
+    assert not result.pretrained and result.weights_note == status.note
+    summary = result.summary()
+    assert summary.splitlines()[0].startswith(
+        "recipe: layer_fusion: efficientat-mn04 (random weights: says nothing about pre-training)"
+    )
+    assert result.claims and all(
+        claim.name.startswith("[random weights: says nothing about pre-training] ")
+        and claim.paper.startswith("[random weights: says nothing about pre-training] ")
+        for claim in result.claims
+    )
+    assert all(line.startswith("claim [random weights") for line in summary.splitlines() if line.startswith("claim"))
+    # The real tasks at hand are absent here: skipped with a note, never silently.
+    assert result.tasks == ["pitch"] and set(result.skipped) == set(layer_fusion.REAL_TASKS)
+    assert "note: esc10: skipped, its files are not here" in summary
+    # The fallback is the explicit random-weight run, never filed under the pretrained run's id.
+    explicit = layer_fusion.run(dataclasses.replace(params, weights="random"))
+    assert explicit.run_dir == result.run_dir
+    with pytest.raises(MissingFileError, match=sha256):
+        layer_fusion.run(dataclasses.replace(params, if_weights_absent="error"))
+
+
+@pytest.mark.shared
+def test_the_default_runs_pretrained_mn04_found_in_the_shared_mirror(shared_dir: Path, tmp_path, monkeypatch):
+    if not (shared_dir / MN04).is_file():
+        pytest.skip(f"the EfficientAT release file is not at {shared_dir / MN04}")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))  # nothing cached: the mirror answers
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
+    monkeypatch.delenv("WORKBENCH_WEIGHTS", raising=False)
+    defaults = layer_fusion.Params()
+    status = layer_fusion.resolve_weights(defaults)
+    assert status.pretrained and status.params == defaults and str(shared_dir / MN04) in status.note
+    datasets, skipped = layer_fusion.datasets_at_hand(defaults)
+    assert not skipped and list(datasets) == [*defaults.tasks, "fsdd:digit", "fsdd:speaker", "esc10"]
+    digits = datasets["fsdd:digit"]
+    assert len(digits) == defaults.max_real_clips and len(datasets["esc10"]) == 83
+    assert sum(digits.split_of(i) == "test" for i in range(len(digits))) == len(digits) // 10  # FSDD: 10 % test takes
+    params = layer_fusion.Params.from_dict({**THREE_BLOCKS, "tasks": "event", "tasks_at_hand": "esc10", "n_clips": 60})
+    result = layer_fusion.run(params)
+    assert result.pretrained and result.model == "efficientat-mn04" and result.tasks == ["event", "esc10"]
+    assert not any("random weights" in claim.name for claim in result.claims)
+    assert result.scores["esc10"].last.protocol == "grouped-kfold"  # the partial copy: folds grouped by source
+    assert result.scores["esc10"].layers["block17"].mean > result.scores["esc10"].layers["block1"].mean
+    assert "(pretrained weights)" in result.summary().splitlines()[0]
+
+
+@pytest.mark.shared
+def test_the_protocol_is_planned_before_the_model_is_built(shared_dir: Path, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was built before the protocol was checked")
+
+    monkeypatch.setattr(importlib.import_module("workbench.recipes.layer_fusion.run"), "build_model", never)
+    # 80 of the 83 shared ESC-10 clips sit in fold 4: the official folds cannot be trained on.
+    params = layer_fusion.Params.from_dict({**THREE_BLOCKS, "tasks": "esc10", "tasks_at_hand": "", "protocol": "official"})
+    with pytest.raises(ValueError, match="official"):
+        layer_fusion.run(params)
+
+
+def test_per_task_claims_carry_table_iii_per_model_and_say_when_the_model_is_not_in_the_paper():
+    text, gain = layer_fusion.paper_task_gain("efficientat-mn04", "fsdd:digit")
+    assert text.startswith("Table III SPCV2 (closest to fsdd:digit)") and "CNN14 51.4 -> 91.3 (+39.9)" in text
+    assert text.endswith("efficientat-mn04 is not in the paper") and gain is None
+    text, gain = layer_fusion.paper_task_gain("vggish", "esc10")
+    assert "VGGish 68.2 -> 86.5 (+18.2)" in text and gain == pytest.approx(0.182)  # the printed difference
+    assert layer_fusion.paper_task_gain("panns-cnn14-16k", "pitch")[1] == pytest.approx(0.22)  # Surge
+    assert layer_fusion.paper_task_gain("cnn14-tiny", "speaker")[1] is None  # a stand-in, not the paper's model
+
+
+def test_notebook_05_says_which_weights_before_it_runs_and_its_parameters_are_the_defaults():
+    import nbformat
+
+    cells = [cell for cell in nbformat.read(notebooks_dir() / layer_fusion.NOTEBOOK, as_version=4).cells
+             if cell.cell_type == "code"]  # fmt: skip
+    sources = [cell.source for cell in cells]
+    said = next(i for i, source in enumerate(sources) if "layer_fusion.resolve_weights(params)" in source)
+    ran = next(i for i, source in enumerate(sources) if "layer_fusion.run(params)" in source)
+    assert said < ran
+    namespace: dict = {}
+    exec(sources[0], namespace)  # the parameters cell: plain scalars
+    values = {name: value for name, value in namespace.items() if not name.startswith("_")}
+    assert layer_fusion.Params.from_dict(values) == layer_fusion.Params()

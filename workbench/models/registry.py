@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from workbench.data.download import ChecksumError, RemoteFile, fetch
+from workbench.data.download import ChecksumError, RemoteFile, _check_existing, fetch
 from workbench.errors import CheckpointError, MissingFileError, UnknownNameError
 from workbench.models.base import Encoder
 # Re-exported: the model files and tests import the checksums, readers and converters from here.
@@ -51,7 +51,7 @@ from workbench.models.checkpoints import (  # noqa: F401
 )
 from workbench.models.checksums import PUBLISHED_CHECKSUMS, PublishedChecksum  # noqa: F401
 from workbench.models.digest import file_sha256
-from workbench.paths import cache_dir
+from workbench.paths import cache_dir, shared_dir
 
 
 def _identity(checkpoint: Any) -> Any:
@@ -153,16 +153,53 @@ def checksum_status(name: str) -> str:
     return "size only" if remote.size_bytes is not None else "unverified"
 
 
+WEIGHTS_VARIABLE = "WORKBENCH_WEIGHTS"
+"""A lab's shared weights folder (several folders separated by ``os.pathsep``), searched before the cache
+and any download; ``$WORKBENCH_SHARED/weights`` is searched after it."""
+
+
+def weights_mirrors() -> list[Path]:
+    """The folders searched for a checkpoint before the cache and any download, in order: every folder in
+    ``$WORKBENCH_WEIGHTS`` (``os.pathsep``-separated), then ``$WORKBENCH_SHARED/weights``."""
+    listed = [Path(part).expanduser() for part in os.environ.get(WEIGHTS_VARIABLE, "").split(os.pathsep) if part]
+    return [*listed, shared_dir() / "weights"]
+
+
+def _in_mirror(name: str) -> Path | None:
+    """The first ``<mirror>/<filename>`` or ``<mirror>/<name>/<filename>`` that exists, else None."""
+    filename = spec(name).remote.filename
+    for folder in weights_mirrors():
+        for candidate in (folder / filename, folder / name / filename):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def download_weights(name: str, *, offline: bool | None = None, progress: bool = True) -> Path:
-    """Fetch the weights of ``name`` into the cache (verifying the sha256) and return their path.
+    """The verified weights file of ``name``: from a mirror folder (:func:`weights_mirrors`), else the
+    cache, else downloaded into the cache (verifying the sha256).
+
+    A mirror's file is read where it is (never copied) once its sha256 (or, where none is published, its
+    size) matches; a file that does not match is refused rather than passed over, so a wrong copy in a
+    lab's folder is noticed.
 
     Raises:
         UnknownNameError: no such model.
-        MissingFileError: not in the cache and cannot be downloaded; the message names the URL, the
-            file, its sha256 and where to put it by hand.
-        CheckpointError: the file in the cache, or the one downloaded, has the wrong sha256.
+        MissingFileError: in no mirror, not in the cache and cannot be downloaded; the message names the
+            URL, the file, its sha256, where to put it by hand and the mirror folders searched.
+        CheckpointError: the file in a mirror or the cache, or the one downloaded, has the wrong sha256.
     """
     remote = spec(name).remote
+    mirrored = _in_mirror(name)
+    if mirrored is not None:
+        try:
+            _check_existing(remote, mirrored)
+        except ChecksumError as error:
+            raise CheckpointError(
+                f"{error} It was found in the weights mirror {mirrored.parent} ({WEIGHTS_VARIABLE} or "
+                f"$WORKBENCH_SHARED/weights), which is searched before any download."
+            ) from error
+        return mirrored
     target = weights_path(name)
     if remote.sha256 is not None and remote.size_bytes is not None and target.is_file():
         size = target.stat().st_size  # a cheap first check before hashing hundreds of MB
@@ -177,6 +214,12 @@ def download_weights(name: str, *, offline: bool | None = None, progress: bool =
     except ChecksumError as error:
         raise CheckpointError(
             f"{error} To load weights of your own, pass path= instead of saving them in the cache."
+        ) from error
+    except MissingFileError as error:
+        searched = ", ".join(str(folder) for folder in weights_mirrors())
+        raise MissingFileError(
+            f"{error}\nOr put it in a weights mirror folder (searched first, as <folder>/{remote.filename} or "
+            f"<folder>/{name}/{remote.filename}): {searched}; set {WEIGHTS_VARIABLE} to a lab's weights folder."
         ) from error
 
 

@@ -21,8 +21,8 @@ class FusionChoice:
     Attributes:
         layers: the fused layers, in feature order (M then L when chosen automatically).
         automatic: chosen by :func:`choose_fusion_layers` rather than given.
-        winners: task -> its best layer by validation score.
-        middle_tasks: tasks whose best layer is an early/middle one (M was chosen on them).
+        winners: task -> its best layer by validation score (:func:`layer_region` names its region).
+        middle_tasks: tasks whose best layer is an early or middle one (M was chosen on them).
         late_tasks: tasks whose best layer is a late one (L was chosen on them).
     """
 
@@ -31,6 +31,27 @@ class FusionChoice:
     winners: dict[str, str] = field(default_factory=dict)
     middle_tasks: tuple[str, ...] = ()
     late_tasks: tuple[str, ...] = ()
+
+
+EARLY_FRACTION = 1 / 4
+"""Share of a model's tapped layers (the first ones, at least one) called *early*: never *middle*. A quarter
+keeps the paper's names for its pairs: CNN14 block 3, VGGish #10 and AST layer 5 are middle layers
+(Sec. IV-C), while CNN14's block 1 or mn04's block 1 are early ones."""
+
+
+def layer_region(layer_names: Sequence[str], layer: str) -> str:
+    """``"early"``, ``"middle"`` or ``"late"``: the late layers are :func:`late_region`, the early ones the first
+    ``ceil(EARLY_FRACTION * count)`` of the others (at least one), the middle ones what lies between.
+
+    Raises:
+        ValueError: ``layer`` is not among ``layer_names``.
+    """
+    names = list(layer_names)
+    if layer not in names:
+        raise ValueError(f"layer {layer!r} is not among the tapped layers {names}")
+    if layer in late_region(names):
+        return "late"
+    return "early" if names.index(layer) < max(1, math.ceil(EARLY_FRACTION * len(names))) else "middle"
 
 
 def late_region(layer_names: Sequence[str]) -> list[str]:

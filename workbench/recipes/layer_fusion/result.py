@@ -10,9 +10,9 @@ from workbench.errors import UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
 from workbench.evaluation.linear import LinearEvalConfig, LinearEvalResult
 from workbench.recipes import base
-from workbench.recipes.layer_fusion.choice import FusionChoice
+from workbench.recipes.layer_fusion.choice import FusionChoice, layer_region
 from workbench.recipes.layer_fusion.evaluate import TaskScores, evaluate_table
-from workbench.recipes.layer_fusion.systems import fused_table
+from workbench.recipes.layer_fusion.systems import RANDOM_WEIGHTS, fused_table
 from workbench.recipes.layer_fusion.params import NAME
 
 
@@ -32,6 +32,11 @@ class LayerFusionRun(base.Result):
     choice: FusionChoice | None = None
     features: dict[str, dict[str, Embeddings]] = field(default_factory=dict)
     config: LinearEvalConfig = field(default_factory=LinearEvalConfig)
+    pretrained: bool = True
+    weights_note: str = ""
+    """Where the weights came from, or why they are random (:func:`~workbench.recipes.layer_fusion.resolve_weights`)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Tasks at hand whose files are not here: spec -> why."""
 
     def layer_scores(self) -> dict[str, dict[str, LinearEvalResult]]:
         """task -> layer -> score, for the layer-wise curves."""
@@ -53,19 +58,22 @@ class LayerFusionRun(base.Result):
     def summary(self) -> str:
         fused = " + ".join(self.choice.layers) if self.choice else ""
         how = "chosen on validation scores" if self.choice and self.choice.automatic else "given"
+        weights = "pretrained weights" if self.pretrained else RANDOM_WEIGHTS
         lines = [
-            f"recipe: {self.recipe}: {self.model}, {len(self.layer_names)} layers, fused {fused} ({how})",
-            "task [protocol, probe lr]: best layer (test) | last tapped layer | usual embedding | fused",
+            f"recipe: {self.recipe}: {self.model} ({weights}), {len(self.layer_names)} layers, fused {fused} ({how})",
+            "task [protocol, probe lr]: best layer on validation (its region): test score | last tapped layer | "
+            "usual embedding | fused (test scores)",
         ]
         last_layer = self.layer_names[-1] if self.layer_names else ""
         for task, scores in self.scores.items():
-            best = scores.best_layer()
+            best = scores.best_valid_layer()
             lines.append(
                 f"{task} [{scores.fused.protocol}, lr {scores.fused.learning_rate:g}]: {best} "
-                f"{scores.layers[best].mean:.2f} | {scores.layers[last_layer].mean:.2f} | {scores.last.mean:.2f} | "
-                f"{scores.fused.mean:.2f}"
+                f"({layer_region(self.layer_names, best)}) {scores.layers[best].mean:.2f} | "
+                f"{scores.layers[last_layer].mean:.2f} | {scores.last.mean:.2f} | {scores.fused.mean:.2f}"
             )
             if scores.fused.protocol_note:
                 lines.append(f"  note: {scores.fused.protocol_note}")
+        lines += [f"note: {why}" for why in self.skipped.values()]
         lines += [f"claim {claim.line()}" for claim in self.claims]
         return "\n".join(lines)
