@@ -5,6 +5,15 @@ Multilayer Features of a Pre-trained Model" (Eq. 1-3, Sec. IV)."""
 from workbench.recipes.base.explain import common
 
 FIELD_HELP = {
+    "weights": "pretrained: the registry's checkpoint (found in $WORKBENCH_WEIGHTS, $WORKBENCH_SHARED/weights, the cache "
+    "or downloaded); random: the same architecture from model_seed (claims then say nothing about pre-training)",
+    "if_weights_absent": "what to do when the pretrained weights cannot be found offline: random (every claim labelled "
+    "'random weights') or error",
+    "tasks_at_hand": "real-data tasks (dataset:task, e.g. fsdd:digit, esc10) run where their files are found under "
+    "data_root or $WORKBENCH_SHARED/data, else skipped with a note",
+    "max_real_clips": "at most this many clips per real-data task, evenly spread over the dataset (0 = all)",
+    "max_layers": "at most this many of the tapped layers, evenly spaced, first and last kept (0 = all; the paper "
+    "evaluates every layer, Sec. IV-B)",
     **common("weights_path", "world_seed", "protocol", "n_folds", "max_epochs", "patience", "device"),
     "model": "the pre-trained model whose layers are read: an architecture or a pretrained name from `workbench "
     "weights` (the paper: VGGish, CNN14, AST)",
