@@ -74,6 +74,8 @@ from workbench.recipes.care_sep.params import (
     SAMPLE_RATE,
     SCHEDULES,
     TRAIN_NAME,
+    TRAIN_QUERIES,
+    WO_GRAD,
     Params,
     Row,
     row_label,
@@ -88,36 +90,42 @@ from workbench.recipes.care_sep.data import (
     real_data,
     separation_data,
     synthetic_data,
+    validation_data,
 )
 from workbench.recipes.care_sep.systems import (
     INIT_KINDS,
+    SHARED_ENCODER,
     QueryModel,
     SeparationSystem,
     SeparatorModel,
     build_system,
     fit_head,
+    frozen_encoder,
     model_config,
     query_net_config,
     resunet_config,
+    shared_encoder_parameters,
 )
 from workbench.recipes.care_sep.init import (
     ClassifierSystem,
     LabelledClips,
     init_cache_path,
     init_classifiers,
+    init_optimiser,
     init_settings,
     init_source,
     pretrained_classifier,
 )
 from workbench.recipes.care_sep.train import Trained, train_row, training_params
 from workbench.recipes.care_sep.evaluate import FIGURE_KINDS, RowEvaluation, evaluate, figure_analysis, test_queries
-from workbench.recipes.care_sep.claims import COMPARISONS, separation_claims
+from workbench.recipes.care_sep.claims import COMPARISONS, floor_claims, per_mixture, separation_claims
 from workbench.recipes.care_sep.result import CareSepRun
 from workbench.recipes.care_sep.run import run  # the names run and evaluate are the functions, as before the split
 from workbench.train.loop import Trainer  # noqa: F401  (tests patch care_sep.Trainer's methods)
 
 __all__ = [
-    "BASELINE", "CARE_SEP", "COMPARISONS", "CareSepRun", "ClassifierSystem", "FIGURE_KINDS", "INIT_CACHE", "INIT_KINDS",
+    "BASELINE", "CARE_SEP", "COMPARISONS", "SHARED_ENCODER", "TRAIN_QUERIES", "WO_GRAD", "floor_claims",
+    "frozen_encoder", "init_optimiser", "per_mixture", "shared_encoder_parameters", "validation_data", "CareSepRun", "ClassifierSystem", "FIGURE_KINDS", "INIT_CACHE", "INIT_KINDS",
     "LabelledClips", "METRICS", "METRIC_NAMES", "MODEL_SIZES", "NAME", "NOTEBOOK", "PAPER_WARMUP", "PairSet", "Params",
     "QueryModel", "ROWS", "Row", "RowEvaluation", "SAMPLE_RATE", "SCHEDULES", "SeparationData", "SeparationSystem",
     "SeparatorModel", "TRAIN_NAME", "Trained", "Triplets", "build_system", "data_source", "evaluate", "figure_analysis",
