@@ -1,6 +1,6 @@
 """CaRE-SEP's CPU schedule chosen on validation data: does each row clear the query-blind floor?
 
-    python -m benchmarks.care_sep_schedule 2e-3:6:4 5e-3:6:4:8 ...   (learning_rate:epochs:step_epochs[:pretrain_epochs])
+    python -m benchmarks.care_sep_schedule 2e-3:6:4 5e-3:6:4:8 ...   (learning_rate:epochs:step_epochs[:pretrain_epochs[:batch_size]])
 
 For each setting, rows A (ST-SED-SEP) and C (CaRE-SEP) of the notebook default (``Params()`` with the
 notebook's ``pretrain_epochs``) train on three quarters of the TRAINING pairs and are scored on the other
@@ -44,7 +44,8 @@ def validate(learning_rate: float, epochs: int, step_epochs: int, seeds: tuple[i
             items[row].append(care_sep.evaluate(trained.system, dataset, params).scores.mixture_sdr)
     claims = care_sep.floor_claims({row: np.stack(values) for row, values in items.items()},
                                    query_blind_scores(dataset.test.sources))  # fmt: skip
-    setting = f"lr {learning_rate:g}, {epochs} epochs, halved every {step_epochs}, Init {params.pretrain_epochs} epochs"
+    setting = (f"lr {learning_rate:g}, {epochs} epochs, halved every {step_epochs}, batch {params.batch_size}, "
+               f"Init {params.pretrain_epochs} epochs")
     seconds = time.perf_counter() - start
     return [f"{setting} ({seconds:.0f} s): {claim.name.split(':')[0]}: {claim.effect:+.2f} dB "
             f"[{claim.ci_low:+.2f}, {claim.ci_high:+.2f}] -> {claim.verdict}" for claim in claims]  # fmt: skip
@@ -55,8 +56,8 @@ def main(arguments: list[str]) -> None:
     with tempfile.TemporaryDirectory() as runs:
         os.environ["WORKBENCH_RUNS"] = runs
         for argument in arguments:
-            learning_rate, epochs, step_epochs, *pretrain = argument.split(":")
-            changes = {"pretrain_epochs": int(pretrain[0])} if pretrain else {}
+            learning_rate, epochs, step_epochs, *more = argument.split(":")
+            changes = {key: int(value) for key, value in zip(("pretrain_epochs", "batch_size"), more)}
             for line in validate(float(learning_rate), int(epochs), int(step_epochs), **changes):
                 print(line, flush=True)
 

@@ -288,7 +288,7 @@ def test_an_interrupted_training_resumes_exactly(tmp_path, monkeypatch):
 
 
 def test_paper_schedule_and_optimiser():
-    config = care_sep.train_config(30, care_sep.Params(schedule="paper"), seed=0)
+    config = care_sep.train_config(30, care_sep.Params(schedule="paper", step_epochs=10), seed=0)
     assert (config.optimizer, config.betas, config.weight_decay) == ("adamw", (0.9, 0.999), 5e-4)
     assert (config.schedule, config.warmup_factors, config.step_epochs, config.step_gamma, config.min_factor) == (
         "warmup_step", (0.05, 0.1, 0.2), 10, 0.5, 0.05)
@@ -303,7 +303,8 @@ def test_paper_schedule_and_optimiser():
     assert ablation.schedule == "paper" and warmup_step_factor(care_sep.train_config(ablation.epochs, ablation, 0),
                                                                ablation.epochs - 1) < 0.2  # fmt: skip
     for preset in ("paper-esc50", "paper-large-synthetic"):
-        assert care_sep.Params.from_preset(preset).schedule == "paper", preset
+        paper = care_sep.Params.from_preset(preset)
+        assert (paper.schedule, paper.step_epochs) == ("paper", 10), preset
 
 
 def test_bad_parameters_are_named(tmp_path, monkeypatch):
