@@ -204,7 +204,7 @@ def test_care_sep_uses_the_query_over_paired_seeds(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
     params = care_sep.Params(**{**QUICK, "n_mixtures": 160, "n_anchors": 4, "epochs": 4, "rows": ("C",),
                                 "seeds": (0, 1), "n_figure_points": 4, "init_classes": 4, "init_clips": 160,
-                                "pretrain_epochs": 4, "schedule": "constant"})  # fmt: skip
+                                "pretrain_epochs": 4, "schedule": "constant", "learning_rate": 2e-3})  # fmt: skip
     result = care_sep.run(params, progress=False)
     claim = result.claims[0]
     assert claim.name.startswith("C uses the query") and claim.n == 2  # training seeds, not test items
