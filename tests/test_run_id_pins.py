@@ -43,7 +43,7 @@ PINNED_TOP_LEVEL = {
     "add_loss": "add_loss-39f03a6864fe",
     "diff_byola": "diff_byola-e4e6ee130672",
     "asc_tagging": "asc_tagging-1cc1f48c9efc",
-    "care_sep": "care_sep-22feccec7582",  # issue 29: wo_grad, train_query, step_epochs, init_learning_rate; new defaults
+    "care_sep": "care_sep-0b863b7841d6",  # issue 29: wo_grad, train_query, step_epochs, init_learning_rate; new defaults
     "layer_fusion": "layer_fusion-15c9cfc07e7d",
 }
 
@@ -89,8 +89,8 @@ PINNED_EMBEDDING_KEYS = {
 PINNED_SUB_RUNS = {
     # Changed on purpose (issue 29): the rows train with the scaled paper schedule (rate, batch, length chosen on
     # validation pairs) and train_query; the Init at the new default batch size (its rate stays the old 2e-3).
-    "care_sep row C seed 1": "care_sep-train-cf0fd0dda392",
-    "care_sep row A seed 0": "care_sep-train-c3e1d9ce9e80",
+    "care_sep row C seed 1": "care_sep-train-413bcc6a686a",
+    "care_sep row A seed 0": "care_sep-train-1dafc4c1b5ca",
     "care_sep init cache": "stsed-3217faac49caaebf.pt",
     "diff_byola lambda 0.5 seed 0": "diff_byola-pretrain-2baf7c0f15bc",
 }
