@@ -46,7 +46,7 @@ PINNED_TOP_LEVEL = {
     "add_loss": "add_loss-39f03a6864fe",
     "diff_byola": "diff_byola-40961b81d49a",  # max_seeds added (issue 23)
     "asc_tagging": "asc_tagging-1cc1f48c9efc",
-    "care_sep": "care_sep-72de4668a198",
+    "care_sep": "care_sep-0b863b7841d6",  # issue 29: wo_grad, train_query, step_epochs, init_learning_rate; new defaults
     "layer_fusion": "layer_fusion-a49e88462e13",  # mn04 default (issue 29): bare machine, random-weight fallback
 }
 
@@ -90,9 +90,11 @@ PINNED_EMBEDDING_KEYS = {
 
 
 PINNED_SUB_RUNS = {
-    "care_sep row C seed 1": "care_sep-train-97718163b791",
-    "care_sep row A seed 0": "care_sep-train-c6190e217aa9",
-    "care_sep init cache": "stsed-06a66babcfe039a0.pt",
+    # Changed on purpose (issue 29): the rows train with the scaled paper schedule (rate, batch, length chosen on
+    # validation pairs) and train_query; the Init at the new default batch size (its rate stays the old 2e-3).
+    "care_sep row C seed 1": "care_sep-train-413bcc6a686a",
+    "care_sep row A seed 0": "care_sep-train-1dafc4c1b5ca",
+    "care_sep init cache": "stsed-3217faac49caaebf.pt",
     "diff_byola lambda 0.5 seed 0": "diff_byola-pretrain-2baf7c0f15bc",
 }
 

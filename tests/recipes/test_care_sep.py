@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,10 +11,14 @@ import torch
 import yaml
 
 from workbench.errors import DatasetNotFoundError, UnknownNameError
-from workbench.models.care_sep import CaReSep
+from workbench.evaluation.replication import compare_runs
+from workbench.evaluation.stats import mean_confidence_interval
+from workbench.models.care_sep import CaReSep, classifier_config
 from workbench.models.stsed_sep import ResUNetSeparator, StSedQueryNet
 from workbench.paths import notebooks_dir
 from workbench.recipes import care_sep
+from workbench.recipes.care_sep.evaluate import _pool
+from workbench.train.loop.optim import warmup_step_factor
 from workbench.train.rundir import RunDir
 
 # Seconds on a CPU: 48 training and 12 test pairs of 0.5 s, one epoch each; a 6-class Init source of 48 clips.
@@ -155,10 +160,14 @@ def test_run_trains_evaluates_and_reuses_finished_work(tmp_path, monkeypatch):
     assert np.isnan(result.table["CLS"]["mixture_sdr"][0]) and 0 <= result.table["CLS"]["map"][0] <= 1
     assert result.input_sdr == pytest.approx(0.0, abs=0.5) and result.query_blind == pytest.approx(3.0, abs=0.5)
     names = [claim.name.split(":")[0] for claim in result.claims]
-    assert names == ["C vs A", "C uses the query"]
-    first = result.claims[0]
-    assert first.n == 2 and first.unit == "training runs"  # the seeds, not the 24 test examples
-    assert "24 test examples" in first.nested and first.paper_effect == pytest.approx(2.59) and "Table 2" in first.paper
+    assert names == ["A uses the query", "C uses the query", "C vs A"]  # whether each row uses its query comes first
+    summary_claims = [line for line in result.summary().splitlines() if line.startswith("claim ")]
+    assert summary_claims[0].startswith("claim A uses the query: A 2048-d ST-SED-SEP beats the query-blind half mixture")
+    floor = result.claims[1]
+    assert floor.n == 2 and floor.effect == pytest.approx(float(result.items["C"].mean() - result.query_blind))
+    first = result.claims[2]
+    assert first.n == 2 and first.unit == "training runs"  # the seeds, not the 12 test mixtures
+    assert "12 test mixtures" in first.nested and first.paper_effect == pytest.approx(2.59) and "Table 2" in first.paper
     expected = float((result.items["C"] - result.items["A"]).mean())
     assert first.effect == pytest.approx(expected) and first.ci_low <= first.effect <= first.ci_high
     summary = result.summary()
@@ -195,9 +204,9 @@ def test_care_sep_uses_the_query_over_paired_seeds(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
     params = care_sep.Params(**{**QUICK, "n_mixtures": 160, "n_anchors": 4, "epochs": 4, "rows": ("C",),
                                 "seeds": (0, 1), "n_figure_points": 4, "init_classes": 4, "init_clips": 160,
-                                "pretrain_epochs": 4})  # fmt: skip
+                                "pretrain_epochs": 4, "schedule": "constant", "learning_rate": 2e-3})  # fmt: skip
     result = care_sep.run(params, progress=False)
-    claim = result.claims[-1]
+    claim = result.claims[0]
     assert claim.name.startswith("C uses the query") and claim.n == 2  # training seeds, not test items
     assert claim.verdict == "holds" and claim.ci_low > 0, result.summary()
 
@@ -206,20 +215,50 @@ def test_separation_claims_count_training_runs_not_test_items():
     """One training seed per row, or two seeds that disagree, never decide a claim, however many test
     mixtures each was scored on; consistent seeds do."""
     generator = np.random.default_rng(0)
+
+    def compared(claims):
+        return next(claim for claim in claims if claim.name.startswith("C vs A"))
+
     noise = generator.normal(0.0, 2.0, size=(1, 400))
     one_seed = care_sep.separation_claims({"C": 10.4 + noise, "A": 10.0 + noise * 0.9}, np.full(400, 3.0))
-    assert one_seed[0].name.startswith("C vs A") and one_seed[0].n == 1
-    assert [claim.verdict for claim in one_seed] == ["inconclusive", "inconclusive"]
+    assert [claim.name.split(":")[0] for claim in one_seed] == ["C uses the query", "A uses the query", "C vs A"]
+    assert compared(one_seed).n == 1
+    assert [claim.verdict for claim in one_seed] == ["inconclusive"] * 3
     noise = generator.normal(0.0, 2.0, size=(2, 400))
     disagree = care_sep.separation_claims(
         {"C": np.array([[10.5], [9.9]]) + noise, "A": np.array([[10.0], [10.0]]) + noise}, np.full(400, 3.0)
     )
-    assert disagree[0].verdict == "inconclusive" and disagree[0].n == 2
+    assert compared(disagree).verdict == "inconclusive" and compared(disagree).n == 2
     agree = care_sep.separation_claims(
         {"C": np.array([[10.5], [10.52], [10.49]]) + noise[:1], "A": np.array([[10.0], [10.0], [10.0]]) + noise[:1]},
         np.full(400, 3.0),
     )
-    assert agree[0].verdict == "holds" and agree[0].n == 3
+    assert compared(agree).verdict == "holds" and compared(agree).n == 3
+
+
+def test_intervals_resample_mixtures_not_examples():
+    """The two test examples cut from one mixture are one unit: scores whose two examples swing in opposite
+    directions around each mixture's value give exactly the intervals of the mixtures alone (counting the
+    examples as units would let the swing widen the crossed interval's item term)."""
+    generator = np.random.default_rng(1)
+    mixtures = {"C": 6.0 + generator.normal(0, 2, (3, 30)), "A": 5.0 + generator.normal(0, 2, (3, 30))}
+    swing = np.stack([generator.normal(0, 3, 30), np.zeros(30)], axis=1)
+    swing[:, 1] = -swing[:, 0]
+    examples = {row: np.repeat(values, 2, axis=1) + swing.reshape(-1) * (row == "C") for row, values in mixtures.items()}
+    assert np.allclose(care_sep.per_mixture(examples["C"]), mixtures["C"])
+    claim = next(claim for claim in care_sep.separation_claims(examples, np.full(60, 3.0)) if claim.name.startswith("C vs A"))
+    crossed = compare_runs(mixtures["C"], mixtures["A"], over="runs and items")
+    assert f"over seeds and test mixtures: {crossed.interval(2)}" in claim.detail
+    by_examples = compare_runs(examples["C"], examples["A"], over="runs and items")
+    assert by_examples.ci_high - by_examples.ci_low > crossed.ci_high - crossed.ci_low + 0.05
+    assert "30 test mixtures" in claim.nested
+    # The table's intervals too: one value per mixture and seed.
+    scores = [SimpleNamespace(scores=SimpleNamespace(mixture_sdr=row, clean_sdr=row, silence_sdr=row, improvement=row),
+                              tagging_map=0.5) for row in examples["C"]]  # fmt: skip
+    table = _pool(scores)
+    assert table["mixture_sdr"] == pytest.approx(mean_confidence_interval(mixtures["C"].reshape(-1)))
+    with pytest.raises(ValueError, match="two examples per mixture"):
+        care_sep.per_mixture(np.zeros(5))
 
 
 def test_an_interrupted_training_resumes_exactly(tmp_path, monkeypatch):
@@ -249,13 +288,23 @@ def test_an_interrupted_training_resumes_exactly(tmp_path, monkeypatch):
 
 
 def test_paper_schedule_and_optimiser():
-    config = care_sep.train_config(30, care_sep.Params(schedule="paper"), seed=0)
+    config = care_sep.train_config(30, care_sep.Params(schedule="paper", step_epochs=10), seed=0)
     assert (config.optimizer, config.betas, config.weight_decay) == ("adamw", (0.9, 0.999), 5e-4)
     assert (config.schedule, config.warmup_factors, config.step_epochs, config.step_gamma, config.min_factor) == (
         "warmup_step", (0.05, 0.1, 0.2), 10, 0.5, 0.05)
-    assert care_sep.train_config(3, care_sep.Params(), seed=0).schedule == "constant"
+    assert care_sep.train_config(3, care_sep.Params(schedule="constant"), seed=0).schedule == "constant"
+    default = care_sep.Params()
+    scaled = care_sep.train_config(default.epochs, default, seed=0)  # the paper's shape, scaled to the CPU bed
+    assert (scaled.schedule, scaled.warmup_factors, scaled.step_epochs) == ("warmup_step", (0.05, 0.1, 0.2),
+                                                                            default.step_epochs)  # fmt: skip
+    factors = [warmup_step_factor(scaled, epoch) for epoch in range(default.epochs)]
+    assert factors[:3] == [0.05, 0.1, 0.2] and factors[-1] == 0.1  # warm-up, then halved within the run
+    ablation = care_sep.Params.from_preset("ablation")
+    assert ablation.schedule == "paper" and warmup_step_factor(care_sep.train_config(ablation.epochs, ablation, 0),
+                                                               ablation.epochs - 1) < 0.2  # fmt: skip
     for preset in ("paper-esc50", "paper-large-synthetic"):
-        assert care_sep.Params.from_preset(preset).schedule == "paper", preset
+        paper = care_sep.Params.from_preset(preset)
+        assert (paper.schedule, paper.step_epochs) == ("paper", 10), preset
 
 
 def test_bad_parameters_are_named(tmp_path, monkeypatch):
@@ -327,3 +376,78 @@ def test_a_frozen_query_network_never_changes_while_its_row_trains(tmp_path, mon
         assert torch.equal(after[name], tensor), name
     trained.system.train()
     assert not trained.system.query_network.training and trained.system.separator.training
+
+
+def test_wo_grad_frozen_encoder_freezes_the_shared_encoder(tmp_path, monkeypatch):
+    """``wo_grad="frozen-encoder"`` reads "Grad ... (not freezing)" literally for rows D and F: the shared
+    encoder (everything the query is made with) gets no gradient from either pass and its BatchNorm
+    buffers never move, while the decoder and the query conditioning train; ``"query-branch"`` only stops
+    the query's gradient, so the encoder still trains through the separation."""
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
+    params = care_sep.Params(**{**QUICK, "rows": ("D",), "wo_grad": "frozen-encoder"})
+    dataset = care_sep.separation_data(params)
+    init = _quick_init(params)
+    batch = next(iter(torch.utils.data.DataLoader(care_sep.Triplets(dataset.train, 2), batch_size=4)))
+    frozen = care_sep.build_system(params, "D", 0, dataset, init)
+    classifier = CaReSep(classifier_config(frozen.separator.config))
+    names = [name for name, _ in care_sep.shared_encoder_parameters(frozen.separator)]
+    assert set(names) == {name for name, _ in classifier.named_parameters()}  # the classifier half, exactly
+    for system, encoder_trains in ((frozen, False), (care_sep.build_system(params.replace(wo_grad="query-branch"),
+                                                                           "D", 0, dataset, init), True)):  # fmt: skip
+        system.train()
+        system.zero_grad()
+        system(batch)[0].backward()
+        encoder = dict(care_sep.shared_encoder_parameters(system.separator))
+        reached = [name for name, p in encoder.items() if p.grad is not None and p.grad.abs().sum() > 0]
+        assert bool(reached) == encoder_trains, reached[:3]
+        assert all(p.requires_grad for p in encoder.values()) == encoder_trains
+        assert system.separator.mask_head.weight.grad.abs().sum() > 0  # the decoder trains in both readings
+        conditions = [p.grad for name, p in system.separator.named_parameters() if ".condition." in name]
+        assert conditions and all(grad is not None for grad in conditions)
+        assert system.separator.band_norm.training == encoder_trains  # a frozen encoder's BatchNorm stays in eval
+    # One epoch of row D: the frozen encoder's weights and buffers are the Init's.
+    before = {name: tensor.clone() for name, tensor in frozen.separator.state_dict().items()}
+    trained = care_sep.train_row(params, "D", 0, dataset, init, progress=False)
+    after = trained.system.separator.state_dict()
+    kept = [name for name in before if name.split(".")[0] in care_sep.SHARED_ENCODER and ".condition." not in name]
+    assert any("running_mean" in name for name in kept)
+    assert all(torch.equal(after[name], before[name]) for name in kept)
+    assert not torch.equal(after["mask_head.weight"], before["mask_head.weight"])
+    # The reading is part of the identity of rows D and F only; rows with grad or a separate network ignore it.
+    identity = care_sep.training_params
+    assert identity(params, "D", 0) != identity(params.replace(wo_grad="query-branch"), "D", 0)
+    assert identity(params, "C", 0) == identity(params.replace(wo_grad="query-branch"), "C", 0)
+    assert not care_sep.build_system(params, "E", 0, dataset, {}).frozen_encoder
+    with pytest.raises(UnknownNameError, match="wo_grad"):
+        care_sep.Params(wo_grad="frozen")
+
+
+def test_self_query_training_asks_with_the_source_clip():
+    """``train_query="self"`` (the cited zero-shot separation code): each training triplet's query is the
+    target source's own clip; ``"class-mean"`` draws other clips of its class (never the source)."""
+    params = care_sep.Params(**QUICK)
+    train = care_sep.separation_data(params).train
+    torch.manual_seed(0)
+    mixture, target, clips, label = care_sep.Triplets(train, query_clips=2, self_query=True)[7]
+    assert clips.shape == (1, 8000) and torch.equal(clips[0], target)
+    assert any(torch.equal(target, train.sources[7, j]) for j in range(2))
+    torch.manual_seed(0)
+    _, target, clips, _ = care_sep.Triplets(train, query_clips=2)[7]
+    assert clips.shape == (2, 8000) and not any(torch.equal(clip, target) for clip in clips)
+    selfish = params.replace(train_query="self")
+    assert care_sep.training_params(selfish, "C", 0)["train_query"] == "self"
+    assert "query_clips" not in care_sep.training_params(selfish, "C", 0)  # one clip, whatever query_clips says
+    assert care_sep.training_params(selfish, "C", 0) != care_sep.training_params(params, "C", 0)
+    with pytest.raises(UnknownNameError, match="train_query"):
+        care_sep.Params(train_query="own")
+
+
+def test_validation_is_carved_from_the_training_pairs():
+    params = care_sep.Params(**QUICK)
+    full = care_sep.separation_data(params)
+    carved = care_sep.validation_data(full, 0.25)
+    assert len(carved.train) + len(carved.test) == len(full.train) and len(carved.test) == 12
+    assert set(carved.train.ids).isdisjoint(carved.test.ids) and set(carved.test.ids) <= set(full.train.ids)
+    assert carved.test.anchors is full.train.anchors  # scored with training queries: the test pairs stay unread
+    with pytest.raises(ValueError, match="fraction"):
+        care_sep.validation_data(full, 1.0)

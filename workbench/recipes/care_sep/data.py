@@ -187,16 +187,18 @@ def separation_data(params: Params) -> SeparationData:
 class Triplets(Dataset):
     """Training triplets ``(a, a_j, e_j)``: mixture, target source and the clips its query is made from.
 
-    Each item draws ``j`` (which source is asked for) and ``query_clips`` anchors of source ``j``'s
-    class (never the source itself) from torch's global generator, which the trainer seeds and
-    checkpoints, so an interrupted training resumes with the same draws.
+    Each item draws ``j`` (which source is asked for) from torch's global generator, which the trainer
+    seeds and checkpoints, so an interrupted training resumes with the same draws. The query clips are
+    ``query_clips`` anchors of source ``j``'s class (never the source itself), drawn the same way, or with
+    ``self_query`` the source clip ``a_j`` itself (``train_query="self"``, :data:`~.params.TRAIN_QUERIES`).
 
-    Items: ``(mixture (samples,), target (samples,), query clips (query_clips, samples), class)``.
+    Items: ``(mixture (samples,), target (samples,), query clips (query_clips or 1, samples), class)``.
     """
 
-    def __init__(self, pairs: PairSet, query_clips: int):
+    def __init__(self, pairs: PairSet, query_clips: int, self_query: bool = False):
         self.pairs = pairs
         self.query_clips = int(query_clips)
+        self.self_query = bool(self_query)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -204,12 +206,39 @@ class Triplets(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         j = int(torch.randint(2, ()))
         label = int(self.pairs.classes[index, j])
+        target = self.pairs.sources[index, j]
+        if self.self_query:
+            return self.pairs.mixture(index), target, target[None], label
         pool = self.pairs.anchors[label]
         excluded = int(self.pairs.exclude[index, j])
         candidates = [row for row in range(pool.shape[0]) if row != excluded] or [excluded]
         order = torch.randperm(len(candidates))
         chosen = [candidates[int(order[k % len(candidates)])] for k in range(self.query_clips)]
-        return self.pairs.mixture(index), self.pairs.sources[index, j], pool[chosen], label
+        return self.pairs.mixture(index), target, pool[chosen], label
+
+
+def validation_data(dataset: SeparationData, fraction: float = 0.25, seed: int = 0) -> SeparationData:
+    """Validation carved from the training side: a seeded ``fraction`` of the training pairs becomes the
+    "test" set (scored with the training anchors' class queries), the rest trains; the test pairs are
+    never read. What the schedule, learning rate and length of the defaults were chosen on.
+
+    Raises:
+        ValueError: a fraction outside (0, 1), or too few training pairs to carve both sides.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must lie in (0, 1), got {fraction}")
+    train = dataset.train
+    order = np.random.default_rng([seed, 11]).permutation(len(train))
+    count = int(round(fraction * len(train)))
+    if count < 1 or count >= len(train):
+        raise ValueError(f"{len(train)} training pairs are too few to carve a validation fraction of {fraction}")
+
+    def subset(rows: np.ndarray) -> PairSet:
+        rows = np.sort(rows)
+        return PairSet(train.sources[torch.as_tensor(rows)], train.classes[rows], train.anchors, train.exclude[rows],
+                       [train.ids[row] for row in rows])  # fmt: skip
+
+    return SeparationData(subset(order[count:]), subset(order[:count]), dataset.class_names, dataset.sample_rate)
 
 
 def _synthetic(params: Params) -> bool:

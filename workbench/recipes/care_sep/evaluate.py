@@ -13,6 +13,7 @@ from workbench.evaluation.metrics import mean_average_precision
 from workbench.evaluation.projection import project
 from workbench.evaluation.separation import SeparationScores, evaluate_separation, symmetric_gaussian_kl
 from workbench.evaluation.stats import mean_confidence_interval
+from workbench.recipes.care_sep.claims import per_mixture
 from workbench.recipes.care_sep.data import PairSet, SeparationData
 from workbench.recipes.care_sep.params import METRICS, Params
 from workbench.recipes.care_sep.systems import SeparationSystem, _device_of
@@ -76,10 +77,12 @@ def evaluate(system: SeparationSystem, dataset: SeparationData, params: Params) 
 
 
 def _pool(evaluations: Sequence[RowEvaluation]) -> dict[str, tuple[float, float]]:
+    """Mean and 95 % CI per metric over the seeds' test mixtures (each mixture's two examples averaged
+    first: they are not independent); the tagging mAP over seeds."""
     nan = (float("nan"), float("nan"))
     row = {
         metric: nan if evaluations[0].scores is None else mean_confidence_interval(np.concatenate([
-            evaluation.scores.improvement if metric == "sdri" else getattr(evaluation.scores, metric)
+            per_mixture(evaluation.scores.improvement if metric == "sdri" else getattr(evaluation.scores, metric))
             for evaluation in evaluations
         ]))
         for metric in METRICS

@@ -20,7 +20,7 @@ from workbench.errors import UnknownNameError
 from workbench.models.care_sep import classifier_config
 from workbench.models.registry import read_checkpoint
 from workbench.paths import cache_dir
-from workbench.recipes.care_sep.params import _OPTIMISER_KEYS, INIT_CACHE, Params, _keys, train_config
+from workbench.recipes.care_sep.params import INIT_CACHE, Params, _keys, train_config
 from workbench.recipes.care_sep.systems import (
     INIT_KINDS,
     QueryModel,
@@ -32,8 +32,14 @@ from workbench.recipes.care_sep.systems import (
 from workbench.train.loop import Trainer
 from workbench.train.seed import make_generator
 
-_INIT_KEYS = ("world_seed", "duration", "init_classes", "init_clips", "pretrain_epochs", "model_size",
-              *_OPTIMISER_KEYS)  # fmt: skip
+_INIT_KEYS = ("world_seed", "duration", "init_classes", "init_clips", "pretrain_epochs", "model_size", "batch_size",
+              "weight_decay")  # fmt: skip
+
+
+def init_optimiser(params: Params) -> Params:
+    """The Init pretraining's optimiser settings: AdamW at the constant ``init_learning_rate``, whatever the
+    rows' rate and schedule (the paper starts every row from one pretrained HTS-AT, Sec. 2.1)."""
+    return params.replace(learning_rate=params.init_learning_rate, schedule="constant")
 
 
 class LabelledClips(Dataset):
@@ -74,8 +80,9 @@ def init_settings(params: Params, kind: str) -> dict[str, Any]:
         raise UnknownNameError("Init classifier kind", kind, INIT_KINDS)
     config = classifier_config(model_config(params, params.init_classes)) if kind == "care" else \
         query_net_config(params, params.init_classes)  # fmt: skip
+    optimiser = init_optimiser(params)
     return {"kind": kind, "config": dataclasses.asdict(config), **_keys(params, _INIT_KEYS), "seed": 0,
-            "loss": "cross-entropy"}
+            "loss": "cross-entropy", "learning_rate": optimiser.learning_rate, "schedule": optimiser.schedule}
 
 
 def init_cache_path(params: Params, kind: str) -> Any:
@@ -110,7 +117,7 @@ def pretrained_classifier(params: Params, kind: str, progress: bool = True) -> d
     loader = DataLoader(LabelledClips(clips, labels), batch_size=params.batch_size, shuffle=True,
                         generator=make_generator(0))  # fmt: skip
     system = ClassifierSystem(classifier)
-    history = Trainer(system, lambda model, batch: model(batch), train_config(params.pretrain_epochs, params, 0),
+    history = Trainer(system, lambda model, batch: model(batch), train_config(params.pretrain_epochs, init_optimiser(params), 0),
                       progress=progress).fit(loader)  # fmt: skip
     state = {name: tensor.detach().cpu() for name, tensor in system.classifier.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,19 @@ def resunet_config(params: Params) -> ResUNetConfig:
 QueryModel = CaReSep | StSedQueryNet
 SeparatorModel = CaReSep | ResUNetSeparator
 
+SHARED_ENCODER = ("band_encoder", "band_norm", "patch_embed", "encoder", "merges", "connector", "connector_norm",
+                  "tagging_head")  # fmt: skip
+"""The modules of a CaRE-SEP network's classifier half, the shared encoder the query is made with (the
+query conditioning layers inside its Swin groups, ``.condition.``, belong to the separation and train)."""
+
+
+def shared_encoder_parameters(separator: CaReSep) -> list[tuple[str, nn.Parameter]]:
+    """The shared encoder's parameters (:data:`SHARED_ENCODER` less the query conditioning)."""
+    return [
+        (name, parameter) for name, parameter in separator.named_parameters()
+        if name.split(".")[0] in SHARED_ENCODER and ".condition." not in name
+    ]  # fmt: skip
+
 
 class SeparationSystem(nn.Module):
     """A separator and where its query comes from, trained as one module (one row).
@@ -53,6 +66,8 @@ class SeparationSystem(nn.Module):
             ``no_grad`` (and a separate query network is frozen).
         tagging_weight: weight of the tagging BCE on the query clips (0: separation only, as CaRE-SEP).
         mae_weight: weight of the waveform MAE in :class:`SeparationLoss`.
+        frozen_encoder: (a shared row without grad, ``wo_grad="frozen-encoder"``) the shared encoder is
+            frozen: no gradient reaches its parameters from either pass, and it stays in eval mode.
 
     ``forward(batch) -> (loss, metrics)`` for :class:`~workbench.train.loop.Trainer`, batch as
     :class:`Triplets` makes it.
@@ -60,7 +75,7 @@ class SeparationSystem(nn.Module):
 
     def __init__(
         self, separator: SeparatorModel | None, query_network: QueryModel | None, grad: bool,
-        tagging_weight: float = 0.0, mae_weight: float = 1.0,
+        tagging_weight: float = 0.0, mae_weight: float = 1.0, frozen_encoder: bool = False,
     ):  # fmt: skip
         super().__init__()
         if separator is None and query_network is None:
@@ -73,6 +88,13 @@ class SeparationSystem(nn.Module):
         if query_network is not None and not grad:
             query_network.requires_grad_(False)
             query_network.eval()
+        if frozen_encoder and (grad or query_network is not None or not isinstance(separator, CaReSep)):
+            raise ValueError("frozen_encoder applies to a shared CaRE-SEP encoder without grad (rows D, F)")
+        self.frozen_encoder = bool(frozen_encoder)
+        if self.frozen_encoder:
+            for _, parameter in shared_encoder_parameters(separator):
+                parameter.requires_grad_(False)
+            self.train(self.training)
 
     @property
     def frozen_query_network(self) -> bool:
@@ -86,6 +108,11 @@ class SeparationSystem(nn.Module):
         super().train(mode)
         if self.frozen_query_network:
             self.query_network.eval()
+        if self.frozen_encoder:
+            for name in SHARED_ENCODER:
+                module = getattr(self.separator, name)
+                if module is not None:
+                    module.eval()
         return self
 
     @property
@@ -206,4 +233,11 @@ def build_system(
                                     names)  # fmt: skip
     tagging = params.tagging_weight if flags.tagging else 0.0
     return SeparationSystem(separator, query_network, grad=flags.grad, tagging_weight=tagging,
-                            mae_weight=params.mae_weight)  # fmt: skip
+                            mae_weight=params.mae_weight, frozen_encoder=frozen_encoder(params, row))  # fmt: skip
+
+
+def frozen_encoder(params: Params, row: str) -> bool:
+    """Whether ``row`` trains with its shared encoder frozen: a shared separating row without Grad
+    (D, F) under ``wo_grad="frozen-encoder"``."""
+    flags = ROWS[row]
+    return params.wo_grad == "frozen-encoder" and flags.shared and not flags.grad and flags.separator != "none"

@@ -16,7 +16,13 @@ from workbench.models.registry import read_checkpoint
 from workbench.recipes.care_sep.data import SeparationData, Triplets, data_source
 from workbench.recipes.care_sep.init import init_cache_path
 from workbench.recipes.care_sep.params import _OPTIMISER_KEYS, ROWS, TRAIN_NAME, Params, _keys, train_config
-from workbench.recipes.care_sep.systems import SeparationSystem, _init_kinds, build_system, model_config
+from workbench.recipes.care_sep.systems import (
+    SeparationSystem,
+    _init_kinds,
+    build_system,
+    frozen_encoder,
+    model_config,
+)
 from workbench.train.loop import Trainer
 from workbench.train.rundir import RunDir
 from workbench.train.seed import make_generator
@@ -29,9 +35,13 @@ def training_params(params: Params, row: str, seed: int) -> dict[str, Any]:
     """What determines one row's training: data, model, training settings, the row's flags and the seed
     (and the Init it starts from, when its flags use one)."""
     flags = ROWS[row]
-    keys = (*_DATA_KEYS, "model_size", "epochs", "query_clips", "mae_weight", *_OPTIMISER_KEYS)
+    keys = (*_DATA_KEYS, "model_size", "epochs", "mae_weight", "train_query", *_OPTIMISER_KEYS)
     values = {**_keys(params, keys), **dataclasses.asdict(flags), "seed": int(seed)}
     values.pop("paper_mixture_sdr")
+    if params.train_query == "class-mean":  # a self query is one clip whatever query_clips says
+        values["query_clips"] = params.query_clips
+    if frozen_encoder(params, row):
+        values["wo_grad"] = params.wo_grad
     if flags.tagging:
         values["tagging_weight"] = params.tagging_weight
     if flags.shared or flags.separator == "swin-unet":  # the Swin-UNET's front-end is part of what trains
@@ -61,8 +71,8 @@ def train_row(
     if run_dir.finished and weights.is_file():
         system.load_state_dict(read_checkpoint(weights))
         return Trained(system.eval(), run_dir.read_metrics()["history"], run_dir)
-    loader = DataLoader(Triplets(dataset.train, params.query_clips), batch_size=params.batch_size, shuffle=True,
-                        generator=make_generator(seed))  # fmt: skip
+    triplets = Triplets(dataset.train, params.query_clips, self_query=params.train_query == "self")
+    loader = DataLoader(triplets, batch_size=params.batch_size, shuffle=True, generator=make_generator(seed))
     trainer = Trainer(system, lambda model, batch: model(batch), train_config(params.epochs, params, seed),
                       run_dir=run_dir, progress=progress)  # fmt: skip
     fitted = trainer.fit(loader)
