@@ -5,6 +5,14 @@ Sound Separation" (Sec. 3.2, 4.1-4.3, Table 1-2, Fig. 3)."""
 from workbench.recipes.base.explain import common
 
 FIELD_HELP = {
+    "step_epochs": "paper schedule: epochs between halvings of the rate after warm-up (Sec. 3.2: 10; the CPU bed "
+    "scales it down)",
+    "init_learning_rate": "constant AdamW rate of the Init classifiers' pretraining (the rows train at learning_rate)",
+    "wo_grad": "what 'w/o Grad' (rows D, F) stops: query-branch (the gradient through the query only) or "
+    "frozen-encoder (the shared encoder frozen; Table 2: 'Grad refers to the gradient backpropagation during the "
+    "training (not freezing)')",
+    "train_query": "training queries: class-mean (mean embedding of other clips of the target's class) or self (each "
+    "source queried by its own clip, as the cited zero-shot separation code; Sec. 2.1)",
     **common("world_seed", "device", "cpu_threads"),
     "dataset": "synthetic (the world's separation pairs) | a class dataset to mix pairs from: esc10, esc50, ... "
     "(the paper: AudioSet)",
