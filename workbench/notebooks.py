@@ -15,9 +15,12 @@ except the compared summary cell's stored output), with the committed notebook m
 :class:`OutputsAsideContentsManager` (JupyterLab's default contents manager plus that hook) keeps the
 outputs of such a save aside, under ``$WORKBENCH_CACHE/notebook-outputs/``, and puts them back when the
 notebook is opened again with the same cells, so reopening a notebook (or reloading the page) while
-its kernel runs shows its figures and widgets as they were. ``make env`` enables both for the
-environment's Jupyter (``jupyter-config/workbench.json`` copied into
-``.venv/etc/jupyter/jupyter_server_config.d/``); elsewhere, start JupyterLab with
+its kernel runs shows its figures and widgets as they were. Outputs the notebook trusted when they were
+saved (those of the user's own run) are trusted again when they come back, so plotly figures render as
+figures, not as PNG fallbacks; the notebook metadata the kernel wrote (``language_info``) comes back
+with them, so a reopened notebook the user did not edit is not marked unsaved. ``make env`` enables
+the manager for the environment's Jupyter (``jupyter-config/workbench.json`` copied to
+``.venv/etc/jupyter/jupyter_server_config.json``); elsewhere, start JupyterLab with
 ``--ServerApp.contents_manager_class=workbench.notebooks.OutputsAsideContentsManager``.
 """
 
@@ -122,9 +125,16 @@ def outputs_aside_path(os_path: Path) -> Path:
     return cache_dir() / "notebook-outputs" / f"{Path(os_path).stem}-{key}.ipynb"
 
 
-def restore_outputs(notebook: nbformat.NotebookNode, aside: nbformat.NotebookNode) -> int:
+RESTORED_METADATA = ("language_info", "widgets")
+"""Notebook metadata of the run that comes back with its outputs: what the kernel reported (JupyterLab
+writes it again on connecting, which marks an unchanged notebook unsaved when it differs) and the
+widget state the outputs refer to."""
+
+
+def restore_outputs(notebook: nbformat.NotebookNode, aside: nbformat.NotebookNode, trusted: bool = False) -> int:
     """Give each code cell of ``notebook`` the outputs of the cell of ``aside`` with the same id and
-    source (a changed cell keeps none); returns how many cells got outputs back."""
+    source (a changed cell keeps none), marked ``trusted`` as a whole; returns how many cells got
+    outputs back. When any did, the run's :data:`RESTORED_METADATA` comes back too."""
     kept = {cell.get("id"): cell for cell in aside.cells if cell.cell_type == "code"}
     restored = 0
     for cell in notebook.cells:
@@ -132,7 +142,12 @@ def restore_outputs(notebook: nbformat.NotebookNode, aside: nbformat.NotebookNod
         if previous is not None and previous.source == cell.source and previous.outputs:
             cell.outputs = previous.outputs
             cell.execution_count = previous.execution_count
+            cell.metadata["trusted"] = trusted
             restored += 1
+    if restored:
+        for key in RESTORED_METADATA:
+            if key in aside.metadata:
+                notebook.metadata[key] = aside.metadata[key]
     return restored
 
 
@@ -149,7 +164,14 @@ class OutputsAsideContentsManager(AsyncLargeFileManager):
         os_path = _clean_notebook_path(model, path, self)
         if os_path is not None:  # before the hook clears them
             full = nbformat.from_dict(copy.deepcopy(model["content"]))
-            atomic_write_text(outputs_aside_path(os_path), nbformat.writes(full) + "\n")
+            # The front end marks each cell it trusts (outputs of this session's run); check_cells reads
+            # and drops those marks, and the signature covers the file as written, so that reading it
+            # back verifies (nbformat.writes splits multi-line strings).
+            trusted = self.notary.check_cells(full)
+            text = nbformat.writes(full) + "\n"
+            if trusted:
+                self.notary.sign(nbformat.reads(text, as_version=4))
+            atomic_write_text(outputs_aside_path(os_path), text)
         return await super().save(model, path)
 
     async def get(self, path: str, content: bool = True, type: str | None = None, format: str | None = None,
@@ -159,7 +181,8 @@ class OutputsAsideContentsManager(AsyncLargeFileManager):
         aside = outputs_aside_path(os_path) if os_path is not None else None
         if aside is not None and aside.is_file():
             try:
-                restore_outputs(model["content"], nbformat.read(aside, as_version=4))
+                kept = nbformat.read(aside, as_version=4)
+                restore_outputs(model["content"], kept, trusted=self.notary.check_signature(kept))
             except (OSError, ValueError) as error:  # a damaged side file must not stop the notebook opening
                 self.log.warning("could not restore outputs of %s from %s: %s", path, aside, error)
         return model
