@@ -20,9 +20,9 @@ import torch
 
 from workbench.evaluation.projection import project
 from workbench.typing import SampleRate
-from workbench.viz.figures import MARGIN, log_mel, scatter_figure
+from workbench.viz.figures import MARGIN, db_range, log_mel, scatter_figure
 from workbench.viz.plotly_view import PlotlyView
-from workbench.viz.widgets import audio_widget, set_audio
+from workbench.viz.widgets import audio_widget, duration_text, set_audio
 
 ClipLoader = Callable[[int], tuple[torch.Tensor | np.ndarray, SampleRate]]
 """``index -> (waveform, sample_rate)`` for the clip of row ``index`` of the points."""
@@ -78,7 +78,7 @@ class EmbeddingExplorer:
         self.audio = audio_widget()
         self.audio.layout = ipywidgets.Layout(width="100%")
         spectrogram = go.Figure(
-            go.Heatmap(x=[], y=[], z=[], colorscale="Viridis", zmin=-80, zmax=0, colorbar={"title": {"text": "dB"}})
+            go.Heatmap(x=[], y=[], z=[], colorscale="Viridis", colorbar={"title": {"text": "dB"}})
         )
         spectrogram.update_layout(
             height=340, title="log-mel spectrogram", xaxis_title="time (s)", yaxis_title="mel band",
@@ -117,11 +117,12 @@ class EmbeddingExplorer:
         with self.spectrogram.batch_update() as figure:
             heatmap = figure.data[0]
             heatmap.x, heatmap.y, heatmap.z = times, np.arange(decibels.shape[0]), decibels
+            heatmap.zmin, heatmap.zmax = db_range(decibels)  # from the clip: clips reach +25 dB
             figure.layout.title.text = f"{label} ({name})"
         with self.scatter.batch_update() as figure:
             marker = figure.data[-1]
             marker.x, marker.y, marker.customdata = [self.points[index, 0]], [self.points[index, 1]], [index]
-        self.info.value = f"<b>{html.escape(label)}</b>: {html.escape(name)}"
+        self.info.value = f"<b>{html.escape(label)}</b>: {html.escape(name)}, {duration_text(waveform, sample_rate)}"
         self.selected = index
 
     def index_of(self, trace: int, point: int) -> int:

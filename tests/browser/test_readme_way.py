@@ -1,0 +1,133 @@
+"""JupyterLab started exactly as the README says (``.venv/bin/jupyter lab notebooks/``, no flags): a
+researcher runs the quickstart, lets autosave save it, reloads the page, closes the tab and opens the
+notebook again. The tracked file stays as committed (``git status`` clean), the outputs are kept aside
+and come back trusted (interactive plotly figures that answer hover, not PNG fallbacks), and a notebook
+the user did not edit is never marked unsaved."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from lab_driver import AUTOSAVE_S, start_jupyterlab_readme_way
+from run_times import record_run_time
+from test_notebooks_in_browser import NOTEBOOK_STATE, Run, assert_figures_drawn, wait_until_done
+
+pytestmark = pytest.mark.slow
+
+NAME = "00_quickstart.ipynb"
+
+# Plotly figures of the current notebook stored as outputs (static figures, not widget views) and how many
+# of them are drawn by plotly.js; an untrusted notebook shows their PNG fallback instead.
+STATIC_FIGURES = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  let stored = 0;
+  for (const cell of panel.content.widgets) {
+    if (cell.model.type !== "code") continue;
+    for (const output of cell.model.outputs.toJSON()) {
+      if (output.data && output.data["application/vnd.plotly.v1+json"]) stored += 1;
+    }
+  }
+  const drawn = Array.from(panel.node.querySelectorAll(".js-plotly-plot"))
+    .filter((plot) => !plot.closest(".workbench-plotly-view") && plot.querySelector("g.trace, g.hm image")).length;
+  const fallbacks = panel.node.querySelectorAll(".jp-RenderedImage img").length;
+  return {stored, drawn, fallbacks};
+}"""
+
+# The centre of a data point of the first static plotly figure that has points or bars, scrolled into view.
+HOVER_TARGET = """() => {
+  const plots = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".js-plotly-plot"))
+    .filter((plot) => !plot.closest(".workbench-plotly-view"));
+  for (const plot of plots) {
+    const point = plot.querySelector(".scatterlayer path.point, .barlayer .point path");
+    if (!point) continue;
+    point.scrollIntoView({block: "center"});
+    const box = point.getBoundingClientRect();
+    if (box.width > 0) return {x: box.x + box.width / 2, y: box.y + box.height / 2, index: plots.indexOf(plot)};
+  }
+  return null;
+}"""
+HOVER_SHOWN = """(index) => {
+  const plots = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".js-plotly-plot"))
+    .filter((plot) => !plot.closest(".workbench-plotly-view"));
+  return plots[index].querySelectorAll(".hoverlayer .hovertext").length;
+}"""
+DIALOG = """() => Array.from(document.querySelectorAll(".jp-Dialog")).map((node) => node.textContent)"""
+
+
+@pytest.fixture(scope="module")
+def readme_lab(chromium_path):
+    with tempfile.TemporaryDirectory(prefix="workbench-readme-way-") as scratch:
+        lab = start_jupyterlab_readme_way(Path(scratch), [NAME])
+        try:
+            yield lab
+        finally:
+            lab.stop()
+
+
+def open_notebook(page, lab) -> None:
+    page.goto(lab.notebook_url(NAME))
+    page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
+
+
+def assert_stays_saved(page, name: str, seconds: float = 2 * AUTOSAVE_S) -> None:
+    """No unsaved mark appears within ``seconds`` on a notebook nobody edited."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert page.evaluate(NOTEBOOK_STATE)["dirty"] is False, f"{name}: marked unsaved though nobody edited it"
+        time.sleep(0.5)
+
+
+def assert_interactive_figures(page, name: str) -> None:
+    assert_figures_drawn(page, name, minimum=6, views=3)
+    figures = page.evaluate(STATIC_FIGURES)
+    assert figures["stored"] and figures["drawn"] >= figures["stored"] and not figures["fallbacks"], (
+        f"{name}: static plotly figures shown as PNG fallbacks (untrusted outputs?): {figures}"
+    )
+    target = page.evaluate(HOVER_TARGET)
+    assert target is not None, f"{name}: no plotly point to hover"
+    page.mouse.move(target["x"] - 40, target["y"] - 40)
+    page.mouse.move(target["x"], target["y"], steps=5)
+    page.wait_for_function(f"() => ({HOVER_SHOWN})({target['index']}) > 0", timeout=10_000)
+
+
+def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_lab, browser, tmp_path):
+    from workbench.notebooks import outputs_aside_path
+
+    lab = readme_lab
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    run = Run(NAME, page)
+    page.on("console", lambda message: run.console.append(f"{message.type}: {message.text}"))
+    open_notebook(page, lab)
+    started = time.monotonic()
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    wait_until_done(run, lab)
+    record_run_time(NAME, time.monotonic() - started)
+    # Autosave (no explicit save): the tracked file is as committed, the outputs went aside.
+    page.wait_for_function(f"({NOTEBOOK_STATE})().dirty === false", timeout=(6 * AUTOSAVE_S + 30) * 1000)
+    assert lab.git_status() == "", f"autosave changed the tracked notebook:\n{lab.git_status()}\n{lab.log()}"
+    aside = outputs_aside_path(lab.notebooks / NAME)
+    assert "Figure" in aside.read_text() or "plotly" in aside.read_text(), f"no outputs kept aside in {aside}"
+    untrusted_before = lab.log().count("is not trusted")  # the committed notebook, opened the first time
+
+    # Reload with the kernel running: figures back, interactive, nothing unsaved.
+    page.reload()
+    page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
+    assert_interactive_figures(page, NAME)
+    assert_stays_saved(page, NAME)
+
+    # Close the tab (no "Save your work" question) and open the notebook again.
+    page.evaluate("window.jupyterapp.shell.currentWidget.close()")
+    page.wait_for_timeout(1000)
+    assert not page.evaluate(DIALOG), f"closing an unedited notebook asked: {page.evaluate(DIALOG)}"
+    page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: '{NAME}'}})")
+    page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
+    assert_interactive_figures(page, NAME)
+    assert_stays_saved(page, NAME)
+    page.screenshot(path=str(tmp_path / "readme_way_reopened.png"), full_page=True)
+    assert lab.git_status() == "", lab.git_status()
+    assert lab.log().count("is not trusted") == untrusted_before, f"reopened outputs not trusted:\n{lab.log()}"
+    page.close()
