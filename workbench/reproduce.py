@@ -130,6 +130,21 @@ class _InjectedParameterFilter(logging.Filter):
         return not record.getMessage().startswith("Passed unknown parameter")
 
 
+def ipc_kernel_manager() -> type:
+    """Jupyter's kernel manager with IPC transport: the kernel's sockets are files in the user's runtime
+    folder rather than TCP ports, so ipykernel has no cause for its "Kernel is running over TCP without
+    encryption" warning, which every notebook's kernel would otherwise print into the output."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IpcKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+    return IpcKernelManager
+
+
 def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     import papermill
 
@@ -148,6 +163,7 @@ def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
                 language="python",
                 cwd=str(job.notebook.parent),
                 progress_bar=False,
+                kernel_manager_class=ipc_kernel_manager(),
             )
         except Exception as error:  # noqa: BLE001 - every failure is reported, the others keep running
             # A kernel that dies before answering its first request ran none of the notebook: on a loaded

@@ -81,7 +81,16 @@ EXPLORER = """() => {
   // The whole explorer, spectrogram and colour bar included, lies inside its output area (1600-px window).
   const area = box.closest(".jp-OutputArea-output").getBoundingClientRect();
   const drawn = spectrogram.querySelector(".main-svg").getBoundingClientRect();
+  // No horizontal scrollbar anywhere in the explorer: no column wider than the room it has.
+  const overflow = Math.max(...[box, ...box.querySelectorAll(".widget-vbox"), box.closest(".jp-OutputArea-output")]
+    .map((node) => node.scrollWidth - node.clientWidth));
+  const colourBar = spectrogram._fullData[0];
   return {
+    overflow,
+    range: colourBar ? [colourBar.zmin, colourBar.zmax] : null,
+    zmax: colourBar && colourBar.z ? Math.max(...Array.from(colourBar.z, (row) => Math.max(...row))) : null,
+    yTitle: spectrogram.layout.yaxis.title.text,
+    info: box.querySelector(".widget-html").textContent,
     fits: drawn.width > 200 && drawn.right <= area.right + 1 && box.getBoundingClientRect().right <= area.right + 1,
     audio: audio ? audio.src : null,
     title: spectrogram.layout.title.text,
@@ -229,6 +238,10 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     before = page.evaluate(EXPLORER)
     assert before["title"].startswith("clip 0") and before["ring"] is not None and before["picture"]
     assert before["fits"], "the explorer overflows its output area in a 1600-px window"
+    assert before["overflow"] <= 0, f"the explorer scrolls sideways by {before['overflow']} px"
+    # The colour scale follows the clip (its peak at the top), the axis is named as in the class player.
+    assert before["range"][1] == pytest.approx(before["zmax"]) and before["range"][1] - before["range"][0] == 80
+    assert before["yTitle"] == "mel band" and re.search(r"\d\.\d\d s$", before["info"]), before
     target = click_explorer_point(page, avoid=0)
     after = page.evaluate(EXPLORER)
     assert after["audio"] != before["audio"] and after["picture"] != before["picture"] and after["ring"] != before["ring"]

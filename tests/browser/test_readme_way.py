@@ -95,8 +95,6 @@ def assert_interactive_figures(page, name: str) -> None:
 
 
 def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_lab, browser, tmp_path):
-    from workbench.notebooks import outputs_aside_path
-
     lab = readme_lab
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     run = Run(NAME, page)
@@ -109,8 +107,8 @@ def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_l
     # Autosave (no explicit save): the tracked file is as committed, the outputs went aside.
     page.wait_for_function(f"({NOTEBOOK_STATE})().dirty === false", timeout=(6 * AUTOSAVE_S + 30) * 1000)
     assert lab.git_status() == "", f"autosave changed the tracked notebook:\n{lab.git_status()}\n{lab.log()}"
-    aside = outputs_aside_path(lab.notebooks / NAME)
-    assert "Figure" in aside.read_text() or "plotly" in aside.read_text(), f"no outputs kept aside in {aside}"
+    kept = list((lab.root.parent / "cache" / "notebook-outputs").glob(f"{Path(NAME).stem}-*.ipynb"))
+    assert len(kept) == 1 and "application/vnd.plotly.v1+json" in kept[0].read_text(), f"no outputs kept aside: {kept}"
     untrusted_before = lab.log().count("is not trusted")  # the committed notebook, opened the first time
 
     # Reload with the kernel running: figures back, interactive, nothing unsaved.

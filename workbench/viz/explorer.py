@@ -76,7 +76,9 @@ class EmbeddingExplorer:
         self.scatter.on_click(self._on_click)
 
         self.audio = audio_widget()
-        self.audio.layout = ipywidgets.Layout(width="100%")
+        # Stretched to the column rather than width 100 %: widgets have a 2-px margin on each side, so a
+        # 100 % player is 4 px wider than its column and gives the explorer a horizontal scrollbar.
+        self.audio.layout = ipywidgets.Layout(width="auto", align_self="stretch")
         spectrogram = go.Figure(
             go.Heatmap(x=[], y=[], z=[], colorscale="Viridis", colorbar={"title": {"text": "dB"}})
         )
@@ -89,7 +91,7 @@ class EmbeddingExplorer:
         side = ipywidgets.VBox(
             [self.info, self.audio, self.spectrogram], layout=ipywidgets.Layout(flex="2 1 0", min_width="0")
         )
-        self._container = ipywidgets.HBox([self.scatter, side], layout=ipywidgets.Layout(width="100%"))
+        self._container = ipywidgets.HBox([self.scatter, side], layout=ipywidgets.Layout(width="auto"))
 
     @property
     def widget(self) -> ipywidgets.Box:
