@@ -1,26 +1,31 @@
 """The notebooks as a researcher uses them: open in JupyterLab (headless Chromium), Run All from a cold
 cache, look at every figure, click, listen, reload, save.
 
-One server and one browser serve the three notebooks (see conftest.py); each notebook runs with its
-own defaults, the quick settings every notebook ships with.
+One server and one browser serve the notebooks (see conftest.py); each notebook runs with its own
+defaults, the quick settings every notebook ships with. Each test records the notebook's Run All time
+(its last cell's own clock; the notebooks run at once, sharing the cores) and leaves screenshots of the
+whole notebook in ``$WORKBENCH_SCREENSHOTS`` (default: the test's temporary folder) for a person to look at.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from lab_driver import NOTEBOOKS
+from run_times import record_run_time
 
 from workbench.paths import notebooks_dir
 
 pytestmark = pytest.mark.slow
 
-RUN_TIMEOUT_S = 420.0
+RUN_TIMEOUT_S = 900.0
 WIDGET_ERROR = re.compile(r"widget|anywidget|plotly|workbench|comm", re.IGNORECASE)
 
 # Runs in the page: the state of the notebook in the current tab.
@@ -163,9 +168,56 @@ def wait_until_done(run: Run, lab) -> dict:
         time.sleep(1.0)
 
 
+# Every output of the notebook as text: stderr streams (warnings) and the Run All time its last cell prints.
+OUTPUT_TEXT = """() => {
+  const texts = [];
+  for (const cell of window.jupyterapp.shell.currentWidget.content.widgets) {
+    if (cell.model.type !== "code") continue;
+    for (const output of cell.model.outputs.toJSON()) {
+      if (output.output_type === "stream") texts.push({name: output.name, text: [].concat(output.text).join("")});
+    }
+  }
+  return texts;
+}"""
+TEMP_PATH = re.compile(r"/tmp/ipykernel_\d+|ipykernel_\d+/\d+\.py")
+
+
+def finish(run: Run, lab, tmp_path) -> None:
+    """What every notebook must satisfy after Run All: no warning that points at a kernel's temporary
+    file, its Run All time recorded, screenshots of the whole notebook taken."""
+    outputs = run.page.evaluate(OUTPUT_TEXT)
+    leaked = [output["text"][:300] for output in outputs if output["name"] == "stderr" and TEMP_PATH.search(output["text"])]
+    assert not leaked, f"{run.name}: warnings with a temporary-file path shown: {leaked}"
+    clock = [re.search(r"this notebook ran in (\d+) s", output["text"]) for output in outputs]
+    seconds = [float(match.group(1)) for match in clock if match]
+    assert seconds, f"{run.name}: the last cell printed no run time"
+    record_run_time(run.name, seconds[-1])
+    folder = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
+    screenshots(run.page, folder / Path(run.name).stem)
+
+
+def screenshots(page, stem: Path, limit: int = 12) -> list[Path]:
+    """Viewport screenshots from the notebook's top to its end (JupyterLab scrolls the notebook inside
+    its panel, so one full-page shot would show only the first screen)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    scroller = "window.jupyterapp.shell.currentWidget.content.node"
+    page.evaluate(f"{scroller}.scrollTop = 0")
+    paths = []
+    for index in range(limit):
+        page.wait_for_timeout(700)  # cells scrolled into view lay out and draw
+        path = stem.parent / f"{stem.name}-{index:02d}.png"
+        page.screenshot(path=str(path))
+        paths.append(path)
+        moved = page.evaluate(f"() => {{ const node = {scroller}; const top = node.scrollTop;"
+                              f" node.scrollTop += node.clientHeight * 0.9; return node.scrollTop > top; }}")  # fmt: skip
+        if not moved:
+            break
+    return paths
+
+
 @pytest.fixture(scope="module")
 def runs(jupyterlab, browser) -> dict[str, Run]:
-    """The three notebooks, each in its tab, all started at once: the kernels share the cores."""
+    """The notebooks, each in its tab, all started at once: the kernels share the cores."""
     started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS}
     yield started
     for run in started.values():
@@ -246,7 +298,7 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     after = page.evaluate(EXPLORER)
     assert after["audio"] != before["audio"] and after["picture"] != before["picture"] and after["ring"] != before["ring"]
     assert play(page, EXPLORER_AUDIO) > 0
-    page.screenshot(path=str(tmp_path / "quickstart.png"))
+    finish(run, jupyterlab, tmp_path)
     save_and_check_unchanged(page, jupyterlab, name)
 
     # Reload with the kernel running: the explorer comes back as it was and still answers clicks.
@@ -307,7 +359,8 @@ def test_care_sep_figures_render_and_the_player_separates_and_plays(runs, jupyte
     after = page.evaluate(PLAYER)
     assert after["audio"][1] != before["audio"][1] and after["audio"][2] != before["audio"][2]
     assert play(page, ESTIMATE_AUDIO) > 0
-    page.screenshot(path=str(tmp_path / "care_sep.png"))
+    assert_care_sep_readable(page)
+    finish(run, jupyterlab, tmp_path)
     save_and_check_unchanged(page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)
 
@@ -336,6 +389,79 @@ def test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice(runs,
     button.click()
     page.wait_for_function(f"() => ({FUSION})().bars === {before['bars'] + 1}", timeout=120_000)
     assert " on " in page.evaluate(FUSION)["output"]
-    page.screenshot(path=str(tmp_path / "layer_fusion.png"))
+    legend = page.evaluate(FUSION_LEGEND)
+    best = [name for name in legend if name.startswith("best")]
+    assert best and all(name.endswith(("on test", "on validation")) for name in best), legend
+    finish(run, jupyterlab, tmp_path)
     save_and_check_unchanged(page, jupyterlab, name)
+    assert_no_widget_errors(run.console, name)
+
+
+FUSION_LEGEND = """() => Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".js-plotly-plot"))
+  .filter((plot) => plot.layout.barmode === "group").flatMap((plot) => plot.data.map((trace) => trace.name))"""
+
+# The CaRE-SEP notebook's readability: the ablation table's text inside its figure, the loss plot's
+# epoch ticks, the player's clip lengths and its spectrograms' one colour scale.
+CARE_SEP_VIEW = """() => {
+  const node = window.jupyterapp.shell.currentWidget.node;
+  const plots = Array.from(node.querySelectorAll(".js-plotly-plot"));
+  const table = plots.find((plot) => plot.data[0] && plot.data[0].type === "table");
+  let cut = null;
+  if (table) {
+    const bottom = table.getBoundingClientRect().bottom;
+    const texts = Array.from(table.querySelectorAll(".cell-text"));
+    cut = texts.filter((text) => text.getBoundingClientRect().bottom > bottom + 1).map((text) => text.textContent);
+  }
+  const loss = plots.find((plot) => (plot.layout.xaxis && plot.layout.xaxis.title && plot.layout.xaxis.title.text) === "epoch");
+  const ticks = loss ? loss._fullLayout.xaxis._vals.map((tick) => tick.x) : null;
+  const query = Array.from(node.querySelectorAll(".widget-dropdown")).find((box) => box.textContent.trim().startsWith("query"));
+  const player = query ? query.closest(".widget-vbox") : null;
+  const spectrograms = player ? player.querySelector(".js-plotly-plot") : null;
+  const axis = spectrograms ? spectrograms._fullLayout.coloraxis : null;
+  return {
+    tableCut: cut,
+    ticks,
+    durations: player ? Array.from(player.querySelectorAll(".widget-label")).map((label) => label.textContent).filter((text) => / s$/.test(text)) : [],
+    colour: axis ? {cmin: axis.cmin, cmax: axis.cmax, peaks: spectrograms.data.map((trace) => Math.max(...Array.from(trace.z, (row) => Math.max(...row))))} : null,
+    titles: spectrograms ? (spectrograms.layout.annotations || []).map((annotation) => annotation.text) : [],
+  };
+}"""
+
+
+def assert_care_sep_readable(page) -> None:
+    view = page.evaluate(CARE_SEP_VIEW)
+    assert view["tableCut"] == [], f"the ablation table cuts off: {view['tableCut']}"
+    assert view["ticks"] and all(float(tick).is_integer() for tick in view["ticks"]), f"epoch ticks: {view['ticks']}"
+    assert len(view["durations"]) == 3 and all(re.fullmatch(r"\d+\.\d\d s", text) for text in view["durations"]), view
+    colour = view["colour"]
+    assert colour and colour["cmax"] - colour["cmin"] == pytest.approx(80) and max(colour["peaks"]) == pytest.approx(colour["cmax"])
+    # Query a class the mixture lacks: the reference is silence, drawn at the floor of the shared scale.
+    mixture = page.evaluate(PLAYER)["mixture"].split(": ", 1)[1].split(" + ")
+    options = page.locator(".widget-dropdown", has_text="query").locator("option").all_text_contents()
+    absent = next(option for option in options if option.replace("\u00a0", " ") not in mixture)
+    page.locator(".widget-dropdown", has_text="query").locator("select").select_option(label=absent)
+    page.wait_for_function(f"() => ({CARE_SEP_VIEW})().titles.includes('reference: silence')", timeout=60_000)
+    colour = page.evaluate(CARE_SEP_VIEW)["colour"]
+    assert colour["peaks"][2] <= colour["cmin"] + 1e-6, f"silence drawn above the floor of its scale: {colour}"
+
+
+def test_difference_aware_runs_without_temp_path_warnings(runs, jupyterlab, tmp_path):
+    name = "02_difference_aware.ipynb"
+    run = runs[name]
+    wait_until_done(run, jupyterlab)
+    # loss curves, BgKnown, retrieval, general tasks, difference maps, the player's spectrogram
+    assert_figures_drawn(run.page, name, minimum=6, views=1)
+    finish(run, jupyterlab, tmp_path)
+    save_and_check_unchanged(run.page, jupyterlab, name)
+    assert_no_widget_errors(run.console, name)
+
+
+def test_asc_tagging_runs_and_shows_its_figures(runs, jupyterlab, tmp_path):
+    name = "03_asc_tagging.ipynb"
+    run = runs[name]
+    wait_until_done(run, jupyterlab)
+    # fusion scores, grid, confusion, attention, the tag player
+    assert_figures_drawn(run.page, name, minimum=4, views=1)
+    finish(run, jupyterlab, tmp_path)
+    save_and_check_unchanged(run.page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)

@@ -120,3 +120,14 @@ def test_player_separates_on_every_choice():
     assert player.children[2].figure.layout.annotations[2].text == "reference: silence"
     with pytest.raises(ValueError, match="at least one pair and one model"):
         separation_player(separate, sources, classes, ["a", "b", "c"], 16000, [])
+
+
+def test_measured_labels_name_the_query_width_the_system_has():
+    from types import SimpleNamespace
+
+    from workbench.viz.separation import measured_labels
+
+    system = SimpleNamespace(query_model=lambda: SimpleNamespace(embedding_dim=128))
+    result = SimpleNamespace(labels=lambda: {"A": "A 2048-d ST-SED-SEP", "C": "C 768-d CaRE-SEP", "B": "B w/ Grad"},
+                             systems={"A": system, "C": system, "B": system})  # fmt: skip
+    assert measured_labels(result) == {"A": "A 128-d ST-SED-SEP", "C": "C 128-d CaRE-SEP", "B": "B w/ Grad"}

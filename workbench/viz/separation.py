@@ -9,6 +9,7 @@ nothing here trains or evaluates.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
@@ -338,11 +339,27 @@ def separation_player(
     return ipywidgets.VBox([ipywidgets.HBox([pair_chooser, class_chooser, row_chooser]), audio, spectrograms])
 
 
+PAPER_WIDTH = re.compile(r"\b\d+-d\b")
+"""The query width in a row's paper name ("2048-d ST-SED-SEP", "768-d CaRE-SEP")."""
+
+
+def measured_labels(result) -> dict[str, str]:
+    """``result.labels()`` with the width of the query each row's trained system really has in place of
+    the paper's (at the tiny size the queries are 128-d, not 2048-d or 768-d)."""
+    labels = dict(result.labels())
+    for row, system in result.systems.items():
+        if row in labels:
+            width = system.query_model().embedding_dim
+            labels[row] = PAPER_WIDTH.sub(f"{width}-d", labels[row], count=1)
+    return labels
+
+
 def result_player(result, rows: Sequence[str] | None = None, indices: Sequence[int] | None = None) -> ipywidgets.VBox:
-    """:func:`separation_player` on a :class:`~workbench.recipes.care_sep.CareSepRun`'s test pairs and systems."""
+    """:func:`separation_player` on a :class:`~workbench.recipes.care_sep.CareSepRun`'s test pairs and systems,
+    the models named with their real query widths (:func:`measured_labels`)."""
     rows = result.separating_rows() if rows is None else list(rows)
     test = result.data.test
     return separation_player(
         result.separate, test.sources, test.classes, result.class_names, result.sample_rate, rows,
-        row_labels=result.labels(), indices=indices,
+        row_labels=measured_labels(result), indices=indices,
     )  # fmt: skip
