@@ -17,7 +17,7 @@ from workbench.paths import REPO_DIR
 
 RECORD_VARIABLE = "WORKBENCH_RECORD_RUN_TIMES"
 BEGIN, END = "<!-- run-times -->", "<!-- /run-times -->"
-HEADER = "| notebook | Run All, cold cache (s) | measured on |\n|---|---|---|"
+HEADER = "| notebook | Run All, cold cache (s) | notebooks running at once | measured on |\n|---|---|---|---|"
 
 
 def machine() -> str:
@@ -33,17 +33,18 @@ def table_rows(readme: str) -> dict[str, str]:
     return {match.group(1): match.group(0) for match in re.finditer(r"^\| `([^`]+)` \|.*$", block, re.MULTILINE)}
 
 
-def with_run_time(readme: str, name: str, seconds: float, where: str) -> str:
-    """``readme`` with notebook ``name``'s row set to ``seconds`` (rows sorted by notebook)."""
+def with_run_time(readme: str, name: str, seconds: float, where: str, together: int = 1) -> str:
+    """``readme`` with notebook ``name``'s row set to ``seconds`` (rows sorted by notebook); ``together``:
+    how many notebooks ran at once, sharing the cores."""
     rows = table_rows(readme)
-    rows[name] = f"| `{name}` | {seconds:.0f} | {where} |"
+    rows[name] = f"| `{name}` | {seconds:.0f} | {together} | {where} |"
     table = "\n".join([HEADER, *(rows[key] for key in sorted(rows))])
     before, rest = readme.split(BEGIN, 1)
     return f"{before}{BEGIN}\n{table}\n{END}{rest.split(END, 1)[1]}"
 
 
-def record_run_time(name: str, seconds: float) -> None:
-    print(f"\nRun All {name}: {seconds:.1f} s")
+def record_run_time(name: str, seconds: float, together: int = 1) -> None:
+    print(f"\nRun All {name}: {seconds:.1f} s ({together} notebooks at once)")
     if os.environ.get(RECORD_VARIABLE) == "1":
         path = REPO_DIR / "README.md"
-        path.write_text(with_run_time(path.read_text(), name, seconds, machine()))
+        path.write_text(with_run_time(path.read_text(), name, seconds, machine(), together))

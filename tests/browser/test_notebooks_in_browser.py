@@ -191,7 +191,7 @@ def finish(run: Run, lab, tmp_path) -> None:
     clock = [re.search(r"this notebook ran in (\d+) s", output["text"]) for output in outputs]
     seconds = [float(match.group(1)) for match in clock if match]
     assert seconds, f"{run.name}: the last cell printed no run time"
-    record_run_time(run.name, seconds[-1])
+    record_run_time(run.name, seconds[-1], together=len(NOTEBOOKS))
     folder = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
     screenshots(run.page, folder / Path(run.name).stem)
 
@@ -200,19 +200,38 @@ def screenshots(page, stem: Path, limit: int = 12) -> list[Path]:
     """Viewport screenshots from the notebook's top to its end (JupyterLab scrolls the notebook inside
     its panel, so one full-page shot would show only the first screen)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    scroller = "window.jupyterapp.shell.currentWidget.content.node"
-    page.evaluate(f"{scroller}.scrollTop = 0")
+    page.evaluate(f"({SCROLLER}).scrollTop = 0")
     paths = []
     for index in range(limit):
         page.wait_for_timeout(700)  # cells scrolled into view lay out and draw
         path = stem.parent / f"{stem.name}-{index:02d}.png"
         page.screenshot(path=str(path))
         paths.append(path)
-        moved = page.evaluate(f"() => {{ const node = {scroller}; const top = node.scrollTop;"
-                              f" node.scrollTop += node.clientHeight * 0.9; return node.scrollTop > top; }}")  # fmt: skip
-        if not moved:
+        if not scroll_on(page):
             break
     return paths
+
+
+# The element that scrolls the current notebook (JupyterLab 4's windowed panel).
+SCROLLER = """(() => { const node = window.jupyterapp.shell.currentWidget.content.node;
+  return node.querySelector(".jp-WindowedPanel-outer") || node; })()"""
+
+
+def scroll_on(page) -> bool:
+    """Scroll the notebook down by most of a screen; False at its end."""
+    return page.evaluate(f"() => {{ const node = {SCROLLER}; const top = node.scrollTop;"
+                         f" node.scrollTop += node.clientHeight * 0.9; return node.scrollTop > top; }}")  # fmt: skip
+
+
+def scroll_through(page, limit: int = 30) -> None:
+    """Scroll from the top to the end of the notebook, so JupyterLab renders every cell's outputs (it draws
+    cells as they come into view), then back to the top."""
+    page.evaluate(f"({SCROLLER}).scrollTop = 0")
+    for _step in range(limit):
+        page.wait_for_timeout(400)
+        if not scroll_on(page):
+            break
+    page.evaluate(f"({SCROLLER}).scrollTop = 0")
 
 
 @pytest.fixture(scope="module")

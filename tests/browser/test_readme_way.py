@@ -6,6 +6,7 @@ the user did not edit is never marked unsaved."""
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
@@ -15,14 +16,17 @@ import pytest
 
 from lab_driver import AUTOSAVE_S, start_jupyterlab_readme_way
 from run_times import record_run_time
-from test_notebooks_in_browser import NOTEBOOK_STATE, OUTPUT_TEXT, Run, assert_figures_drawn, wait_until_done
+from test_notebooks_in_browser import (
+    NOTEBOOK_STATE, OUTPUT_TEXT, Run, assert_figures_drawn, scroll_through, screenshots, wait_until_done,
+)  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
 NAME = "00_quickstart.ipynb"
 
-# Plotly figures of the current notebook stored as outputs (static figures, not widget views) and how many
-# of them are drawn by plotly.js; an untrusted notebook shows their PNG fallback instead.
+# Plotly figures of the current notebook stored as outputs (static figures, not widget views), how many
+# plotly's own renderer shows (a trusted output; it shows the snapshot it stored until the pointer enters,
+# then draws the live figure) and how many are untrusted PNG fallbacks (JupyterLab's plain image renderer).
 STATIC_FIGURES = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
   let stored = 0;
@@ -32,30 +36,28 @@ STATIC_FIGURES = """() => {
       if (output.data && output.data["application/vnd.plotly.v1+json"]) stored += 1;
     }
   }
-  const drawn = Array.from(panel.node.querySelectorAll(".js-plotly-plot"))
-    .filter((plot) => !plot.closest(".workbench-plotly-view") && plot.querySelector("g.trace, g.hm image")).length;
+  const rendered = panel.node.querySelectorAll(".jp-RenderedPlotly").length;
   const fallbacks = panel.node.querySelectorAll(".jp-RenderedImage img").length;
-  return {stored, drawn, fallbacks};
+  return {stored, rendered, fallbacks};
 }"""
 
-# The centre of a data point of the first static plotly figure that has points or bars, scrolled into view.
+# The first static figure, scrolled into view: its centre, and the centre of one of its data points once
+# it is drawn live (null before).
 HOVER_TARGET = """() => {
-  const plots = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".js-plotly-plot"))
-    .filter((plot) => !plot.closest(".workbench-plotly-view"));
-  for (const plot of plots) {
-    const point = plot.querySelector(".scatterlayer path.point, .barlayer .point path");
-    if (!point) continue;
-    point.scrollIntoView({block: "center"});
-    const box = point.getBoundingClientRect();
-    if (box.width > 0) return {x: box.x + box.width / 2, y: box.y + box.height / 2, index: plots.indexOf(plot)};
-  }
-  return null;
+  const figure = window.jupyterapp.shell.currentWidget.node.querySelector(".jp-RenderedPlotly");
+  if (!figure) return null;
+  const box = figure.getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) figure.scrollIntoView({block: "center"});
+  const area = figure.getBoundingClientRect();
+  const point = figure.querySelector(".plot-container .scatterlayer path.point, .plot-container .barlayer .point path, .plot-container .nsewdrag");
+  const live = point ? point.getBoundingClientRect() : null;
+  return {
+    x: area.x + area.width / 2, y: area.y + area.height / 2,
+    point: live && live.width > 0 ? {x: live.x + Math.min(live.width / 2, 40), y: live.y + Math.min(live.height / 2, 40)} : null,
+  };
 }"""
-HOVER_SHOWN = """(index) => {
-  const plots = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".js-plotly-plot"))
-    .filter((plot) => !plot.closest(".workbench-plotly-view"));
-  return plots[index].querySelectorAll(".hoverlayer .hovertext").length;
-}"""
+HOVER_SHOWN = """() => window.jupyterapp.shell.currentWidget.node.querySelector(".jp-RenderedPlotly")
+  .querySelectorAll(".hoverlayer .hovertext").length"""
 DIALOG = """() => Array.from(document.querySelectorAll(".jp-Dialog")).map((node) => node.textContent)"""
 
 
@@ -83,16 +85,23 @@ def assert_stays_saved(page, name: str, seconds: float = 2 * AUTOSAVE_S) -> None
 
 
 def assert_interactive_figures(page, name: str) -> None:
-    assert_figures_drawn(page, name, minimum=6, views=3)
+    """Every figure is back: the widget views drawn, every static plotly figure shown by plotly's renderer
+    (trusted) rather than as an untrusted PNG, and the first one answers the pointer with a hover label."""
+    scroll_through(page)
+    assert_figures_drawn(page, name, minimum=3, views=3)
     figures = page.evaluate(STATIC_FIGURES)
-    assert figures["stored"] and figures["drawn"] >= figures["stored"] and not figures["fallbacks"], (
+    assert figures["stored"] and figures["rendered"] >= figures["stored"] and not figures["fallbacks"], (
         f"{name}: static plotly figures shown as PNG fallbacks (untrusted outputs?): {figures}"
     )
     target = page.evaluate(HOVER_TARGET)
-    assert target is not None, f"{name}: no plotly point to hover"
-    page.mouse.move(target["x"] - 40, target["y"] - 40)
-    page.mouse.move(target["x"], target["y"], steps=5)
-    page.wait_for_function(f"() => ({HOVER_SHOWN})({target['index']}) > 0", timeout=10_000)
+    assert target is not None, f"{name}: no static plotly figure"
+    page.mouse.move(target["x"], target["y"] - 20)
+    page.mouse.move(target["x"], target["y"], steps=4)  # the pointer entering draws the live figure
+    page.wait_for_function(f"() => ({HOVER_TARGET})().point !== null", timeout=30_000)
+    point = page.evaluate(HOVER_TARGET)["point"]
+    page.mouse.move(point["x"] + 3, point["y"] + 3)
+    page.mouse.move(point["x"], point["y"], steps=4)
+    page.wait_for_function(f"() => ({HOVER_SHOWN})() > 0", timeout=10_000)
 
 
 def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_lab, browser, tmp_path):
@@ -126,7 +135,7 @@ def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_l
     page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
     assert_interactive_figures(page, NAME)
     assert_stays_saved(page, NAME)
-    page.screenshot(path=str(tmp_path / "readme_way_reopened.png"), full_page=True)
+    screenshots(page, Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path)) / "readme-way-reopened")
     assert lab.git_status() == "", lab.git_status()
     assert lab.log().count("is not trusted") == untrusted_before, f"reopened outputs not trusted:\n{lab.log()}"
     page.close()
