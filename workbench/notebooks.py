@@ -16,8 +16,9 @@ except the compared summary cell's stored output), with the committed notebook m
 outputs of such a save aside, under ``$WORKBENCH_CACHE/notebook-outputs/``, and puts them back when the
 notebook is opened again with the same cells, so reopening a notebook (or reloading the page) while
 its kernel runs shows its figures and widgets as they were. Outputs the notebook trusted when they were
-saved (those of the user's own run) are trusted again when they come back, so plotly figures render as
-figures, not as PNG fallbacks; the notebook metadata the kernel wrote (``language_info``) comes back
+saved (those of the user's own run) are trusted again when they come back, so plotly's renderer shows
+them (its stored snapshot first, the live figure as soon as the pointer enters), not JupyterLab's
+untrusted PNG fallback; the notebook metadata the kernel wrote (``language_info``) comes back
 with them, so a reopened notebook the user did not edit is not marked unsaved. ``make env`` enables
 the manager for the environment's Jupyter (``jupyter-config/workbench.json`` copied to
 ``.venv/etc/jupyter/jupyter_server_config.json``); elsewhere, start JupyterLab with
