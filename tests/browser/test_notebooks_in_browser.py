@@ -182,7 +182,7 @@ OUTPUT_TEXT = """() => {
 TEMP_PATH = re.compile(r"/tmp/ipykernel_\d+|ipykernel_\d+/\d+\.py")
 
 
-def finish(run: Run, lab, tmp_path) -> None:
+def finish(run: Run, lab, tmp_path, together: int) -> None:
     """What every notebook must satisfy after Run All: no warning that points at a kernel's temporary
     file, its Run All time recorded, screenshots of the whole notebook taken."""
     outputs = run.page.evaluate(OUTPUT_TEXT)
@@ -191,7 +191,7 @@ def finish(run: Run, lab, tmp_path) -> None:
     clock = [re.search(r"this notebook ran in (\d+) s", output["text"]) for output in outputs]
     seconds = [float(match.group(1)) for match in clock if match]
     assert seconds, f"{run.name}: the last cell printed no run time"
-    record_run_time(run.name, seconds[-1], together=len(NOTEBOOKS))
+    record_run_time(run.name, seconds[-1], together=together)
     folder = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
     screenshots(run.page, folder / Path(run.name).stem)
 
@@ -234,10 +234,21 @@ def scroll_through(page, limit: int = 30) -> None:
     page.evaluate(f"({SCROLLER}).scrollTop = 0")
 
 
+TEST_NOTEBOOKS = {
+    "test_quickstart_explorer_renders_plays_and_survives_a_reload": "00_quickstart.ipynb",
+    "test_difference_aware_runs_without_temp_path_warnings": "02_difference_aware.ipynb",
+    "test_asc_tagging_runs_and_shows_its_figures": "03_asc_tagging.ipynb",
+    "test_care_sep_figures_render_and_the_player_separates_and_plays": "04_care_sep.ipynb",
+    "test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice": "05_layer_fusion.ipynb",
+}
+"""The notebook each test opens: only the selected tests' notebooks are started (``-k care_sep`` runs one)."""
+
+
 @pytest.fixture(scope="module")
-def runs(jupyterlab, browser) -> dict[str, Run]:
-    """The notebooks, each in its tab, all started at once: the kernels share the cores."""
-    started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS}
+def runs(request, jupyterlab, browser) -> dict[str, Run]:
+    """The selected tests' notebooks, each in its tab, all started at once: the kernels share the cores."""
+    selected = {TEST_NOTEBOOKS[item.name] for item in request.session.items if item.name in TEST_NOTEBOOKS}
+    started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS if name in selected}
     yield started
     for run in started.values():
         run.page.close()
@@ -317,7 +328,7 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     after = page.evaluate(EXPLORER)
     assert after["audio"] != before["audio"] and after["picture"] != before["picture"] and after["ring"] != before["ring"]
     assert play(page, EXPLORER_AUDIO) > 0
-    finish(run, jupyterlab, tmp_path)
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(page, jupyterlab, name)
 
     # Reload with the kernel running: the explorer comes back as it was and still answers clicks.
@@ -379,7 +390,7 @@ def test_care_sep_figures_render_and_the_player_separates_and_plays(runs, jupyte
     assert after["audio"][1] != before["audio"][1] and after["audio"][2] != before["audio"][2]
     assert play(page, ESTIMATE_AUDIO) > 0
     assert_care_sep_readable(page)
-    finish(run, jupyterlab, tmp_path)
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)
 
@@ -411,7 +422,7 @@ def test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice(runs,
     legend = page.evaluate(FUSION_LEGEND)
     best = [name for name in legend if name.startswith("best")]
     assert best and all(name.endswith(("on test", "on validation")) for name in best), legend
-    finish(run, jupyterlab, tmp_path)
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)
 
@@ -470,7 +481,7 @@ def test_difference_aware_runs_without_temp_path_warnings(runs, jupyterlab, tmp_
     wait_until_done(run, jupyterlab)
     # loss curves, BgKnown, retrieval, general tasks, difference maps, the player's spectrogram
     assert_figures_drawn(run.page, name, minimum=6, views=1)
-    finish(run, jupyterlab, tmp_path)
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(run.page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)
 
@@ -481,6 +492,6 @@ def test_asc_tagging_runs_and_shows_its_figures(runs, jupyterlab, tmp_path):
     wait_until_done(run, jupyterlab)
     # fusion scores, grid, confusion, attention, the tag player
     assert_figures_drawn(run.page, name, minimum=4, views=1)
-    finish(run, jupyterlab, tmp_path)
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(run.page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)

@@ -127,7 +127,7 @@ def test_measured_labels_name_the_query_width_the_system_has():
 
     from workbench.viz.separation import measured_labels
 
-    system = SimpleNamespace(query_model=lambda: SimpleNamespace(embedding_dim=128))
+    system = SimpleNamespace(query_model=SimpleNamespace(embedding_dim=128))  # a property of SeparationSystem
     result = SimpleNamespace(labels=lambda: {"A": "A 2048-d ST-SED-SEP", "C": "C 768-d CaRE-SEP", "B": "B w/ Grad"},
                              systems={"A": system, "C": system, "B": system})  # fmt: skip
     assert measured_labels(result) == {"A": "A 128-d ST-SED-SEP", "C": "C 128-d CaRE-SEP", "B": "B w/ Grad"}

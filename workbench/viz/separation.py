@@ -349,7 +349,7 @@ def measured_labels(result) -> dict[str, str]:
     labels = dict(result.labels())
     for row, system in result.systems.items():
         if row in labels:
-            width = system.query_model().embedding_dim
+            width = system.query_model.embedding_dim
             labels[row] = PAPER_WIDTH.sub(f"{width}-d", labels[row], count=1)
     return labels
 
