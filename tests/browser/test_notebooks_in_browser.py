@@ -452,7 +452,7 @@ CARE_SEP_VIEW = """() => {
     tableCut: cut,
     ticks,
     durations: player ? Array.from(player.querySelectorAll(".widget-label")).map((label) => label.textContent).filter((text) => / s$/.test(text)) : [],
-    colour: axis ? {cmin: axis.cmin, cmax: axis.cmax, peaks: spectrograms.data.map((trace) => Math.max(...Array.from(trace.z, (row) => Math.max(...row))))} : null,
+    colour: axis ? {cmin: axis.cmin, cmax: axis.cmax, peaks: spectrograms._fullData.map((trace) => Math.max(...Array.from(trace.z, (row) => Math.max(...row))))} : null,
     titles: spectrograms ? (spectrograms.layout.annotations || []).map((annotation) => annotation.text) : [],
   };
 }"""
