@@ -28,3 +28,5 @@ def test_papermill_kernels_run_over_ipc_without_the_tcp_warning(tmp_path):
     assert "without encryption" not in finished.stderr + finished.stdout, finished.stderr
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert executed.cells[0].outputs[0].text == "42\n"
+    # The sockets live in Jupyter's runtime folder, not as kernel-ipc-N files in the working directory.
+    assert not list(REPO_DIR.glob("kernel-ipc*")) and not list(tmp_path.glob("kernel-ipc*"))
