@@ -1,4 +1,5 @@
-"""The kernels `workbench reproduce` (and so `make demo`) starts print no transport warning into its output."""
+"""The kernels `workbench reproduce` (and so `make demo`) and the notebook refresh start print no transport
+warning into their output."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from workbench.paths import REPO_DIR
 
 SCRIPT = """
 import sys, papermill
-from workbench.reproduce import ipc_kernel_manager
+from workbench.notebooks import ipc_kernel_manager
 papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", progress_bar=False,
                            kernel_manager_class=ipc_kernel_manager())
 """

@@ -33,6 +33,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -189,6 +190,31 @@ class OutputsAsideContentsManager(AsyncLargeFileManager):
         return model
 
 
+def ipc_kernel_manager() -> type:
+    """Jupyter's kernel manager with IPC transport: the kernel's sockets are files in the user's runtime
+    folder rather than TCP ports, so ipykernel has no cause for its "Kernel is running over TCP without
+    encryption" warning, which every notebook's kernel would otherwise print into the output."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    class IpcKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            # The sockets' path prefix: unique per kernel, in Jupyter's runtime folder. Jupyter's own default
+            # ("kernel-ipc" in the working directory) would litter the notebooks' folder, and kernels started
+            # at once from one folder would pick the same socket files.
+            folder = Path(jupyter_runtime_dir())
+            folder.mkdir(parents=True, exist_ok=True)
+            return str(folder / f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
+    return IpcKernelManager
+
+
 def refresh(path: Path) -> None:
     import papermill
 
@@ -196,8 +222,9 @@ def refresh(path: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         executed_path = Path(scratch) / path.name
         papermill.execute_notebook(
-            str(path), str(executed_path), kernel_name="python3", language="python", cwd=str(path.parent)
-        )
+            str(path), str(executed_path), kernel_name="python3", language="python", cwd=str(path.parent),
+            kernel_manager_class=ipc_kernel_manager(),
+        )  # fmt: skip
         executed = nbformat.read(executed_path, as_version=4)
     notebook = nbformat.read(path, as_version=4)
     strip_outputs(notebook, keep_from=executed)

@@ -130,35 +130,10 @@ class _InjectedParameterFilter(logging.Filter):
         return not record.getMessage().startswith("Passed unknown parameter")
 
 
-def ipc_kernel_manager() -> type:
-    """Jupyter's kernel manager with IPC transport: the kernel's sockets are files in the user's runtime
-    folder rather than TCP ports, so ipykernel has no cause for its "Kernel is running over TCP without
-    encryption" warning, which every notebook's kernel would otherwise print into the output."""
-    import uuid
-
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.paths import jupyter_runtime_dir
-    from traitlets import default
-
-    class IpcKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _default_transport(self) -> str:
-            return "ipc"
-
-        @default("ip")
-        def _default_ip(self) -> str:
-            # The sockets' path prefix: unique per kernel, in Jupyter's runtime folder. Jupyter's own default
-            # ("kernel-ipc" in the working directory) would litter the notebooks' folder, and kernels started
-            # at once from one folder would pick the same socket files.
-            folder = Path(jupyter_runtime_dir())
-            folder.mkdir(parents=True, exist_ok=True)
-            return str(folder / f"kernel-{uuid.uuid4().hex[:12]}-ipc")
-
-    return IpcKernelManager
-
-
 def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     import papermill
+
+    from workbench.notebooks import ipc_kernel_manager  # imports Jupyter's server: only when executing
 
     papermill_logger = logging.getLogger("papermill")
     if not any(isinstance(known, _InjectedParameterFilter) for known in papermill_logger.filters):
