@@ -16,7 +16,7 @@ import pytest
 
 from lab_driver import AUTOSAVE_S, start_jupyterlab_readme_way
 from run_times import record_run_time
-from test_notebooks_in_browser import (
+from notebook_page import (
     NOTEBOOK_STATE, OUTPUT_TEXT, Run, assert_figures_drawn, scroll_through, screenshots, wait_until_done,
 )  # fmt: skip
 
