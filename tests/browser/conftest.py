@@ -70,10 +70,12 @@ TEST_NOTEBOOKS = {
 """The notebook each test opens: only the selected tests' notebooks are started (``-k care_sep`` runs one)."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def runs(request, jupyterlab, browser) -> dict[str, Run]:
-    """The selected tests' notebooks, each in its tab, all started at once: the kernels share the cores."""
-    selected = {TEST_NOTEBOOKS[item.name] for item in request.session.items if item.name in TEST_NOTEBOOKS}
+    """The notebooks of this module's selected tests, each in its tab, all started at once: the kernels share
+    the cores. Per module, as ``make test`` hands each test module to one pytest-xdist worker."""
+    selected = {TEST_NOTEBOOKS[item.name] for item in request.session.items
+                if item.name in TEST_NOTEBOOKS and getattr(item, "module", None) is request.module}  # fmt: skip
     started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS if name in selected}
     yield started
     for run in started.values():
