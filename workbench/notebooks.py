@@ -127,10 +127,10 @@ def outputs_aside_path(os_path: Path) -> Path:
     return cache_dir() / "notebook-outputs" / f"{Path(os_path).stem}-{key}.ipynb"
 
 
-RESTORED_METADATA = ("language_info", "widgets")
+RESTORED_METADATA = ("language_info",)
 """Notebook metadata of the run that comes back with its outputs: what the kernel reported (JupyterLab
-writes it again on connecting, which marks an unchanged notebook unsaved when it differs) and the
-widget state the outputs refer to."""
+writes it again on connecting, which marks an unchanged notebook unsaved when it differs). The saved
+widget state stays out: widgets are drawn from the running kernel's models."""
 
 
 def restore_outputs(notebook: nbformat.NotebookNode, aside: nbformat.NotebookNode, trusted: bool = False) -> int:
