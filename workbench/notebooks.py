@@ -15,9 +15,13 @@ except the compared summary cell's stored output), with the committed notebook m
 :class:`OutputsAsideContentsManager` (JupyterLab's default contents manager plus that hook) keeps the
 outputs of such a save aside, under ``$WORKBENCH_CACHE/notebook-outputs/``, and puts them back when the
 notebook is opened again with the same cells, so reopening a notebook (or reloading the page) while
-its kernel runs shows its figures and widgets as they were. ``make env`` enables both for the
-environment's Jupyter (``jupyter-config/workbench.json`` copied into
-``.venv/etc/jupyter/jupyter_server_config.d/``); elsewhere, start JupyterLab with
+its kernel runs shows its figures and widgets as they were. Outputs the notebook trusted when they were
+saved (those of the user's own run) are trusted again when they come back, so plotly's renderer shows
+them (its stored snapshot first, the live figure as soon as the pointer enters), not JupyterLab's
+untrusted PNG fallback; the notebook metadata the kernel wrote (``language_info``) comes back
+with them, so a reopened notebook the user did not edit is not marked unsaved. ``make env`` enables
+the manager for the environment's Jupyter (``jupyter-config/workbench.json`` copied to
+``.venv/etc/jupyter/jupyter_server_config.json``); elsewhere, start JupyterLab with
 ``--ServerApp.contents_manager_class=workbench.notebooks.OutputsAsideContentsManager``.
 """
 
@@ -29,6 +33,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,9 +127,16 @@ def outputs_aside_path(os_path: Path) -> Path:
     return cache_dir() / "notebook-outputs" / f"{Path(os_path).stem}-{key}.ipynb"
 
 
-def restore_outputs(notebook: nbformat.NotebookNode, aside: nbformat.NotebookNode) -> int:
+RESTORED_METADATA = ("language_info",)
+"""Notebook metadata of the run that comes back with its outputs: what the kernel reported (JupyterLab
+writes it again on connecting, which marks an unchanged notebook unsaved when it differs). The saved
+widget state stays out: widgets are drawn from the running kernel's models."""
+
+
+def restore_outputs(notebook: nbformat.NotebookNode, aside: nbformat.NotebookNode, trusted: bool = False) -> int:
     """Give each code cell of ``notebook`` the outputs of the cell of ``aside`` with the same id and
-    source (a changed cell keeps none); returns how many cells got outputs back."""
+    source (a changed cell keeps none), marked ``trusted`` as a whole; returns how many cells got
+    outputs back. When any did, the run's :data:`RESTORED_METADATA` comes back too."""
     kept = {cell.get("id"): cell for cell in aside.cells if cell.cell_type == "code"}
     restored = 0
     for cell in notebook.cells:
@@ -132,7 +144,12 @@ def restore_outputs(notebook: nbformat.NotebookNode, aside: nbformat.NotebookNod
         if previous is not None and previous.source == cell.source and previous.outputs:
             cell.outputs = previous.outputs
             cell.execution_count = previous.execution_count
+            cell.metadata["trusted"] = trusted
             restored += 1
+    if restored:
+        for key in RESTORED_METADATA:
+            if key in aside.metadata:
+                notebook.metadata[key] = aside.metadata[key]
     return restored
 
 
@@ -149,7 +166,14 @@ class OutputsAsideContentsManager(AsyncLargeFileManager):
         os_path = _clean_notebook_path(model, path, self)
         if os_path is not None:  # before the hook clears them
             full = nbformat.from_dict(copy.deepcopy(model["content"]))
-            atomic_write_text(outputs_aside_path(os_path), nbformat.writes(full) + "\n")
+            # The front end marks each cell it trusts (outputs of this session's run); check_cells reads
+            # and drops those marks, and the signature covers the file as written, so that reading it
+            # back verifies (nbformat.writes splits multi-line strings).
+            trusted = self.notary.check_cells(full)
+            text = nbformat.writes(full) + "\n"
+            if trusted:
+                self.notary.sign(nbformat.reads(text, as_version=4))
+            atomic_write_text(outputs_aside_path(os_path), text)
         return await super().save(model, path)
 
     async def get(self, path: str, content: bool = True, type: str | None = None, format: str | None = None,
@@ -159,10 +183,36 @@ class OutputsAsideContentsManager(AsyncLargeFileManager):
         aside = outputs_aside_path(os_path) if os_path is not None else None
         if aside is not None and aside.is_file():
             try:
-                restore_outputs(model["content"], nbformat.read(aside, as_version=4))
+                kept = nbformat.read(aside, as_version=4)
+                restore_outputs(model["content"], kept, trusted=self.notary.check_signature(kept))
             except (OSError, ValueError) as error:  # a damaged side file must not stop the notebook opening
                 self.log.warning("could not restore outputs of %s from %s: %s", path, aside, error)
         return model
+
+
+def ipc_kernel_manager() -> type:
+    """Jupyter's kernel manager with IPC transport: the kernel's sockets are files in the user's runtime
+    folder rather than TCP ports, so ipykernel has no cause for its "Kernel is running over TCP without
+    encryption" warning, which every notebook's kernel would otherwise print into the output."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    class IpcKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            # The sockets' path prefix: unique per kernel, in Jupyter's runtime folder. Jupyter's own default
+            # ("kernel-ipc" in the working directory) would litter the notebooks' folder, and kernels started
+            # at once from one folder would pick the same socket files.
+            folder = Path(jupyter_runtime_dir())
+            folder.mkdir(parents=True, exist_ok=True)
+            return str(folder / f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
+    return IpcKernelManager
 
 
 def refresh(path: Path) -> None:
@@ -172,8 +222,9 @@ def refresh(path: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         executed_path = Path(scratch) / path.name
         papermill.execute_notebook(
-            str(path), str(executed_path), kernel_name="python3", language="python", cwd=str(path.parent)
-        )
+            str(path), str(executed_path), kernel_name="python3", language="python", cwd=str(path.parent),
+            kernel_manager_class=ipc_kernel_manager(),
+        )  # fmt: skip
         executed = nbformat.read(executed_path, as_version=4)
     notebook = nbformat.read(path, as_version=4)
     strip_outputs(notebook, keep_from=executed)

@@ -171,6 +171,8 @@ class _InjectedParameterFilter(logging.Filter):
 def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     import papermill
 
+    from workbench.notebooks import ipc_kernel_manager  # imports Jupyter's server: only when executing
+
     papermill_logger = logging.getLogger("papermill")
     if not any(isinstance(known, _InjectedParameterFilter) for known in papermill_logger.filters):
         papermill_logger.addFilter(_InjectedParameterFilter())
@@ -186,6 +188,7 @@ def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
                 language="python",
                 cwd=str(job.notebook.parent),
                 progress_bar=False,
+                kernel_manager_class=ipc_kernel_manager(),
             )
         except Exception as error:  # noqa: BLE001 - every failure is reported, the others keep running
             # A kernel that dies before answering its first request ran none of the notebook: on a loaded

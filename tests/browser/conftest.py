@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab_driver import INSTALL_HINT, NOTEBOOKS, JupyterLab, find_chromium, start_jupyterlab
+from notebook_page import Run, start_run_all
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
@@ -57,3 +58,25 @@ def browser(chromium_path) -> Iterator:
             yield chromium
         finally:
             chromium.close()
+
+
+TEST_NOTEBOOKS = {
+    "test_quickstart_explorer_renders_plays_and_survives_a_reload": "00_quickstart.ipynb",
+    "test_difference_aware_runs_without_temp_path_warnings": "02_difference_aware.ipynb",
+    "test_asc_tagging_runs_and_shows_its_figures": "03_asc_tagging.ipynb",
+    "test_care_sep_figures_render_and_the_player_separates_and_plays": "04_care_sep.ipynb",
+    "test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice": "05_layer_fusion.ipynb",
+}
+"""The notebook each test opens: only the selected tests' notebooks are started (``-k care_sep`` runs one)."""
+
+
+@pytest.fixture(scope="module")
+def runs(request, jupyterlab, browser) -> dict[str, Run]:
+    """The notebooks of this module's selected tests, each in its tab, all started at once: the kernels share
+    the cores. Per module, as ``make test`` hands each test module to one pytest-xdist worker."""
+    selected = {TEST_NOTEBOOKS[item.name] for item in request.session.items
+                if item.name in TEST_NOTEBOOKS and getattr(item, "module", None) is request.module}  # fmt: skip
+    started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS if name in selected}
+    yield started
+    for run in started.values():
+        run.page.close()

@@ -24,6 +24,7 @@ def checkout(tmp_path, monkeypatch) -> Path:
     folder.mkdir()
     shutil.copy(notebooks_dir() / "00_quickstart.ipynb", folder)
     monkeypatch.setenv(CLEAN_FOLDERS_VARIABLE, str(folder))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))  # the notary's signatures
     return tmp_path
 
 
@@ -45,14 +46,22 @@ def manager(root: Path) -> Manager:
     return Manager(root)
 
 
-def run_in_jupyterlab(content: dict) -> None:
-    """What running every cell and saving in JupyterLab does to a notebook model."""
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+def run_in_jupyterlab(content: dict, trusted: bool = True) -> None:
+    """What running every cell and saving in JupyterLab does to a notebook model: a figure in each cell
+    (rich output, which the front end marks trusted when its own kernel made it)."""
     for count, cell in enumerate(content["cells"], start=1):
         if cell["cell_type"] != "code":
             continue
         cell["execution_count"] = count
         text = "a different summary\n" if CHECK_MARK in "".join(cell["source"]) else "figure"
-        cell["outputs"] = [new_output("stream", name="stdout", text=text)]
+        cell["outputs"] = [
+            new_output("stream", name="stdout", text=text),
+            new_output("display_data", data={PLOTLY: {"data": [{"y": [1, 2]}]}, "text/plain": "Figure\nline 2"}),
+        ]
+        cell["metadata"]["trusted"] = trusted
         cell["metadata"]["execution"] = {"iopub.execute_input": "2026-12-03T09:00:00Z"}
         cell["metadata"]["scrolled"] = True
     content["metadata"]["language_info"] = {"name": "python", "version": "3.11.9", "mimetype": "text/x-python"}
@@ -119,3 +128,35 @@ def test_a_new_notebook_in_the_folder_keeps_inputs_only(checkout):
     contents.save({"type": "notebook", "content": notebook}, "notebooks/new.ipynb")
     saved = nbformat.read(checkout / "notebooks" / "new.ipynb", as_version=4)
     assert saved.cells[0].outputs == [] and "widgets" not in saved.metadata and saved.cells[0].source == "x = 1"
+
+
+def test_outputs_of_a_trusted_run_come_back_trusted_with_the_kernels_language_info(checkout):
+    contents = manager(checkout)
+    model = contents.get("notebooks/00_quickstart.ipynb")
+    run_in_jupyterlab(model["content"])
+    contents.save(model, "notebooks/00_quickstart.ipynb")
+    reopened = contents.get("notebooks/00_quickstart.ipynb")["content"]
+    code = [cell for cell in reopened["cells"] if cell["cell_type"] == "code"]
+    # Figures render as figures (a PNG fallback otherwise), and JupyterLab finds the language_info the
+    # kernel reports already there, so the reopened notebook is not marked unsaved.
+    assert all(cell["metadata"]["trusted"] is True for cell in code)
+    assert reopened["metadata"]["language_info"]["version"] == "3.11.9"
+    assert "widgets" not in reopened["metadata"]  # widgets come from the running kernel, not a saved state
+
+
+def test_outputs_the_front_end_did_not_trust_stay_untrusted(checkout):
+    contents = manager(checkout)
+    model = contents.get("notebooks/00_quickstart.ipynb")
+    run_in_jupyterlab(model["content"], trusted=False)
+    contents.save(model, "notebooks/00_quickstart.ipynb")
+    reopened = contents.get("notebooks/00_quickstart.ipynb")["content"]
+    code = [cell for cell in reopened["cells"] if cell["cell_type"] == "code" and cell["outputs"]]
+    assert code and all(cell["metadata"]["trusted"] is False for cell in code)
+    # A side file edited outside the server loses its signature: its outputs are not trusted.
+    aside = outputs_aside_path(checkout / "notebooks" / "00_quickstart.ipynb")
+    model = contents.get("notebooks/00_quickstart.ipynb")
+    run_in_jupyterlab(model["content"])
+    contents.save(model, "notebooks/00_quickstart.ipynb")
+    aside.write_text(aside.read_text().replace("Figure", "Tampered"))
+    reopened = contents.get("notebooks/00_quickstart.ipynb")["content"]
+    assert all(cell["metadata"]["trusted"] is False for cell in reopened["cells"] if cell["cell_type"] == "code" and cell["outputs"])

@@ -1,68 +1,25 @@
 """The notebooks as a researcher uses them: open in JupyterLab (headless Chromium), Run All from a cold
 cache, look at every figure, click, listen, reload, save.
 
-One server and one browser serve the three notebooks (see conftest.py); each notebook runs with its
-own defaults, the quick settings every notebook ships with.
+One server and one browser serve the notebooks (see conftest.py); each notebook runs with its own
+defaults, the quick settings every notebook ships with. Each test records the notebook's Run All time
+(its last cell's own clock; the notebooks run at once, sharing the cores) and leaves screenshots of the
+whole notebook in ``$WORKBENCH_SCREENSHOTS`` (default: the test's temporary folder) for a person to look at.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
-from lab_driver import NOTEBOOKS
-
-from workbench.paths import notebooks_dir
+from notebook_page import (
+    NOTEBOOK_STATE, assert_figures_drawn, assert_no_widget_errors, finish, play, save_and_check_unchanged,
+    wait_until_done,
+)  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
-RUN_TIMEOUT_S = 420.0
-WIDGET_ERROR = re.compile(r"widget|anywidget|plotly|workbench|comm", re.IGNORECASE)
-
-# Runs in the page: the state of the notebook in the current tab.
-NOTEBOOK_STATE = """() => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  if (!panel || !panel.content || !panel.sessionContext) return {ready: false};
-  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
-  const cells = panel.content.widgets.filter((cell) => cell.model.type === "code");
-  const errors = [];
-  for (const cell of cells) {
-    for (const output of cell.model.outputs.toJSON()) {
-      if (output.output_type === "error") errors.push(output.ename + ": " + output.evalue);
-    }
-  }
-  return {
-    ready: !!kernel,
-    status: kernel ? kernel.status : "none",
-    executed: cells.filter((cell) => cell.model.executionCount !== null).length,
-    cells: cells.length,
-    errors,
-    dirty: panel.context.model.dirty,
-  };
-}"""
-
-# Every plotly figure of the current notebook: traces in its data and drawn in its SVG / heatmap images.
-FIGURES = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  return Array.from(panel.node.querySelectorAll(".js-plotly-plot")).map((plot) => {
-    const title = plot.layout && plot.layout.title;
-    return {
-      title: title ? (typeof title === "string" ? title : title.text || "") : "",
-      traces: (plot.data || []).length,
-      drawn: plot.querySelectorAll("g.trace, g.hm image, g.table").length,
-      view: !!plot.closest(".workbench-plotly-view"),
-    };
-  });
-}"""
-
-WIDGET_ERRORS = """() => Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(
-  ".jp-OutputArea-output")).map((node) => node.textContent).filter((text) => /Error displaying widget|Failed to/.test(text))"""
-
-# The explorer: its scatter, spectrogram and audio element, found from the scatter's title.
 EXPLORER = """() => {
   const plots = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".workbench-plotly-view .js-plotly-plot"));
   const scatter = plots.find((plot) => (plot.layout.title.text || "").startsWith("Embeddings"));
@@ -81,7 +38,16 @@ EXPLORER = """() => {
   // The whole explorer, spectrogram and colour bar included, lies inside its output area (1600-px window).
   const area = box.closest(".jp-OutputArea-output").getBoundingClientRect();
   const drawn = spectrogram.querySelector(".main-svg").getBoundingClientRect();
+  // No horizontal scrollbar anywhere in the explorer: no column wider than the room it has.
+  const overflow = Math.max(...[box, ...box.querySelectorAll(".widget-vbox"), box.closest(".jp-OutputArea-output")]
+    .map((node) => node.scrollWidth - node.clientWidth));
+  const colourBar = spectrogram._fullData[0];
   return {
+    overflow,
+    range: colourBar ? [colourBar.zmin, colourBar.zmax] : null,
+    zmax: colourBar && colourBar.z ? Math.max(...Array.from(colourBar.z, (row) => Math.max(...row))) : null,
+    yTitle: spectrogram.layout.yaxis.title.text,
+    info: box.querySelector(".widget-html").textContent,
     fits: drawn.width > 200 && drawn.right <= area.right + 1 && box.getBoundingClientRect().right <= area.right + 1,
     audio: audio ? audio.src : null,
     title: spectrogram.layout.title.text,
@@ -121,88 +87,6 @@ EXPLORER_POINT = """(avoid) => {
 }"""
 
 
-@dataclass
-class Run:
-    """A notebook open in its own tab, with everything its console said."""
-
-    name: str
-    page: Any
-    console: list[str] = field(default_factory=list)
-
-
-def start_run_all(browser, lab, name: str) -> Run:
-    """Open ``name`` in a new 1600 x 1000 tab and start Run All (without waiting for it)."""
-    run = Run(name, browser.new_page(viewport={"width": 1600, "height": 1000}))
-    run.page.on("console", lambda message: run.console.append(f"{message.type}: {message.text}"))
-    run.page.on("pageerror", lambda error: run.console.append(f"pageerror: {error}"))
-    run.page.goto(lab.notebook_url(name))
-    run.page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
-    run.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    return run
-
-
-def wait_until_done(run: Run, lab) -> dict:
-    """Wait until every code cell of ``run`` has executed and the kernel is idle; fail on an error output."""
-    run.page.bring_to_front()
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while True:
-        state = run.page.evaluate(NOTEBOOK_STATE)
-        assert not state["errors"], f"{run.name}: a cell raised {state['errors']}\n{lab.log()}"
-        if state["executed"] == state["cells"] and state["status"] == "idle":
-            return state
-        assert time.monotonic() < deadline, f"{run.name}: Run All not done in {RUN_TIMEOUT_S:.0f} s: {state}"
-        time.sleep(1.0)
-
-
-@pytest.fixture(scope="module")
-def runs(jupyterlab, browser) -> dict[str, Run]:
-    """The three notebooks, each in its tab, all started at once: the kernels share the cores."""
-    started = {name: start_run_all(browser, jupyterlab, name) for name in NOTEBOOKS}
-    yield started
-    for run in started.values():
-        run.page.close()
-
-
-def wait_for_figures(page, minimum: int, timeout: float = 60.0) -> list[dict]:
-    """Every plotly figure of the notebook, once at least ``minimum`` are there and all are drawn."""
-    deadline = time.monotonic() + timeout
-    while True:
-        figures = page.evaluate(FIGURES)
-        if len(figures) >= minimum and all(figure["traces"] and figure["drawn"] for figure in figures):
-            return figures
-        if time.monotonic() > deadline:
-            return figures
-        time.sleep(0.5)
-
-
-def assert_figures_drawn(page, name: str, minimum: int, views: int) -> list[dict]:
-    figures = wait_for_figures(page, minimum)
-    empty = [figure for figure in figures if not (figure["traces"] and figure["drawn"])]
-    assert len(figures) >= minimum and not empty, f"{name}: {len(figures)} figures, empty: {empty}"
-    assert sum(figure["view"] for figure in figures) >= views, f"{name}: interactive views missing: {figures}"
-    assert not page.evaluate(WIDGET_ERRORS), f"{name}: {page.evaluate(WIDGET_ERRORS)}"
-    return figures
-
-
-def save_and_check_unchanged(page, lab, name: str) -> None:
-    """Saving in JupyterLab leaves the notebook byte for byte as committed (the pre-save hook)."""
-    page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
-    page.wait_for_function(f"({NOTEBOOK_STATE})().dirty === false", timeout=30_000)
-    assert (lab.notebooks / name).read_bytes() == (notebooks_dir() / name).read_bytes(), f"{name} changed on save"
-
-
-def assert_no_widget_errors(console: list[str], name: str) -> None:
-    errors = [line for line in console if line.startswith(("error", "pageerror")) and WIDGET_ERROR.search(line)]
-    assert not errors, f"{name}: widget errors in the console: {errors}"
-
-
-def play(page, selector_js: str) -> float:
-    """Play the audio element ``selector_js`` evaluates to; the position it reached after a moment (s)."""
-    page.evaluate(f"() => {{ const audio = ({selector_js}); audio.currentTime = 0; return audio.play(); }}")
-    page.wait_for_function(f"() => ({selector_js}).currentTime > 0.05", timeout=15_000)
-    return page.evaluate(f"() => ({selector_js}).currentTime")
-
-
 def click_explorer_point(page, avoid: int, attempts: int = 3) -> dict:
     """Click an explorer point (not row ``avoid``) with the mouse and wait until the spectrogram shows its
     clip. A page still laying out cells (JupyterLab renders them as they scroll into view) can move the
@@ -229,11 +113,15 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     before = page.evaluate(EXPLORER)
     assert before["title"].startswith("clip 0") and before["ring"] is not None and before["picture"]
     assert before["fits"], "the explorer overflows its output area in a 1600-px window"
+    assert before["overflow"] <= 0, f"the explorer scrolls sideways by {before['overflow']} px"
+    # The colour scale follows the clip (its peak at the top), the axis is named as in the class player.
+    assert before["range"][1] == pytest.approx(before["zmax"]) and before["range"][1] - before["range"][0] == 80
+    assert before["yTitle"] == "mel band" and re.search(r"\d\.\d\d s$", before["info"]), before
     target = click_explorer_point(page, avoid=0)
     after = page.evaluate(EXPLORER)
     assert after["audio"] != before["audio"] and after["picture"] != before["picture"] and after["ring"] != before["ring"]
     assert play(page, EXPLORER_AUDIO) > 0
-    page.screenshot(path=str(tmp_path / "quickstart.png"))
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(page, jupyterlab, name)
 
     # Reload with the kernel running: the explorer comes back as it was and still answers clicks.
@@ -294,7 +182,8 @@ def test_care_sep_figures_render_and_the_player_separates_and_plays(runs, jupyte
     after = page.evaluate(PLAYER)
     assert after["audio"][1] != before["audio"][1] and after["audio"][2] != before["audio"][2]
     assert play(page, ESTIMATE_AUDIO) > 0
-    page.screenshot(path=str(tmp_path / "care_sep.png"))
+    assert_care_sep_readable(page)
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)
 
@@ -323,6 +212,57 @@ def test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice(runs,
     button.click()
     page.wait_for_function(f"() => ({FUSION})().bars === {before['bars'] + 1}", timeout=120_000)
     assert " on " in page.evaluate(FUSION)["output"]
-    page.screenshot(path=str(tmp_path / "layer_fusion.png"))
+    legend = page.evaluate(FUSION_LEGEND)
+    best = [name for name in legend if name.startswith("best")]
+    assert best and all(name.endswith(("on test", "on validation")) for name in best), legend
+    finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)
+
+
+FUSION_LEGEND = """() => Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(".js-plotly-plot"))
+  .filter((plot) => plot.layout.barmode === "group").flatMap((plot) => plot.data.map((trace) => trace.name))"""
+
+# The CaRE-SEP notebook's readability: the ablation table's text inside its figure, the loss plot's
+# epoch ticks, the player's clip lengths and its spectrograms' one colour scale.
+CARE_SEP_VIEW = """() => {
+  const node = window.jupyterapp.shell.currentWidget.node;
+  const plots = Array.from(node.querySelectorAll(".js-plotly-plot"));
+  const table = plots.find((plot) => plot.data[0] && plot.data[0].type === "table");
+  let cut = null;
+  if (table) {
+    const bottom = table.getBoundingClientRect().bottom;
+    const texts = Array.from(table.querySelectorAll(".cell-text"));
+    cut = texts.filter((text) => text.getBoundingClientRect().bottom > bottom + 1).map((text) => text.textContent);
+  }
+  const loss = plots.find((plot) => (plot.layout.xaxis && plot.layout.xaxis.title && plot.layout.xaxis.title.text) === "epoch");
+  const ticks = loss ? loss._fullLayout.xaxis._vals.map((tick) => tick.x) : null;
+  const query = Array.from(node.querySelectorAll(".widget-dropdown")).find((box) => box.textContent.trim().startsWith("query"));
+  const player = query ? query.closest(".widget-vbox") : null;
+  const spectrograms = player ? player.querySelector(".js-plotly-plot") : null;
+  const axis = spectrograms ? spectrograms._fullLayout.coloraxis : null;
+  return {
+    tableCut: cut,
+    ticks,
+    durations: player ? Array.from(player.querySelectorAll(".widget-label")).map((label) => label.textContent).filter((text) => / s$/.test(text)) : [],
+    colour: axis ? {cmin: axis.cmin, cmax: axis.cmax, peaks: spectrograms._fullData.map((trace) => Math.max(...Array.from(trace.z, (row) => Math.max(...row))))} : null,
+    titles: spectrograms ? (spectrograms.layout.annotations || []).map((annotation) => annotation.text) : [],
+  };
+}"""
+
+
+def assert_care_sep_readable(page) -> None:
+    view = page.evaluate(CARE_SEP_VIEW)
+    assert view["tableCut"] == [], f"the ablation table cuts off: {view['tableCut']}"
+    assert view["ticks"] and all(float(tick).is_integer() for tick in view["ticks"]), f"epoch ticks: {view['ticks']}"
+    assert len(view["durations"]) == 3 and all(re.fullmatch(r"\d+\.\d\d s", text) for text in view["durations"]), view
+    colour = view["colour"]
+    assert colour and colour["cmax"] - colour["cmin"] == pytest.approx(80) and max(colour["peaks"]) == pytest.approx(colour["cmax"])
+    # Query a class the mixture lacks: the reference is silence, drawn at the floor of the shared scale.
+    mixture = page.evaluate(PLAYER)["mixture"].split(": ", 1)[1].split(" + ")
+    options = page.locator(".widget-dropdown", has_text="query").locator("option").all_text_contents()
+    absent = next(option for option in options if option.replace("\u00a0", " ") not in mixture)
+    page.locator(".widget-dropdown", has_text="query").locator("select").select_option(label=absent)
+    page.wait_for_function(f"() => ({CARE_SEP_VIEW})().titles.includes('reference: silence')", timeout=60_000)
+    colour = page.evaluate(CARE_SEP_VIEW)["colour"]
+    assert colour["peaks"][2] <= colour["cmin"] + 1e-6, f"silence drawn above the floor of its scale: {colour}"

@@ -33,6 +33,7 @@ def test_grouped_bars_have_one_trace_per_model_with_error_bars():
 def test_loss_curves_and_player():
     curves = loss_curves_figure({"λ=0.5": {"loss": [2.0, 1.5], "difference_loss": [1.0, 0.8]}})
     assert [trace.name for trace in curves.data] == ["λ=0.5 loss", "λ=0.5 difference loss"]
+    assert curves.layout.xaxis.dtick == 1 and curves.layout.xaxis.tickformat == "d"  # no tick at epoch 1.5
     builder = BgKnownBuilder(
         SyntheticDataset(seed=0, task="event", n_clips=3, duration=0.5), BackgroundDataset(seed=0, n_clips=1, duration=2.0)
     )

@@ -24,8 +24,11 @@ def test_gallery_has_one_panel_per_clip():
 def test_class_player_switches_clip_and_spectrogram():
     clips = _tones()
     player = viz.class_player(clips, 16000)
-    chooser, audio = player.children[0].children
+    chooser, audio, duration = player.children[0].children
     spectrogram = player.children[1]
+    # The length is written out (the browser's controls round a short clip down to "0:00").
+    assert duration.value == f"{len(clips['low']) / 16000:.2f} s"
+    assert spectrogram.figure.layout.yaxis.title.text == "mel band"
     first_audio, first_z = audio.value, np.asarray(spectrogram.figure.data[0].z)
     assert first_audio[:4] == b"RIFF"
     chooser.value = "high"
@@ -49,3 +52,18 @@ def test_save_figure_writes_html_into_the_run_directory(tmp_path):
     written = script.stat().st_mtime_ns
     viz.save_figure(viz.gallery_figure(_tones(), 16000), tmp_path, "again")
     assert script.stat().st_mtime_ns == written and len(list((tmp_path / "figures").glob("*.js"))) == 1
+
+
+def test_spectrogram_colour_scales_come_from_the_data_with_a_floor():
+    from workbench.viz.figures import DYNAMIC_RANGE_DB, SILENCE_DB, db_range, log_mel
+
+    loud = log_mel(np.sin(np.linspace(0, 2000, 16000)) * 8.0, 16000)[1]
+    silence = log_mel(np.zeros(8000), 16000)[1]
+    assert loud.max() > 10  # clips reach above 0 dB: a fixed -80..0 scale would saturate them
+    low, high = db_range(loud, silence)
+    assert high == loud.max() and low == high - DYNAMIC_RANGE_DB and silence.max() <= low
+    # Silence alone sits at the bottom of its scale, never at the top.
+    low, high = db_range(silence)
+    assert silence.max() == SILENCE_DB == low and high == SILENCE_DB + DYNAMIC_RANGE_DB
+    heatmap = viz.spectrogram_figure(np.sin(np.linspace(0, 2000, 16000)) * 8.0, 16000).data[0]
+    assert (heatmap.zmin, heatmap.zmax) == db_range(loud)

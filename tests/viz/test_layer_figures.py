@@ -56,6 +56,9 @@ def test_fusion_bars_group_tasks_by_series():
     assert [bar.name for bar in figure.data] == ["last", "fused"] and figure.layout.barmode == "group"
     assert list(figure.data[1].x) == ["event", "pitch"] and list(figure.data[1].y) == [0.92, 0.75]
     assert list(figure.data[0].error_y.array) == [0.01, 0.01]
+    # A best-layer series says which scores picked its layer (a notebook also names validation picks).
+    named = fusion_bars_figure({"best single layer": FUSED, "best layer on validation": LAST})
+    assert [bar.name for bar in named.data] == ["best single layer on test", "best layer on validation"]
     with pytest.raises(ValueError, match=r"series 'fused' covers tasks \['event'\], expected \['event', 'pitch'\]"):
         fusion_bars_figure({"last": LAST, "fused": {"event": score(0.9)}})
 
@@ -64,7 +67,7 @@ def test_fusion_table_rows_and_average():
     table = fusion_table_markdown(LAYER_SCORES, LAST, FUSED, fused_label="fused M + L", digits=2)
     lines = table.splitlines()
     assert lines[0] == (
-        "| task | best layer | best layer score | last-layer embedding | fused M + L | fused M + L − last |"
+        "| task | best layer on test | its test score | last-layer embedding | fused M + L | fused M + L − last |"
     )
     assert lines[2] == "| event | b3 | 0.90 ± 0.01 | 0.85 ± 0.01 | 0.92 ± 0.01 | +0.07 |"
     assert lines[3] == "| pitch | b1 | 0.80 ± 0.01 | 0.25 ± 0.01 | 0.75 ± 0.01 | +0.50 |"

@@ -75,13 +75,25 @@ def test_markdown_tables_escape_pipes():
         markdown_table(["a", "b"], [["x"]])
 
 
-def test_spectrograms_have_their_own_range_and_labelled_axes():
+def test_spectrograms_share_one_scale_so_quiet_looks_quiet_and_silence_silent():
     loud, quiet = np.sin(np.arange(4000) * 0.3), 1e-3 * np.sin(np.arange(4000) * 0.3)
-    figure = _spectrogram_panels([loud, quiet], ["mixture", "estimate"], 16000)
-    first, second = figure.data
-    assert first.zmax - first.zmin == 80.0 and second.zmax < first.zmax - 40  # per-clip range
-    assert first.colorbar.title.text == "dB" and first.colorbar.x != second.colorbar.x
+    figure = _spectrogram_panels([loud, quiet, np.zeros(4000)], ["mixture", "estimate", "reference: silence"], 16000)
+    axis = figure.layout.coloraxis
+    assert axis.cmax - axis.cmin == 80.0 and axis.colorbar.title.text == "dB"
+    assert all(trace.coloraxis == "coloraxis" for trace in figure.data)  # one colour bar for all three
+    mixture, estimate, silence = (np.asarray(trace.z) for trace in figure.data)
+    assert mixture.max() == axis.cmax and estimate.max() < axis.cmax - 40
+    assert silence.max() <= axis.cmin  # silence at the floor colour, not the top one
     assert figure.layout.xaxis.title.text == "time (s)" and figure.layout.yaxis.title.text == "mel band"
+
+
+def test_ablation_rows_are_as_tall_as_their_wrapped_names():
+    names = {"B": "768-d CaRE-SEP with a long descriptive name", "G": "G"}
+    figure = ablation_table_figure(TABLE, FLAGS, names=names)
+    column = list(figure.data[0].cells.values[1])
+    assert column[0].count("<br>") >= 2 and "<br>" not in column[1]
+    plain = ablation_table_figure(TABLE, FLAGS, names={"B": "B", "G": "G"})
+    assert figure.layout.height - plain.layout.height >= 20 * column[0].count("<br>")
 
 
 def test_player_separates_on_every_choice():
@@ -104,6 +116,18 @@ def test_player_separates_on_every_choice():
     assert query.value == 1 and calls[-1] == ("G", 1)
     query.value = 0  # class a is not in pair 1: the reference is silence
     assert calls[-1] == ("G", 0) and audio.children[2].children[0].value == "reference: silence"
+    assert [box.children[2].value for box in audio.children] == ["0.25 s"] * 3  # 4000 samples at 16 kHz
     assert player.children[2].figure.layout.annotations[2].text == "reference: silence"
     with pytest.raises(ValueError, match="at least one pair and one model"):
         separation_player(separate, sources, classes, ["a", "b", "c"], 16000, [])
+
+
+def test_measured_labels_name_the_query_width_the_system_has():
+    from types import SimpleNamespace
+
+    from workbench.viz.separation import measured_labels
+
+    system = SimpleNamespace(query_model=SimpleNamespace(embedding_dim=128))  # a property of SeparationSystem
+    result = SimpleNamespace(labels=lambda: {"A": "A 2048-d ST-SED-SEP", "C": "C 768-d CaRE-SEP", "B": "B w/ Grad"},
+                             systems={"A": system, "C": system, "B": system})  # fmt: skip
+    assert measured_labels(result) == {"A": "A 128-d ST-SED-SEP", "C": "C 128-d CaRE-SEP", "B": "B w/ Grad"}

@@ -102,7 +102,9 @@ def loss_curves_figure(histories: Mapping[str, Mapping[str, Sequence[float]]], t
                     line={"color": color_of(position), "dash": dashes.get(name, "solid")},
                 )
             )  # fmt: skip
-    figure.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss", margin=MARGIN)
+    # Epochs are whole numbers: a tick at epoch 1.5 would name an epoch that never was.
+    figure.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss", margin=MARGIN,
+                         xaxis={"tickformat": "d", "dtick": 1, "tick0": 1})  # fmt: skip
     return figure
 
 

@@ -20,9 +20,9 @@ import torch
 
 from workbench.evaluation.projection import project
 from workbench.typing import SampleRate
-from workbench.viz.figures import MARGIN, log_mel, scatter_figure
+from workbench.viz.figures import MARGIN, db_range, log_mel, scatter_figure
 from workbench.viz.plotly_view import PlotlyView
-from workbench.viz.widgets import audio_widget, set_audio
+from workbench.viz.widgets import audio_widget, duration_text, set_audio
 
 ClipLoader = Callable[[int], tuple[torch.Tensor | np.ndarray, SampleRate]]
 """``index -> (waveform, sample_rate)`` for the clip of row ``index`` of the points."""
@@ -76,9 +76,11 @@ class EmbeddingExplorer:
         self.scatter.on_click(self._on_click)
 
         self.audio = audio_widget()
-        self.audio.layout = ipywidgets.Layout(width="100%")
+        # Stretched to the column rather than width 100 %: widgets have a 2-px margin on each side, so a
+        # 100 % player is 4 px wider than its column and gives the explorer a horizontal scrollbar.
+        self.audio.layout = ipywidgets.Layout(width="auto", align_self="stretch")
         spectrogram = go.Figure(
-            go.Heatmap(x=[], y=[], z=[], colorscale="Viridis", zmin=-80, zmax=0, colorbar={"title": {"text": "dB"}})
+            go.Heatmap(x=[], y=[], z=[], colorscale="Viridis", colorbar={"title": {"text": "dB"}})
         )
         spectrogram.update_layout(
             height=340, title="log-mel spectrogram", xaxis_title="time (s)", yaxis_title="mel band",
@@ -89,7 +91,7 @@ class EmbeddingExplorer:
         side = ipywidgets.VBox(
             [self.info, self.audio, self.spectrogram], layout=ipywidgets.Layout(flex="2 1 0", min_width="0")
         )
-        self._container = ipywidgets.HBox([self.scatter, side], layout=ipywidgets.Layout(width="100%"))
+        self._container = ipywidgets.HBox([self.scatter, side], layout=ipywidgets.Layout(width="auto"))
 
     @property
     def widget(self) -> ipywidgets.Box:
@@ -117,11 +119,12 @@ class EmbeddingExplorer:
         with self.spectrogram.batch_update() as figure:
             heatmap = figure.data[0]
             heatmap.x, heatmap.y, heatmap.z = times, np.arange(decibels.shape[0]), decibels
+            heatmap.zmin, heatmap.zmax = db_range(decibels)  # from the clip: clips reach +25 dB
             figure.layout.title.text = f"{label} ({name})"
         with self.scatter.batch_update() as figure:
             marker = figure.data[-1]
             marker.x, marker.y, marker.customdata = [self.points[index, 0]], [self.points[index, 1]], [index]
-        self.info.value = f"<b>{html.escape(label)}</b>: {html.escape(name)}"
+        self.info.value = f"<b>{html.escape(label)}</b>: {html.escape(name)}, {duration_text(waveform, sample_rate)}"
         self.selected = index
 
     def index_of(self, trace: int, point: int) -> int:

@@ -78,18 +78,35 @@ def log_mel(
     return np.arange(frames) * hop / sample_rate, decibels.numpy()
 
 
+DYNAMIC_RANGE_DB = 80.0
+"""The dB range every spectrogram colour scale spans (:func:`log_mel`'s floor below its peak)."""
+SILENCE_DB = -100.0
+""":func:`log_mel` of digital silence (``AmplitudeToDB``'s floor, power 1e-10)."""
+
+
+def db_range(*decibels: np.ndarray) -> tuple[float, float]:
+    """The colour range of spectrograms drawn together: from the loudest one's peak down
+    :data:`DYNAMIC_RANGE_DB`, and never above ``SILENCE_DB + DYNAMIC_RANGE_DB`` at the bottom, so
+    silence (and anything far quieter than its neighbours) is drawn at the floor colour, never as loud."""
+    peaks = [float(np.max(values)) for values in decibels if np.size(values)]
+    top = max([*peaks, SILENCE_DB + DYNAMIC_RANGE_DB])
+    return top - DYNAMIC_RANGE_DB, top
+
+
 def spectrogram_figure(
     waveform: torch.Tensor | np.ndarray, sample_rate: SampleRate, title: str | None = None, n_mels: int = 64
 ) -> go.Figure:
-    """Heatmap of the log-mel spectrogram: time in seconds across, mel bin up, dB as colour."""
+    """Heatmap of the log-mel spectrogram: time in seconds across, mel band up, dB as colour on the
+    :func:`db_range` of the clip (the rule every spectrogram view here follows)."""
     times, decibels = log_mel(waveform, sample_rate, n_mels)
+    low, high = db_range(decibels)
     figure = go.Figure(
         go.Heatmap(
-            x=times, y=np.arange(decibels.shape[0]), z=decibels, colorscale="Viridis",
+            x=times, y=np.arange(decibels.shape[0]), z=decibels, colorscale="Viridis", zmin=low, zmax=high,
             colorbar={"title": {"text": "dB"}},
         )
     )
-    figure.update_layout(title=title, xaxis_title="time (s)", yaxis_title="mel bin", margin=MARGIN)
+    figure.update_layout(title=title, xaxis_title="time (s)", yaxis_title="mel band", margin=MARGIN)
     return figure
 
 
@@ -331,21 +348,24 @@ def curve_figure(
 def gallery_figure(
     clips: Mapping[str, torch.Tensor | np.ndarray], sample_rate: SampleRate, columns: int = 5, n_mels: int = 64
 ) -> go.Figure:
-    """Log-mel spectrograms of several named clips side by side (e.g. one per class), shared colour scale."""
+    """Log-mel spectrograms of several named clips side by side (e.g. one per class) on one colour scale
+    (:func:`db_range` of them all)."""
     from plotly.subplots import make_subplots
 
     names = list(clips)
     rows = max(1, math.ceil(len(names) / columns))
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=names, shared_yaxes=True,
                            horizontal_spacing=0.02, vertical_spacing=0.12)  # fmt: skip
+    spectrograms = {name: log_mel(clips[name], sample_rate, n_mels) for name in names}
+    low, high = db_range(*(decibels for _times, decibels in spectrograms.values()))
     for position, name in enumerate(names):
-        times, decibels = log_mel(clips[name], sample_rate, n_mels)
+        times, decibels = spectrograms[name]
         figure.add_trace(
             go.Heatmap(x=times, y=np.arange(decibels.shape[0]), z=decibels, coloraxis="coloraxis"),
             row=position // columns + 1,
             col=position % columns + 1,
         )
-    figure.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "dB"}}},
+    figure.update_layout(coloraxis={"colorscale": "Viridis", "cmin": low, "cmax": high, "colorbar": {"title": {"text": "dB"}}},
                          height=220 * rows + 40, margin={**MARGIN, "b": 50})  # fmt: skip
     figure.update_xaxes(title_text="time (s)", row=rows)
     figure.update_yaxes(title_text="mel band", col=1)

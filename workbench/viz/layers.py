@@ -95,6 +95,12 @@ def layer_curves_figure(
     return figure
 
 
+UNLABELLED_BEST = {"best single layer": "best single layer on test", "best layer": "best layer on test"}
+"""Legend names of a best-layer series that do not say which scores picked the layer: such a series is
+the best layer per task on the test scores the bars show, and a notebook also names layers picked on
+validation scores, so the legend says which."""
+
+
 def fusion_bars_figure(series: Mapping[str, Mapping[str, LinearEvalResult]], title: str | None = None) -> go.Figure:
     """Grouped bars: one group per task, one bar per series, 95 % CI as error bars.
 
@@ -111,6 +117,7 @@ def fusion_bars_figure(series: Mapping[str, Mapping[str, LinearEvalResult]], tit
     tasks = list(next(iter(series.values())))
     figure = go.Figure()
     for position, (label, scores) in enumerate(series.items()):
+        label = UNLABELLED_BEST.get(label, label)
         if set(scores) != set(tasks):
             raise ValueError(f"series {label!r} covers tasks {sorted(scores)}, expected {sorted(tasks)}")
         figure.add_trace(
@@ -135,8 +142,9 @@ def fusion_table_markdown(
     fused_label: str = "fused",
     digits: int = 3,
 ) -> str:
-    """A Markdown table per task: best layer and its score, the last-layer embedding, the fusion, and
-    the fusion's difference to the last layer; an average row last.
+    """A Markdown table per task: best layer on the test scores (labelled so: a choice made on validation
+    scores can name another layer) and its score, the last-layer embedding, the fusion, and the fusion's
+    difference to the last layer; an average row last.
 
     Raises:
         ValueError: ``last`` or ``fused`` missing a task of ``layer_scores``.
@@ -151,7 +159,7 @@ def fusion_table_markdown(
         return f"{score.mean:.{digits}f} ± {score.ci95:.{digits}f}"
 
     lines = [
-        f"| task | best layer | best layer score | last-layer embedding | {fused_label} | {fused_label} − last |",
+        f"| task | best layer on test | its test score | last-layer embedding | {fused_label} | {fused_label} − last |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for task, scores in layer_scores.items():

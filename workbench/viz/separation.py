@@ -9,6 +9,8 @@ nothing here trains or evaluates.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets
@@ -19,9 +21,9 @@ from plotly.subplots import make_subplots
 
 from workbench.typing import SampleRate
 from workbench.viz.difference import score_table_figure
-from workbench.viz.figures import MARGIN, color_of, log_mel
+from workbench.viz.figures import MARGIN, color_of, db_range, log_mel
 from workbench.viz.plotly_view import PlotlyView
-from workbench.viz.widgets import audio_widget, set_audio
+from workbench.viz.widgets import audio_widget, duration_text, set_audio
 
 SDR_COLUMNS = ("mixture_sdr", "clean_sdr", "silence_sdr", "sdri")
 COLUMN_NAMES = {"mixture_sdr": "mixture-SDR", "clean_sdr": "clean-SDR", "silence_sdr": "silence-SDR",
@@ -65,7 +67,13 @@ def sdr_table_figure(
 FLAGS = ("grad", "init", "shared")
 """The paper's Table 2 columns, in its order: Grad, Init, Shared encoder."""
 FLAG_NAMES = {"grad": "Grad", "init": "Init", "shared": "Shared encoder"}
-_CELL_HEIGHT, _HEADER_HEIGHT = 30, 34
+_CELL_HEIGHT, _HEADER_HEIGHT, _LINE_HEIGHT = 30, 34, 20
+_NAME_WIDTH = 18
+"""Characters per line of the table's name column (longer names wrap at a space)."""
+
+
+def _wrapped(text: str) -> str:
+    return "<br>".join(textwrap.wrap(text, _NAME_WIDTH)) if text else text
 
 
 def _format(mean: float, ci95: float, digits: int) -> str:
@@ -103,17 +111,24 @@ def ablation_table_figure(
               *(COLUMN_NAMES[m] for m in metrics)]  # fmt: skip
     columns: list[list[str]] = [rows]
     if names:
-        columns.append([names.get(row, "") for row in rows])
+        columns.append([_wrapped(names.get(row, "")) for row in rows])
     columns += [[mark[bool(flags[row][flag])] for row in rows] for flag in FLAGS]
     for metric in metrics:
         digits = 2 if metric == "map" else 1
         columns.append([_format(*table[row][metric], digits) for row in rows])
+    # Column widths follow their longest text (names are wrapped here, at word boundaries, so plotly does
+    # not wrap them again), and each row is as tall as its most-wrapped cell: the figure holds every line.
+    widths = [max(len(line) for text in [name, *column] for line in str(text).split("<br>")) + 3
+              for name, column in zip(header, columns)]  # fmt: skip
+    lines = [max(str(column[position]).count("<br>") + 1 for column in columns) for position in range(len(rows))]
     figure = go.Figure(go.Table(
+        columnwidth=widths,
         header={"values": header, "align": "left", "height": _HEADER_HEIGHT},
         cells={"values": columns, "align": "left", "height": _CELL_HEIGHT},
     ))  # fmt: skip
     margin = {**MARGIN, "t": 50 if title else 10, "b": 10}
-    height = margin["t"] + margin["b"] + _HEADER_HEIGHT + _CELL_HEIGHT * len(rows) + 20
+    body = sum(_CELL_HEIGHT + _LINE_HEIGHT * (count - 1) for count in lines)
+    height = margin["t"] + margin["b"] + _HEADER_HEIGHT + body + 20
     figure.update_layout(title=title, margin=margin, height=height)
     return figure
 
@@ -214,30 +229,25 @@ def embedding_panels_figure(
     return figure
 
 
-DYNAMIC_RANGE_DB = 80.0
-"""Each spectrogram's colour range: its own peak down to this many dB below it."""
-
-
 def _spectrogram_panels(waveforms: Sequence[np.ndarray], titles: Sequence[str], sample_rate: SampleRate) -> go.Figure:
-    """Log-mel spectrograms side by side, each on its own range (its peak to 80 dB below, so a quiet
-    estimate is not a flat colour) with its own dB colour bar; time in seconds, mel band up."""
+    """Log-mel spectrograms side by side on one colour scale (:func:`~workbench.viz.figures.db_range` of
+    them all, one dB colour bar), so a quiet estimate looks quiet next to its mixture and silence is
+    drawn at the floor colour; time in seconds, mel band up."""
     figure = make_subplots(rows=1, cols=len(waveforms), subplot_titles=list(titles), shared_yaxes=True,
-                           horizontal_spacing=0.09)  # fmt: skip
-    for column, waveform in enumerate(waveforms, start=1):
-        times, decibels = log_mel(waveform, sample_rate)
-        peak = float(decibels.max()) if decibels.size else 0.0
-        domain = figure.layout[f"xaxis{column if column > 1 else ''}"].domain
+                           horizontal_spacing=0.05)  # fmt: skip
+    spectrograms = [log_mel(waveform, sample_rate) for waveform in waveforms]
+    low, high = db_range(*(decibels for _times, decibels in spectrograms))
+    for column, (times, decibels) in enumerate(spectrograms, start=1):
         figure.add_trace(
-            go.Heatmap(
-                x=times, y=np.arange(decibels.shape[0]), z=decibels, colorscale="Viridis",
-                zmin=peak - DYNAMIC_RANGE_DB, zmax=peak,
-                colorbar={"title": {"text": "dB"}, "x": domain[1] + 0.005, "thickness": 10, "len": 0.9},
-            ),
-            row=1, col=column,
-        )  # fmt: skip
+            go.Heatmap(x=times, y=np.arange(decibels.shape[0]), z=decibels, coloraxis="coloraxis"), row=1, col=column
+        )
         figure.update_xaxes(title_text="time (s)", row=1, col=column)
     figure.update_yaxes(title_text="mel band", row=1, col=1)
-    figure.update_layout(margin={**MARGIN, "r": 40}, height=320)
+    figure.update_layout(
+        coloraxis={"colorscale": "Viridis", "cmin": low, "cmax": high,
+                   "colorbar": {"title": {"text": "dB"}, "thickness": 10, "len": 0.9}},
+        margin={**MARGIN, "r": 40}, height=320,
+    )  # fmt: skip
     return figure
 
 
@@ -290,6 +300,7 @@ def separation_player(
     )
     players = [audio_widget(), audio_widget(), audio_widget()]
     captions = [ipywidgets.Label(text) for text in ("mixture", "estimate", "reference")]
+    durations = [ipywidgets.Label() for _ in players]  # the controls show 0.5-s clips as "0:00 / 0:00"
     titles = ["mixture", "estimate", "reference"]
     spectrograms = PlotlyView(_spectrogram_panels([np.zeros(1024)] * 3, titles, sample_rate))
 
@@ -306,9 +317,10 @@ def separation_player(
     def show(_change: object = None) -> None:
         waveforms, titles = parts()
         fresh = _spectrogram_panels(waveforms, titles, sample_rate)
-        for player, caption, waveform, text in zip(players, captions, waveforms, titles):
+        for player, caption, duration, waveform, text in zip(players, captions, durations, waveforms, titles):
             set_audio(player, waveform, sample_rate)
             caption.value = text
+            duration.value = duration_text(waveform, sample_rate)
         spectrograms.figure = fresh
 
     def reset_query(change: dict) -> None:
@@ -322,15 +334,32 @@ def separation_player(
     for chooser in (class_chooser, row_chooser):
         chooser.observe(show, names="value")
     show()
-    audio = ipywidgets.HBox([ipywidgets.VBox([caption, player]) for caption, player in zip(captions, players)])
+    audio = ipywidgets.HBox([ipywidgets.VBox([caption, player, duration])
+                             for caption, player, duration in zip(captions, players, durations)])  # fmt: skip
     return ipywidgets.VBox([ipywidgets.HBox([pair_chooser, class_chooser, row_chooser]), audio, spectrograms])
 
 
+PAPER_WIDTH = re.compile(r"\b\d+-d\b")
+"""The query width in a row's paper name ("2048-d ST-SED-SEP", "768-d CaRE-SEP")."""
+
+
+def measured_labels(result) -> dict[str, str]:
+    """``result.labels()`` with the width of the query each row's trained system really has in place of
+    the paper's (at the tiny size the queries are 128-d, not 2048-d or 768-d)."""
+    labels = dict(result.labels())
+    for row, system in result.systems.items():
+        if row in labels:
+            width = system.query_model.embedding_dim
+            labels[row] = PAPER_WIDTH.sub(f"{width}-d", labels[row], count=1)
+    return labels
+
+
 def result_player(result, rows: Sequence[str] | None = None, indices: Sequence[int] | None = None) -> ipywidgets.VBox:
-    """:func:`separation_player` on a :class:`~workbench.recipes.care_sep.CareSepRun`'s test pairs and systems."""
+    """:func:`separation_player` on a :class:`~workbench.recipes.care_sep.CareSepRun`'s test pairs and systems,
+    the models named with their real query widths (:func:`measured_labels`)."""
     rows = result.separating_rows() if rows is None else list(rows)
     test = result.data.test
     return separation_player(
         result.separate, test.sources, test.classes, result.class_names, result.sample_rate, rows,
-        row_labels=result.labels(), indices=indices,
+        row_labels=measured_labels(result), indices=indices,
     )  # fmt: skip

@@ -40,6 +40,12 @@ def audio_widget(
     return AudioWidget(value=wav_bytes(waveform, sample_rate), format="wav", autoplay=False, loop=False)
 
 
+def duration_text(waveform: torch.Tensor | np.ndarray, sample_rate: SampleRate) -> str:
+    """A clip's length as a player caption says it (``"0.50 s"``): the browser's own controls round down to
+    whole seconds, so a half-second clip would read "0:00 / 0:00"."""
+    return f"{np.shape(waveform)[-1] / sample_rate:.2f} s"
+
+
 def set_audio(widget: AudioWidget, waveform: torch.Tensor | np.ndarray, sample_rate: SampleRate) -> None:
     """Replace the clip an :func:`audio_widget` plays."""
     widget.value = wav_bytes(waveform, sample_rate)
@@ -59,13 +65,15 @@ def class_player(clips: Mapping[str, torch.Tensor | np.ndarray], sample_rate: Sa
         raise ValueError("class_player needs at least one clip")
     chooser = ipywidgets.Dropdown(options=names, value=names[0], description="clip")
     player = audio_widget(clips[names[0]], sample_rate)
+    duration = ipywidgets.Label(duration_text(clips[names[0]], sample_rate))
     spectrogram = PlotlyView(spectrogram_figure(clips[names[0]], sample_rate, title=names[0]))
 
     def show(change) -> None:
         name = change["new"]
         set_audio(player, clips[name], sample_rate)
+        duration.value = duration_text(clips[name], sample_rate)
         fresh = spectrogram_figure(clips[name], sample_rate, title=name)
         spectrogram.figure = fresh
 
     chooser.observe(show, names="value")
-    return ipywidgets.VBox([ipywidgets.HBox([chooser, player]), spectrogram])
+    return ipywidgets.VBox([ipywidgets.HBox([chooser, player, duration]), spectrogram])
