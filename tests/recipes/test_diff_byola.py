@@ -70,7 +70,7 @@ def test_learner_needs_a_difference_predictor_for_lambda_above_zero():
 def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path))
     params = diff_byola.Params.from_dict(TINY)
-    with pytest.warns(UserWarning, match=r"BYOL loss of λ=0 seed 0 was still falling .* raise `epochs`"):
+    with pytest.warns(UserWarning, match=r"BYOL loss of λ=0 seed 0 was not shown to flatten .* raise `epochs`"):
         result = diff_byola.run(params, progress=False)
     assert list(result.bgknown) == ["λ=0", "λ=0.5"]
     # A pre-training of a few epochs is never called converged, and the summary says so.
@@ -190,7 +190,7 @@ def test_seeds_are_added_until_the_headline_claim_is_settled_and_a_larger_budget
 
     monkeypatch.setattr(diff_byola.train.Trainer, "fit", counted)
     params = diff_byola.Params.from_dict({**TINY, "max_seeds": 3})
-    with pytest.warns(UserWarning, match="still falling"):
+    with pytest.warns(UserWarning, match="not shown to flatten"):
         first = diff_byola.run(params, progress=False)
     # The tiny test bed cannot settle λ=0.5 vs λ=0 in 3 seeds: it stops at the budget, one pre-training per
     # lambda and seed, and says so.
@@ -209,7 +209,7 @@ def test_seeds_are_added_until_the_headline_claim_is_settled_and_a_larger_budget
     assert set(first.bgknown_paired["λ=0.5"]["diff-100"]) >= {"effect", "ci_low"}
     # A larger budget: the finished pre-trainings are read back, and only the new seed is trained.
     trained.clear()
-    with pytest.warns(UserWarning, match="still falling"):
+    with pytest.warns(UserWarning, match="not shown to flatten"):
         second = diff_byola.run(params.replace(max_seeds=4), progress=False)
     assert trained == [3, 3] and second.seeding["seeds"] == [0, 1, 2, 3] and second.claims[0].n == 4
     # The same scores read back, the same sequence: the first call's looks open the second's.

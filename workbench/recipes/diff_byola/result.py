@@ -75,7 +75,7 @@ class DiffBYOLARun(base.Result):
         lines = ["pre-training BYOL loss: the fall of a line fitted to the last quarter of the epochs, "
                  "relative to its mean (flat under 5 %):"]
         lines += [f"  {model}: " + "; ".join(f"seed {seed} {100 * p['change']:+.1f} %"
-                                              + ("" if p["flat"] else " (still falling)") for seed, p in seeds.items())
+                                              + ("" if p["flat"] else " (not flat)") for seed, p in seeds.items())
                   for model, seeds in self.convergence.items()]  # fmt: skip
         falling = self.still_falling()
         if falling:

@@ -96,8 +96,8 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
                 convergence.setdefault(label, {})[str(seed)] = plateau.to_dict()
                 run_dir.log("pretrained", model=label, seed=seed, byol_loss=plateau.line())
                 if not plateau.flat:
-                    falling.append(f"diff_byola: the BYOL loss of {label} seed {seed} was still falling when pre-training "
-                                   f"ended ({plateau.line()}); raise `epochs` (now {params.epochs}) before trusting the comparison")  # fmt: skip
+                    falling.append(f"diff_byola: the BYOL loss of {label} seed {seed} was not shown to flatten when "
+                                   f"pre-training ended ({plateau.line()}); raise `epochs` (now {params.epochs}) before trusting the comparison")  # fmt: skip
                 evaluated[label] = evaluate(pretrained.encoder, params, builder, pairs, general_sets)
                 evaluations[label].append(evaluated[label])
                 run_dir.log("evaluated", model=label, seed=seed)
