@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("features",),
     ("evaluation",),
     ("train",),
+    ("smoke",),  # stand-in data and step measurements that each recipe's smoke() uses
     ("recipes",),
     ("viz",),
     ("reproduce", "notebooks"),  # the reproduce command and the notebook tool, which cli drives

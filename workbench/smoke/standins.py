@@ -1,0 +1,99 @@
+"""Stand-in datasets in the real datasets' on-disk layouts: the file names, folders, sample rates, clip
+lengths, channel counts and listing columns the loaders of :mod:`workbench.data` read, with generated
+audio (a class-dependent tone in noise, so no clip is silent and classes differ).
+
+A smoke run reads them through the same registry (``workbench.data.get(name, root=standin_root(name))``)
+as the real data, so the loader, the resampling and the crops run as they will at full size. They are
+written once per (dataset, clips per class, seed) under ``$WORKBENCH_CACHE/smoke-standins/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from workbench.errors import UnknownNameError
+from workbench.paths import cache_dir
+
+CACHE = "smoke-standins"
+
+
+def _tone(rng: np.random.Generator, label: int, rate: int, seconds: float, channels: int = 1) -> np.ndarray:
+    """``(samples, channels)`` float32: a tone whose pitch names the class, in noise."""
+    samples = int(round(rate * seconds))
+    time = np.arange(samples) / rate
+    frequency = 110.0 * 2 ** (label / 6.0)
+    tone = 0.3 * np.sin(2 * np.pi * frequency * time + rng.uniform(0, 2 * np.pi))
+    noise = 0.05 * rng.standard_normal((samples, channels))
+    return (tone[:, None] + noise).astype(np.float32)
+
+
+def _write(path: Path, audio: np.ndarray, rate: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, audio, rate, subtype="PCM_16")
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[object]], delimiter: str = ",") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _esc50(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``ESC-50/audio/{fold}-{source}-{take}-{target}.wav`` (44.1 kHz mono, 5 s) and ``meta/esc50.csv``;
+    the clips of a class spread over the five folds."""
+    folder = root / "ESC-50"
+    rows = []
+    esc10 = {0, 1, 10, 11, 12, 20, 38, 40, 41, 21}  # the official ESC-10 targets (dog, rooster, rain, ...)
+    for target in range(50):
+        for clip in range(clips_per_class):
+            fold = (target + clip) % 5 + 1
+            source = 100000 + target * 100 + clip
+            name = f"{fold}-{source}-A-{target}.wav"
+            _write(folder / "audio" / name, _tone(rng, target, 44100, 5.0), 44100)
+            rows.append([name, fold, target, f"class_{target:02d}", target in esc10, source, "A"])
+    _write_csv(folder / "meta" / "esc50.csv", ["filename", "fold", "target", "category", "esc10", "src_file", "take"],
+               rows)  # fmt: skip
+
+
+STANDINS: dict[str, Callable[[Path, np.random.Generator, int], None]] = {
+    "esc50": _esc50,
+    "esc10": _esc50,  # ESC-10 is the esc10 column of the ESC-50 listing
+}
+"""Registry name -> writer of its stand-in under a data root."""
+
+
+def standin_root(name: str, clips_per_class: int = 2, seed: int = 0) -> Path:
+    """The data root of dataset ``name``'s stand-in (written now if absent), to pass as ``root=``.
+
+    Raises:
+        UnknownNameError: no stand-in for ``name``.
+    """
+    if name not in STANDINS:
+        raise UnknownNameError("smoke stand-in dataset", name, tuple(STANDINS))
+    root = cache_dir() / CACHE / f"{name}-{clips_per_class}x-seed{seed}"
+    if (root / ".complete").is_file():
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root.parent))
+    try:
+        STANDINS[name](staging, np.random.default_rng(seed), clips_per_class)
+        (staging / ".complete").write_text("written by workbench.smoke.standins\n")
+        try:
+            os.rename(staging, root)
+        except OSError:  # another process wrote it first: keep theirs
+            if not (root / ".complete").is_file():
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return root
