@@ -78,3 +78,4 @@ from workbench.recipes.diff_byola.evaluate import (
 from workbench.recipes.diff_byola.claims import PAPER_TABLE1, bgknown_paired, difference_claims, evaluation_claims
 from workbench.recipes.diff_byola.result import DiffBYOLARun, mean_over
 from workbench.recipes.diff_byola.run import run
+from workbench.recipes.diff_byola.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
