@@ -23,8 +23,9 @@ from workbench.smoke.measure import (
 )
 from workbench.smoke.standins import STANDINS, standin_root
 from workbench.smoke.table import SmokeReport
+from workbench.smoke.weights import encoder_or_random
 
 __all__ = [
-    "GPU_NAME", "GPU_TFLOPS", "GPU_UTILISATION", "STANDINS", "SmokeReport", "SmokeStop", "StageMeasure", "StepTimer",
+    "GPU_NAME", "GPU_TFLOPS", "encoder_or_random", "GPU_UTILISATION", "STANDINS", "SmokeReport", "SmokeStop", "StageMeasure", "StepTimer",
     "measure_calls", "measure_trainer", "standin_root",
 ]  # fmt: skip

@@ -65,9 +65,55 @@ def _esc50(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
                rows)  # fmt: skip
 
 
+SPEECH_COMMANDS_WORDS = (
+    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward", "four", "go", "happy",
+    "house", "learn", "left", "marvin", "nine", "no", "off", "on", "one", "right", "seven", "sheila", "six", "stop",
+    "three", "tree", "two", "up", "visual", "wow", "yes", "zero",
+)  # fmt: skip
+"""The 35 words of Speech Commands v0.02."""
+
+
+def _speech_commands(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``SpeechCommands/speech_commands_v0.02/<word>/<speaker>_nohash_<n>.wav`` (16 kHz mono, 1 s), the
+    ``_background_noise_`` folder and the two split lists; each word's first clip is listed for testing,
+    its second (with three or more) for validation, the rest train."""
+    folder = root / "SpeechCommands" / "speech_commands_v0.02"
+    testing, validation = [], []
+    for label, word in enumerate(SPEECH_COMMANDS_WORDS):
+        for clip in range(clips_per_class):
+            name = f"{word}/{clip:04x}beef_nohash_0.wav"
+            _write(folder / name, _tone(rng, label, 16000, 1.0), 16000)
+            (testing if clip == 0 else validation if clip == 1 and clips_per_class > 2 else []).append(name)
+    _write(folder / "_background_noise_" / "white_noise.wav", _tone(rng, 0, 16000, 10.0), 16000)
+    (folder / "testing_list.txt").write_text("\n".join(testing) + "\n")
+    (folder / "validation_list.txt").write_text("\n".join(validation) + "\n")
+
+
+def _iemocap(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``IEMOCAP_full_release/Session<s>/dialog/EmoEvaluation/<dialog>.txt`` and
+    ``Session<s>/sentences/wav/<dialog>/<utterance>.wav`` (16 kHz mono, 3 s): five sessions, each with
+    ``clips_per_class`` utterances of each of the four emotions."""
+    folder = root / "IEMOCAP_full_release"
+    for session in range(1, 6):
+        dialog = f"Ses0{session}F_impro01"
+        lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+        for label, emotion in enumerate(("neu", "hap", "ang", "sad")):
+            for clip in range(clips_per_class):
+                utterance = f"{dialog}_F{label * clips_per_class + clip:03d}"
+                start = 4.0 * (label * clips_per_class + clip)
+                lines += [f"[{start:.4f} - {start + 3.0:.4f}]\t{utterance}\t{emotion}\t[2.5000, 2.5000, 2.5000]", ""]
+                _write(folder / f"Session{session}" / "sentences" / "wav" / dialog / f"{utterance}.wav",
+                       _tone(rng, label, 16000, 3.0), 16000)  # fmt: skip
+        evaluation = folder / f"Session{session}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+        evaluation.parent.mkdir(parents=True, exist_ok=True)
+        evaluation.write_text("\n".join(lines))
+
+
 STANDINS: dict[str, Callable[[Path, np.random.Generator, int], None]] = {
     "esc50": _esc50,
     "esc10": _esc50,  # ESC-10 is the esc10 column of the ESC-50 listing
+    "speech_commands": _speech_commands,
+    "iemocap": _iemocap,
 }
 """Registry name -> writer of its stand-in under a data root."""
 
