@@ -13,7 +13,7 @@ import csv
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -109,30 +109,81 @@ def _iemocap(root: Path, rng: np.random.Generator, clips_per_class: int) -> None
         evaluation.write_text("\n".join(lines))
 
 
+DCASE2019_SCENES = ("airport", "bus", "metro", "metro_station", "park", "public_square", "shopping_mall",
+                    "street_pedestrian", "street_traffic", "tram")  # fmt: skip
+
+
+def _dcase2019_task1a(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``TAU-urban-acoustic-scenes-2019-development/audio/<scene>-<city>-<location>-<segment>-a.wav``
+    (48 kHz stereo, 10 s), the tab-separated ``meta.csv`` and ``evaluation_setup/fold1_{train,evaluate}.csv``;
+    each scene's last clip is in the test list."""
+    folder = root / "TAU-urban-acoustic-scenes-2019-development"
+    meta, train, test = [], [], []
+    for label, scene in enumerate(DCASE2019_SCENES):
+        for clip in range(clips_per_class):
+            name = f"audio/{scene}-lyon-{clip}-{label * 100 + clip}-a.wav"
+            _write(folder / name, _tone(rng, label, 48000, 10.0, channels=2), 48000)
+            meta.append([name, scene, f"lyon-{clip}", "a"])
+            (test if clip == clips_per_class - 1 else train).append([name, scene])
+    _write_csv(folder / "meta.csv", ["filename", "scene_label", "identifier", "source_label"], meta, "\t")
+    _write_csv(folder / "evaluation_setup" / "fold1_train.csv", ["filename", "scene_label"], train, "\t")
+    _write_csv(folder / "evaluation_setup" / "fold1_evaluate.csv", ["filename", "scene_label"], test, "\t")
+
+
+def _fsdkaggle2019(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``FSDKaggle2019/FSDKaggle2019.audio_{train_curated,train_noisy,test}/<id>.wav`` (44.1 kHz mono, 1-6 s)
+    with the ``FSDKaggle2019.meta`` listings (fname, labels, freesound_id, license) and ``vocabulary.csv``
+    of 80 labels; every label has ``clips_per_class`` clips in each subset, a few with two labels."""
+    folder = root / "FSDKaggle2019"
+    vocabulary = [f"Label_{index:02d}" for index in range(80)]
+    subsets = {"train_curated": "train_curated_post_competition.csv",
+               "train_noisy": "train_noisy_post_competition.csv", "test": "test_post_competition.csv"}  # fmt: skip
+    for number, (subset, listing) in enumerate(subsets.items()):
+        rows = []
+        for label, name in enumerate(vocabulary):
+            for clip in range(clips_per_class):
+                fname = f"{number:x}{label:03x}{clip:04x}.wav"
+                seconds = 1.0 + 5.0 * rng.random()
+                _write(folder / f"FSDKaggle2019.audio_{subset}" / fname, _tone(rng, label % 24, 44100, seconds), 44100)
+                labels = name if clip % 4 else f"{name},{vocabulary[(label + 1) % 80]}"
+                rows.append([fname, labels, str(1000 + label), "CC-BY"])
+        _write_csv(folder / "FSDKaggle2019.meta" / listing, ["fname", "labels", "freesound_id", "license"], rows)
+    (folder / "FSDKaggle2019.meta" / "vocabulary.csv").write_text(
+        "".join(f"{index},{name}\n" for index, name in enumerate(vocabulary))
+    )
+
+
 STANDINS: dict[str, Callable[[Path, np.random.Generator, int], None]] = {
     "esc50": _esc50,
     "esc10": _esc50,  # ESC-10 is the esc10 column of the ESC-50 listing
     "speech_commands": _speech_commands,
     "iemocap": _iemocap,
+    "dcase2019_task1a": _dcase2019_task1a,
+    "fsdkaggle2019": _fsdkaggle2019,
 }
 """Registry name -> writer of its stand-in under a data root."""
 
 
-def standin_root(name: str, clips_per_class: int = 2, seed: int = 0) -> Path:
-    """The data root of dataset ``name``'s stand-in (written now if absent), to pass as ``root=``.
+def standin_root(name: str | Sequence[str], clips_per_class: int = 2, seed: int = 0) -> Path:
+    """The data root of dataset ``name``'s stand-in (written now if absent), to pass as ``root=``; several
+    names write their stand-ins under one root (a recipe that reads two datasets from one ``data_root``).
 
     Raises:
         UnknownNameError: no stand-in for ``name``.
     """
-    if name not in STANDINS:
-        raise UnknownNameError("smoke stand-in dataset", name, tuple(STANDINS))
+    names = [name] if isinstance(name, str) else list(name)
+    for each in names:
+        if each not in STANDINS:
+            raise UnknownNameError("smoke stand-in dataset", each, tuple(STANDINS))
+    name = "+".join(names)
     root = cache_dir() / CACHE / f"{name}-{clips_per_class}x-seed{seed}"
     if (root / ".complete").is_file():
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root.parent))
     try:
-        STANDINS[name](staging, np.random.default_rng(seed), clips_per_class)
+        for number, each in enumerate(names):
+            STANDINS[each](staging, np.random.default_rng([seed, number]), clips_per_class)
         (staging / ".complete").write_text("written by workbench.smoke.standins\n")
         try:
             os.rename(staging, root)
