@@ -3,6 +3,7 @@ this device and on the named GPU."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from workbench.smoke.measure import GPU_NAME, GPU_TFLOPS, GPU_UTILISATION, StageMeasure
@@ -25,6 +26,15 @@ class SmokeReport:
     device: str
     stages: list[StageMeasure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    live: bool = True
+    """Print each stage to stderr as it finishes (a full-size stage may take minutes)."""
+
+    def add(self, stage: StageMeasure) -> None:
+        """Record a finished stage (and print it when :attr:`live`)."""
+        self.stages.append(stage)
+        if self.live:
+            print(f"smoke {self.recipe}: {stage.stage}: {stage.step_seconds:.3f} s/step, peak RSS "
+                  f"{stage.peak_rss_mib:,.0f} MiB, {stage.projected_hours:,.2f} h projected", file=sys.stderr, flush=True)
 
     @property
     def projected_hours(self) -> float:

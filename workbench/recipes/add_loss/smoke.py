@@ -106,7 +106,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
             return holder["trainer"]
 
         label = loss_label(variant_params)
-        report.stages.append(measure_trainer(f"train {label}", trainer, loader, steps, runs, per_run, device, note))
+        report.add(measure_trainer(f"train {label}", trainer, loader, steps, runs, per_run, device, note))
         outputs = {}
 
         def evaluate():
@@ -121,11 +121,11 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
 
         test_batches = max(1, math.ceil(len(split.test) / params.batch_size))
         full_batches = math.ceil(sum(test for _, test in partitions) / len(partitions) / params.batch_size)
-        report.stages.append(measure_calls(
+        report.add(measure_calls(
             f"test {label}", evaluate, 1, runs, max(1, round(full_batches / test_batches)), device,
             note=f"prediction and geometry of {len(split.test)} stand-in clips per step",
         ))  # fmt: skip
         losses[label] = LossRun(label, variant_params, Path("."), [outputs["result"]] * runs)
         labels[variant.key] = label
-    report.stages.append(measure_calls("claims", lambda: comparison_claims(losses, labels, params), 1, 1, 1))
+    report.add(measure_calls("claims", lambda: comparison_claims(losses, labels, params), 1, 1, 1))
     return report

@@ -82,12 +82,12 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         full_tagging = FULL_SIZES["fsdkaggle2019"] if params.tagger_dataset == "fsdkaggle2019" else len(tagging)
         per_run = int(full_tagging * (1 - HELD_OUT_TAGGING_FRACTION)) // params.batch_size * params.tagger_epochs
         step = TaggingStep(params.mixup_alpha, weighted=weights is not None)
-        report.stages.append(measure_trainer(
+        report.add(measure_trainer(
             "train tagger", lambda hooks: Trainer(tagger, step, config, hooks=hooks, progress=progress), loader, steps,
             1, per_run, note=describe_tagger(params, tagging.n_classes),
         ))  # fmt: skip
         holder = {}
-        report.stages.append(measure_calls(
+        report.add(measure_calls(
             "tag the scene clips", lambda: holder.update(tags=tags_of_clips(tagger.eval(), clips, params, "scene clips",
                                                                              sample_rate=params.sample_rate)[0]),
             1, 1, max(1, round((full_train + full_test) / len(order))), note=f"{len(order)} stand-in clips per step",
@@ -113,7 +113,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         config = TrainConfig(epochs=params.epochs, lr=params.learning_rate, weight_decay=params.weight_decay,
                              schedule="cosine", seed=params.seeds[0], log_every=0)  # fmt: skip
         step = MixupSceneStep(params.asc_mixup_alpha, asc_config.n_scenes) if params.asc_mixup_alpha > 0 else scene_step
-        report.stages.append(measure_trainer(
+        report.add(measure_trainer(
             f"train {name}", lambda hooks, model=model, step=step, config=config: Trainer(
                 model, step, config, hooks=hooks, progress=progress), loader, steps, runs, per_run,
         ))  # fmt: skip
@@ -126,12 +126,12 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
             score.accuracy[:] = [result.accuracy] * len(params.seeds)
             score.svm_accuracy[:] = [result.svm_accuracy] * len(params.seeds)
 
-        report.stages.append(measure_calls(
+        report.add(measure_calls(
             f"score {name}", scored, 1, runs, max(1, round((full_train + full_test) / len(order))),
             note=f"softmax head and SVM on {len(order)} stand-in clips per step",
         ))  # fmt: skip
         scores[name] = score
     result = AscTaggingRun(recipe=NAME, params=params.to_dict(), run_dir=None, scores=scores,
                            variants=list(params.variants))  # fmt: skip
-    report.stages.append(measure_calls("claims", lambda: fusion_claims(result), 1, 1, 1))
+    report.add(measure_calls("claims", lambda: fusion_claims(result), 1, 1, 1))
     return report

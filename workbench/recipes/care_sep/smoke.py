@@ -77,7 +77,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
             loader = DataLoader(LabelledClips(clips, labels), batch_size=batch, shuffle=True, generator=make_generator(0))
             per_run = math.ceil(params.init_clips / batch) * params.pretrain_epochs
             system = ClassifierSystem(classifier)
-            report.stages.append(measure_trainer(f"Init {kind}", trainer_for(system, params.pretrain_epochs, 0), loader,
+            report.add(measure_trainer(f"Init {kind}", trainer_for(system, params.pretrain_epochs, 0), loader,
                                                  steps, 1, per_run, device))  # fmt: skip
             init[kind] = {name: tensor.detach().cpu() for name, tensor in classifier.state_dict().items()}
         report.notes.append("Init: the rows start from the smoke's few-step Init classifiers, not pretrained ones")
@@ -87,12 +87,12 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         system = build_system(params, row, params.seeds[0], dataset, init)
         loader = DataLoader(Triplets(dataset.train, params.query_clips), batch_size=batch, shuffle=True,
                             generator=make_generator(params.seeds[0]))  # fmt: skip
-        report.stages.append(measure_trainer(f"train row {row}", trainer_for(system, params.epochs, params.seeds[0]),
+        report.add(measure_trainer(f"train row {row}", trainer_for(system, params.epochs, params.seeds[0]),
                                              loader, steps, len(params.seeds), per_row, device))  # fmt: skip
         system.to(device)
         holder = {}
         scale = max(1, math.ceil(full_test / len(dataset.test)))
-        report.stages.append(measure_calls(
+        report.add(measure_calls(
             f"evaluate row {row}", lambda: holder.update(result=evaluate(system, dataset, small)), 1,
             len(params.seeds), scale, device, note=f"{len(dataset.test)} stand-in test pairs per step",
         ))  # fmt: skip
@@ -107,5 +107,5 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         blind = np.zeros(next(iter(items.values())).shape[1])
         separation_claims(items, blind)
 
-    report.stages.append(measure_calls("Figure 3 and claims", claims, 1, 1, 1, note="t-SNE per row, paired claims"))
+    report.add(measure_calls("Figure 3 and claims", claims, 1, 1, 1, note="t-SNE per row, paired claims"))
     return report

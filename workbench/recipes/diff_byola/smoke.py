@@ -81,7 +81,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
             return Trainer(learner, lambda model, batch: model(batch), config, hooks=[TargetUpdate(), *hooks],
                            progress=progress)  # fmt: skip
 
-        report.stages.append(measure_trainer(f"pre-train {model_label(weight)}", trainer, loader, steps,
+        report.add(measure_trainer(f"pre-train {model_label(weight)}", trainer, loader, steps,
                                              len(params.pretrain_seeds), per_run))  # fmt: skip
         encoders[weight] = networks.online_encoder.eval()
 
@@ -97,7 +97,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
     full_items = params.n_bgknown_clips + params.n_retrieval_scenes + params.n_general_clips * len(params.general_tasks)
     small_items = small.n_bgknown_clips + small.n_retrieval_scenes + small.n_general_clips * len(small.general_tasks)
     first = params.difference_weights[0]
-    report.stages.append(measure_calls(
+    report.add(measure_calls(
         "evaluate (BgKnown, retrieval, general)",
         lambda: holder.update(result=evaluate(encoders[first], small, builder, pairs, general)), 1,
         len(params.difference_weights) * len(params.pretrain_seeds), max(1, round(full_items / small_items)),
@@ -105,7 +105,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
     ))  # fmt: skip
     evaluations = {model_label(weight): [holder["result"]] * len(params.pretrain_seeds)
                    for weight in params.difference_weights}  # fmt: skip
-    report.stages.append(measure_calls("claims", lambda: evaluation_claims(evaluations, params.difference_weights),
+    report.add(measure_calls("claims", lambda: evaluation_claims(evaluations, params.difference_weights),
                                        1, 1, 1))  # fmt: skip
     report.notes.append("evaluation: every lambda's evaluation is timed as the first lambda's (the same encoder size)")
     return report
