@@ -11,6 +11,7 @@ the counting.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import resource
 import sys
@@ -66,6 +67,20 @@ class StageMeasure:
         """Hours of the full preset's stage on this device: runs x steps per run x seconds per step."""
         return self.runs * self.steps_per_run * self.step_seconds / 3600.0
 
+    def per_batch(self, measured_batch: int, full_batch: int) -> StageMeasure:
+        """This stage as if measured at ``full_batch``: time and FLOPs scaled linearly from ``measured_batch``
+        (convolutions, attention over a fixed length and the optimiser step per sample are linear in the batch;
+        the memory stays the measured one, and the note says so)."""
+        if measured_batch >= full_batch:
+            return self
+        factor = full_batch / measured_batch
+        note = f"measured at batch {measured_batch} of {full_batch}: time and FLOPs x{factor:g}, memory as measured"
+        return dataclasses.replace(
+            self, step_seconds=self.step_seconds * factor,
+            flops_per_step=self.flops_per_step * factor if self.flops_per_step else None,
+            note="; ".join(part for part in (self.note, note) if part),
+        )  # fmt: skip
+
     def gpu_hours(self, tflops: float = GPU_TFLOPS, utilisation: float = GPU_UTILISATION) -> float | None:
         """Hours of the full stage on the named GPU from the counted FLOPs (None when none were counted)."""
         if not self.flops_per_step:
@@ -109,6 +124,12 @@ def _mean_seconds(stamps: list[float]) -> tuple[float, int]:
     return sum(timed) / len(timed), len(timed)
 
 
+def _first_step_note(note: str, steps: int) -> str:
+    if steps > 1:
+        return note
+    return "; ".join(part for part in (note, "one step, timed with the FLOP counter and first allocations: high") if part)
+
+
 def measure_calls(
     stage: str, call: Callable[[], Any], steps: int, runs: int, steps_per_run: int,
     device: torch.device | None = None, note: str = "",
@@ -130,7 +151,7 @@ def measure_calls(
     seconds, measured = _mean_seconds(stamps)
     flops = float(counter.get_total_flops()) or None
     return StageMeasure(stage, runs, steps_per_run, seconds, measured, peak_rss_mib(), _cuda_peak(device, cuda),
-                        flops, note)  # fmt: skip
+                        flops, _first_step_note(note, steps))  # fmt: skip
 
 
 class StepTimer:
@@ -195,9 +216,23 @@ def measure_trainer(
     seconds, measured = _mean_seconds(timer.stamps)
     flops = float(timer.counter.get_total_flops()) or None
     return StageMeasure(stage, runs, steps_per_run, seconds, measured, peak_rss_mib(), _cuda_peak(device, cuda),
-                        flops, note)  # fmt: skip
+                        flops, _first_step_note(note, steps))  # fmt: skip
 
 
 def steps_per_epoch(items: int, batch_size: int, drop_last: bool = False) -> int:
     """Optimizer steps of one epoch over ``items`` examples."""
     return items // batch_size if drop_last else math.ceil(items / batch_size)
+
+
+def measured_batch(full_batch: int, batch: int | None) -> int:
+    """The batch a smoke measures with: the preset's, or the smaller ``batch`` asked for (a full-size
+    step of a big model on a few CPU cores can take many minutes).
+
+    Raises:
+        ValueError: ``batch`` is not positive.
+    """
+    if batch is None:
+        return full_batch
+    if batch < 1:
+        raise ValueError(f"the smoke's batch must be at least 1, got {batch}")
+    return min(batch, full_batch)

@@ -24,7 +24,14 @@ from workbench.recipes.add_loss.result import FoldResult, LossRun
 from workbench.recipes.add_loss.systems import FineTuner, build_criterion, encoder_rate
 from workbench.recipes.add_loss.train import make_step, train_config
 from workbench.recipes.base import resolve_device
-from workbench.smoke import SmokeReport, encoder_or_random, measure_calls, measure_trainer, standin_root
+from workbench.smoke import (
+    SmokeReport,
+    encoder_or_random,
+    measure_calls,
+    measure_trainer,
+    measured_batch,
+    standin_root,
+)
 from workbench.train.loop import Trainer
 from workbench.train.seed import make_generator
 
@@ -66,7 +73,8 @@ def _partitions(params: Params, tested: int) -> list[tuple[int, int]]:
     return full[:1] if params.folds == "first" else full
 
 
-def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False) -> SmokeReport:
+def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False, batch: int | None = None
+          ) -> SmokeReport:
     """Run every loss of ``params`` for ``steps`` steps at full size on one fold and project the full cost."""
     device = resolve_device("auto")
     report = SmokeReport(NAME, preset, f"{device} ({torch.get_num_threads()} threads)")
@@ -81,6 +89,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
     runs = len(partitions) * params.repeats
     report.notes.append(f"one stand-in partition ({len(split.train)} train, {len(split.test)} test clips) of "
                         f"{len(partitions)} x {params.repeats} repeats per loss")  # fmt: skip
+    batch = measured_batch(params.batch_size, batch)
     variants = [parse_variant(key) for key in params.variants] or [parse_variant(params.loss)]
     losses: dict[str, LossRun] = {}
     labels = {}
@@ -92,8 +101,8 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         model = FineTuner(encoder, dataset.n_classes, spec_augment)
         if fold_data is None:
             fold_data = prepare_fold_inputs(params, dataset, split, encoder, device)
-        loader = torch.utils.data.DataLoader(fold_data.train, batch_size=params.batch_size, shuffle=True,
-                                             drop_last=len(fold_data.train) > params.batch_size,
+        loader = torch.utils.data.DataLoader(fold_data.train, batch_size=batch, shuffle=True,
+                                             drop_last=len(fold_data.train) > batch,
                                              collate_fn=fold_data.collate, generator=make_generator(params.seed))  # fmt: skip
         per_run = math.ceil(sum(train for train, _ in partitions) / len(partitions) / params.batch_size) * params.epochs
         step = make_step(build_criterion(variant_params), variant_params, dataset.n_classes)
@@ -106,7 +115,8 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
             return holder["trainer"]
 
         label = loss_label(variant_params)
-        report.add(measure_trainer(f"train {label}", trainer, loader, steps, runs, per_run, device, note))
+        report.add(measure_trainer(f"train {label}", trainer, loader, steps, runs, per_run, device, note)
+                   .per_batch(batch, params.batch_size))
         outputs = {}
 
         def evaluate():

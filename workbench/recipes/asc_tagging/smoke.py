@@ -39,7 +39,7 @@ from workbench.recipes.asc_tagging.tagger import (
     tags_of_clips,
 )
 from workbench.recipes.asc_tagging.train import MixupSceneStep, scene_step
-from workbench.smoke import SmokeReport, measure_calls, measure_trainer, standin_root
+from workbench.smoke import SmokeReport, measure_calls, measure_trainer, measured_batch, standin_root
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.seed import make_generator
 
@@ -49,7 +49,8 @@ FULL_SIZES = {"dcase2019_task1a": (9185, 4185), "fsdkaggle2019": 4970 + 19815}
 _STANDIN_CLIPS_PER_CLASS = 5  # four training clips of each of the 10 scenes: one batch of 32 (drop_last)
 
 
-def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False) -> SmokeReport:
+def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False, batch: int | None = None
+          ) -> SmokeReport:
     """Run every stage of ``params`` for ``steps`` steps at full size and project the full preset's cost."""
     report = SmokeReport(NAME, preset, f"cpu ({torch.get_num_threads()} threads)")
     real = [name for name in (params.dataset, params.tagger_dataset) if name in ("dcase2019_task1a", "fsdkaggle2019")]
@@ -57,6 +58,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         root = standin_root(tuple(dict.fromkeys(real)), _STANDIN_CLIPS_PER_CLASS)
         params = dataclasses.replace(params, data_root=str(root))
         report.notes.append(f"data: stand-in {', '.join(real)} ({_STANDIN_CLIPS_PER_CLASS} clips per class) in {root}")
+    batch = measured_batch(params.batch_size, batch)
     dataset = build_dataset(params)
     full_train, full_test = FULL_SIZES.get(params.dataset, (None, None))
     asc_config = RawASCConfig(sample_rate=params.sample_rate, input_samples=input_samples(params, dataset),
@@ -74,7 +76,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         tagger = ResNetTagger(tagger_config(params, tagging.n_classes, tagging.classes))
         weights = tagging_weights(tagging, range(len(tagging)), params.tagger_noisy_weight)
         train_set = tag_clips if weights is None else WithWeights(tag_clips, weights)
-        loader = DataLoader(train_set, batch_size=params.batch_size, shuffle=True, drop_last=True,
+        loader = DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True,
                             generator=make_generator(params.seeds[0]))  # fmt: skip
         config = TrainConfig(epochs=params.tagger_epochs, lr=params.tagger_lr, weight_decay=params.weight_decay,
                              schedule="warmup_cosine", warmup_epochs=min(1.0, params.tagger_epochs / 4),
@@ -85,7 +87,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         report.add(measure_trainer(
             "train tagger", lambda hooks: Trainer(tagger, step, config, hooks=hooks, progress=progress), loader, steps,
             1, per_run, note=describe_tagger(params, tagging.n_classes),
-        ))  # fmt: skip
+        ).per_batch(batch, params.batch_size))  # fmt: skip
         holder = {}
         report.add(measure_calls(
             "tag the scene clips", lambda: holder.update(tags=tags_of_clips(tagger.eval(), clips, params, "scene clips",
@@ -108,7 +110,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
     scores = {}
     for name, fusion in models.items():
         model = TagFusionASC(asc_config, fusion)
-        loader = DataLoader(train, batch_size=params.batch_size, shuffle=True, drop_last=True,
+        loader = DataLoader(train, batch_size=batch, shuffle=True, drop_last=True,
                             generator=make_generator(params.seeds[0]))  # fmt: skip
         config = TrainConfig(epochs=params.epochs, lr=params.learning_rate, weight_decay=params.weight_decay,
                              schedule="cosine", seed=params.seeds[0], log_every=0)  # fmt: skip
@@ -116,7 +118,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         report.add(measure_trainer(
             f"train {name}", lambda hooks, model=model, step=step, config=config: Trainer(
                 model, step, config, hooks=hooks, progress=progress), loader, steps, runs, per_run,
-        ))  # fmt: skip
+        ).per_batch(batch, params.batch_size))  # fmt: skip
         score = ModelScore(name, fusion)
         loaders = [DataLoader(subset, batch_size=params.batch_size) for subset in (train, test)]
 

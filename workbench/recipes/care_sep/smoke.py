@@ -15,15 +15,16 @@ from workbench import data
 from workbench.data.synthetic import SeparationDataset
 from workbench.recipes.base import resolve_device
 from workbench.recipes.care_sep.claims import separation_claims
-from workbench.recipes.care_sep.data import SeparationData, Triplets, separation_data
+from workbench.recipes.care_sep.data import PairSet, SeparationData, Triplets, separation_data
 from workbench.recipes.care_sep.evaluate import evaluate, figure_analysis
 from workbench.recipes.care_sep.init import ClassifierSystem, LabelledClips, init_source
 from workbench.recipes.care_sep.params import NAME, Params, train_config
 from workbench.recipes.care_sep.systems import _init_kinds, _new_classifier, build_system
-from workbench.smoke import SmokeReport, measure_calls, measure_trainer, standin_root
+from workbench.smoke import SmokeReport, measure_calls, measure_trainer, measured_batch, standin_root
 from workbench.train.loop import Trainer
 from workbench.train.seed import make_generator
 
+_EVALUATION_PAIRS = 8  # test pairs each smoke evaluation separates; its time is scaled to the full test set
 _STANDIN_CLIPS_PER_CLASS = 2  # one train and one test clip per class: enough pairs for a batch of 96
 
 
@@ -51,7 +52,14 @@ def _smoke_data(params: Params, steps: int) -> tuple[Params, SeparationData, str
     return standin, separation_data(standin), f"stand-in {params.dataset} ({_STANDIN_CLIPS_PER_CLASS} clips per class) in {root}"
 
 
-def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False) -> SmokeReport:
+def _first_pairs(pairs: PairSet, count: int) -> PairSet:
+    """The first ``count`` pairs (the evaluation's time is scaled from them to the full test set)."""
+    return dataclasses.replace(pairs, sources=pairs.sources[:count], classes=pairs.classes[:count],
+                               exclude=pairs.exclude[:count], ids=pairs.ids[:count])  # fmt: skip
+
+
+def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False, batch: int | None = None
+          ) -> SmokeReport:
     """Run every stage of ``params`` for ``steps`` steps at full size and project the full preset's cost.
 
     Raises:
@@ -62,7 +70,9 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
     small, dataset, source = _smoke_data(params, steps)
     full_train, full_test = _full_sizes(params, dataset.n_classes)
     report.notes.append(f"data: {source}; the full preset has {full_train} training and {full_test} test pairs")
-    batch = params.batch_size
+    dataset = dataclasses.replace(dataset, test=_first_pairs(dataset.test, _EVALUATION_PAIRS))
+    full_batch = params.batch_size
+    batch = measured_batch(full_batch, batch)
 
     def trainer_for(system, epochs, seed):
         return lambda hooks: Trainer(system, lambda model, items: model(items), train_config(epochs, params, seed),
@@ -75,20 +85,21 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         for kind in kinds:
             classifier = _new_classifier(params, kind, params.init_classes, names, seed=0)
             loader = DataLoader(LabelledClips(clips, labels), batch_size=batch, shuffle=True, generator=make_generator(0))
-            per_run = math.ceil(params.init_clips / batch) * params.pretrain_epochs
+            per_run = math.ceil(params.init_clips / full_batch) * params.pretrain_epochs
             system = ClassifierSystem(classifier)
             report.add(measure_trainer(f"Init {kind}", trainer_for(system, params.pretrain_epochs, 0), loader,
-                                                 steps, 1, per_run, device))  # fmt: skip
+                                                 steps, 1, per_run, device).per_batch(batch, full_batch))  # fmt: skip
             init[kind] = {name: tensor.detach().cpu() for name, tensor in classifier.state_dict().items()}
         report.notes.append("Init: the rows start from the smoke's few-step Init classifiers, not pretrained ones")
-    per_row = math.ceil(full_train / batch) * params.epochs
+    per_row = math.ceil(full_train / full_batch) * params.epochs
     evaluations = {}
     for row in params.rows:
         system = build_system(params, row, params.seeds[0], dataset, init)
         loader = DataLoader(Triplets(dataset.train, params.query_clips), batch_size=batch, shuffle=True,
                             generator=make_generator(params.seeds[0]))  # fmt: skip
         report.add(measure_trainer(f"train row {row}", trainer_for(system, params.epochs, params.seeds[0]),
-                                             loader, steps, len(params.seeds), per_row, device))  # fmt: skip
+                                             loader, steps, len(params.seeds), per_row, device
+                                             ).per_batch(batch, full_batch))  # fmt: skip
         system.to(device)
         holder = {}
         scale = max(1, math.ceil(full_test / len(dataset.test)))

@@ -27,7 +27,7 @@ from workbench.recipes.diff_byola.evaluate import evaluate
 from workbench.recipes.diff_byola.params import NAME, SCENE_SECONDS, Params, model_label
 from workbench.recipes.diff_byola.systems import DifferenceAwareBYOLA, make_encoder
 from workbench.recipes.diff_byola.train import TargetUpdate
-from workbench.smoke import SmokeReport, measure_calls, measure_trainer
+from workbench.smoke import SmokeReport, measure_calls, measure_trainer, measured_batch
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.seed import make_generator
 
@@ -51,12 +51,14 @@ def _first_clips(params: Params, count: int) -> list[torch.Tensor]:
     return log_mel_clips(subsets, recipe_frontend(params), params.unit_frames)[:count]
 
 
-def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False) -> SmokeReport:
+def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False, batch: int | None = None
+          ) -> SmokeReport:
     """Run every stage of ``params`` for ``steps`` steps at full size and project the full preset's cost."""
     report = SmokeReport(NAME, preset, f"cpu ({torch.get_num_threads()} threads)")
     full_clips = sum(len(dataset) for dataset in _datasets(pretraining_dataset(params)))
     per_run = full_clips // params.batch_size * params.epochs
-    clips = _first_clips(params, params.batch_size * steps)
+    batch = measured_batch(params.batch_size, batch)
+    clips = _first_clips(params, batch * steps)
     count = sum(clip.numel() for clip in clips)
     mean = sum(float(clip.double().sum()) for clip in clips) / count
     std = math.sqrt(sum(float((clip.double() - mean).pow(2).sum()) for clip in clips) / count)
@@ -72,7 +74,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
                                                         difference_predictor=weight > 0))  # fmt: skip
         learner = DifferenceAwareBYOLA(networks, byola_augmentation(params.augmentation, memory_size=params.memory_size),
                                        weight, mixing=params.mixing, input_std=std)  # fmt: skip
-        loader = DataLoader(LogMelCrops(normalised, params.unit_frames), batch_size=params.batch_size, shuffle=True,
+        loader = DataLoader(LogMelCrops(normalised, params.unit_frames), batch_size=batch, shuffle=True,
                             drop_last=True, generator=make_generator(seed))  # fmt: skip
         config = TrainConfig(epochs=params.epochs, optimizer="adam", lr=params.learning_rate,
                              schedule=params.lr_schedule, seed=seed, log_every=0)  # fmt: skip
@@ -82,7 +84,7 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
                            progress=progress)  # fmt: skip
 
         report.add(measure_trainer(f"pre-train {model_label(weight)}", trainer, loader, steps,
-                                             len(params.pretrain_seeds), per_run))  # fmt: skip
+                                             len(params.pretrain_seeds), per_run).per_batch(batch, params.batch_size))  # fmt: skip
         encoders[weight] = networks.online_encoder.eval()
 
     small = dataclasses.replace(params, n_bgknown_clips=min(params.n_bgknown_clips, _EVALUATION_ITEMS),
