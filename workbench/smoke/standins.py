@@ -10,6 +10,7 @@ written once per (dataset, clips per class, seed) under ``$WORKBENCH_CACHE/smoke
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import tempfile
@@ -153,6 +154,100 @@ def _fsdkaggle2019(root: Path, rng: np.random.Generator, clips_per_class: int) -
     )
 
 
+def _urbansound8k(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``UrbanSound8K/audio/fold<k>/<fsID>-<classID>-0-<n>.wav`` (44.1 kHz mono, 4 s) and
+    ``metadata/UrbanSound8K.csv``; 10 classes over the 10 folds."""
+    folder = root / "UrbanSound8K"
+    rows = []
+    for label in range(10):
+        for clip in range(clips_per_class):
+            fold, source = (label + clip) % 10 + 1, 100000 + 100 * label + clip
+            name = f"{source}-{label}-0-{clip}.wav"
+            _write(folder / "audio" / f"fold{fold}" / name, _tone(rng, label, 44100, 4.0), 44100)
+            rows.append([name, source, 0.0, 4.0, 1, fold, label, f"class_{label}"])
+    _write_csv(folder / "metadata" / "UrbanSound8K.csv",
+               ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"], rows)  # fmt: skip
+
+
+def _voxceleb1(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``VoxCeleb1/wav/id<speaker>/<video>/<n>.wav`` (16 kHz mono, 4 s) and ``iden_split.txt`` (1 train,
+    2 validation, 3 test): 20 speakers, each with ``clips_per_class`` utterances."""
+    folder = root / "VoxCeleb1"
+    lines = []
+    for speaker in range(20):
+        for clip in range(clips_per_class):
+            name = f"id{10001 + speaker}/video{clip % 2}/{clip + 1:05d}.wav"
+            _write(folder / "wav" / name, _tone(rng, speaker, 16000, 4.0), 16000)
+            lines.append(f"{3 if clip == 0 else 2 if clip == 1 and clips_per_class > 2 else 1} {name}\n")
+    (folder / "iden_split.txt").write_text("".join(lines))
+
+
+def _voxforge(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``voxforge/<speaker>/wav/<n>.wav`` (16 kHz mono, 5 s) and EVAR's ``voxforge.csv`` (pandas index,
+    file_name, label, split) over the six languages."""
+    folder = root / "voxforge"
+    rows = []
+    for label, language in enumerate(("de", "en", "es", "fr", "it", "ru")):
+        for clip in range(clips_per_class):
+            name = f"speaker{label}{clip}-20100101-abc/wav/{language}-{clip:04d}.wav"
+            _write(folder / name, _tone(rng, label, 16000, 5.0), 16000)
+            split = "test" if clip == 0 else "valid" if clip == 1 and clips_per_class > 2 else "train"
+            rows.append([len(rows), name, language, split])
+    _write_csv(folder / "voxforge.csv", ["", "file_name", "label", "split"], rows)
+
+
+def _cremad(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``CREMA-D/AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav`` (16 kHz mono, 2.5 s): every one of
+    the 91 actors (the loader checks its splits' actors) says one sentence in each of the six emotions."""
+    folder = root / "CREMA-D" / "AudioWAV"
+    for actor in range(1001, 1092):
+        for label, emotion in enumerate(("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")):
+            _write(folder / f"{actor}_DFA_{emotion}_XX.wav", _tone(rng, label, 16000, 2.5), 16000)
+
+
+def _gtzan(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``gtzan/<genre>/<genre>.<n>.wav`` (22.05 kHz mono, 30 s) over the ten genres."""
+    genres = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+    for label, genre in enumerate(genres):
+        for clip in range(clips_per_class):
+            _write(root / "gtzan" / genre / f"{genre}.{clip:05d}.wav", _tone(rng, label, 22050, 30.0), 22050)
+
+
+def _nsynth(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``nsynth/nsynth-{train,valid,test}/audio/<note>.wav`` (16 kHz mono, 4 s) with each split's
+    ``examples.json``: 12 pitches (the 88-key range, every 8th) of one instrument, per split."""
+    families = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "synth_lead", "vocal")
+    for number, (split, count) in enumerate((("train", clips_per_class), ("valid", 1), ("test", 1))):
+        examples = {}
+        for position, pitch in enumerate(range(21, 109, 8)):
+            for clip in range(count):
+                family = (position + clip) % len(families)
+                note = f"{families[family]}_acoustic_{100 * number + clip:03d}-{pitch:03d}-100"  # ids unique over splits
+                _write(root / "nsynth" / f"nsynth-{split}" / "audio" / f"{note}.wav",
+                       _tone(rng, pitch - 45, 16000, 4.0), 16000)  # fmt: skip
+                examples[note] = {
+                    "note_str": note, "pitch": pitch, "velocity": 100, "instrument_str": note.rsplit("-", 2)[0],
+                    "instrument_family": family, "instrument_family_str": families[family], "instrument_source": 0,
+                    "instrument_source_str": "acoustic", "qualities_str": [],
+                }  # fmt: skip
+        (root / "nsynth" / f"nsynth-{split}" / "examples.json").write_text(json.dumps(examples))
+
+
+def _surge(root: Path, rng: np.random.Generator, clips_per_class: int) -> None:
+    """``surge/<tone>/<pitch>.ogg`` (44.1 kHz mono, 4 s) and ``dataset_surge_tone_splits.csv``: tones of
+    12 pitches each, split by tone."""
+    rows = []
+    for tone in range(max(3, clips_per_class)):
+        name = f"surge-patches-standin-Tone-{tone}-velocity64"
+        split = ("test", "valid")[tone] if tone < 2 else "train"
+        for pitch in range(21, 109, 8):
+            path = root / "surge" / name / f"{pitch}.ogg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            soundfile.write(path, _tone(rng, pitch - 45, 44100, 4.0), 44100, format="OGG", subtype="VORBIS")
+        rows.append(f"{name},{split}\n")
+    (root / "surge" / "dataset_surge_tone_splits.csv").write_text("tone,split\n" + "".join(rows))
+
+
 STANDINS: dict[str, Callable[[Path, np.random.Generator, int], None]] = {
     "esc50": _esc50,
     "esc10": _esc50,  # ESC-10 is the esc10 column of the ESC-50 listing
@@ -160,6 +255,13 @@ STANDINS: dict[str, Callable[[Path, np.random.Generator, int], None]] = {
     "iemocap": _iemocap,
     "dcase2019_task1a": _dcase2019_task1a,
     "fsdkaggle2019": _fsdkaggle2019,
+    "urbansound8k": _urbansound8k,
+    "voxceleb1": _voxceleb1,
+    "voxforge": _voxforge,
+    "cremad": _cremad,
+    "gtzan": _gtzan,
+    "nsynth": _nsynth,
+    "surge": _surge,
 }
 """Registry name -> writer of its stand-in under a data root."""
 
