@@ -33,8 +33,7 @@ class SmokeReport:
         """Record a finished stage (and print it when :attr:`live`)."""
         self.stages.append(stage)
         if self.live:
-            print(f"smoke {self.recipe}: {stage.stage}: {stage.step_seconds:.3f} s/step, peak RSS "
-                  f"{stage.peak_rss_mib:,.0f} MiB, {stage.projected_hours:,.2f} h projected", file=sys.stderr, flush=True)
+            print(f"smoke {self.recipe}: {' | '.join(self.rows()[-1])}", file=sys.stderr, flush=True)
 
     @property
     def projected_hours(self) -> float:
