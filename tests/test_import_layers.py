@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("features",),
     ("evaluation",),
     ("train",),
-    ("launch",),  # plan types recipes declare their leaves with; it runs leaves by import path
+    ("launch", "smoke"),  # plan types recipes declare their leaves with; stand-in data and step measurements for smoke()
     ("recipes",),
     ("viz",),
     ("reproduce", "notebooks"),  # the reproduce command and the notebook tool, which cli drives

@@ -191,6 +191,13 @@ def _command_reproduce(arguments: argparse.Namespace) -> int:
 
     out_dir = Path(arguments.out).resolve()
     given = _given_values(arguments)
+    if arguments.smoke:
+        _check_cache_writable()  # the stand-in datasets are written there
+        for recipe in arguments.recipes or [name for name in recipes.names() if name != "linear_eval"]:
+            params = _resolve_params(recipe, arguments.preset, given)
+            print(reproduce.smoke(recipe, params, arguments.preset, arguments.smoke_steps,
+                                  arguments.smoke_batch), end="\n\n", flush=True)
+        return 0
     # Papermill injects Python values: give it each value as the recipe's Params parsed it.
     overrides: dict[str, Any] = {}
     for recipe in dict.fromkeys(arguments.recipes or recipes.names()):
@@ -369,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parameter_options(reproduce)
     reproduce.add_argument("--out", default="reproduce", help="folder for executed notebooks (default ./reproduce)")
     reproduce.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel")
+    reproduce.add_argument("--smoke", action="store_true",
+                           help="instead of the notebooks: every stage at the preset's full size for a few steps on "
+                                "stand-in data; prints step times, peak memory and the projected hours")  # fmt: skip
+    reproduce.add_argument("--smoke-steps", type=int, default=2, metavar="N", help="steps per stage of --smoke")
+    reproduce.add_argument("--smoke-batch", type=int, metavar="B",
+                           help="--smoke: train at this smaller batch and scale the step time to the preset's")  # fmt: skip
     reproduce.set_defaults(handler=_command_reproduce)
 
     commands.add_parser("recipes", help="list recipes, notebooks and presets").set_defaults(handler=_command_recipes)

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from workbench import recipes
 from workbench.atomic import atomic_write_text
+from workbench.errors import UnknownNameError
 from workbench.paths import notebooks_dir
 from workbench.recipes.base import Claim, load_preset
 from workbench.train.rundir import RunDir
@@ -422,3 +423,22 @@ def write_report(report: Report) -> None:
         "</body></html>"
     )
     report.html_path = atomic_write_text(report.out_dir / "report.html", page)
+
+
+# --------------------------------------------------------------------------------------------------
+# --smoke: every stage of a preset at full size for a few steps, instead of the notebooks
+
+
+def smoke(recipe: str, params: Any, preset: str | None = None, steps: int = 2, batch: int | None = None) -> Any:
+    """The recipe's smoke run of ``params`` (:class:`workbench.smoke.SmokeReport`): every stage for
+    ``steps`` steps at the preset's full size on stand-in data, with the projected cost of the full run
+    (``batch``: measure the training steps at this smaller batch and scale their time to the preset's).
+
+    Raises:
+        UnknownNameError: an unknown recipe, or one that has no smoke run (the message lists those that do).
+    """
+    module = recipes.get(recipe)
+    if not hasattr(module, "smoke"):
+        with_smoke = [name for name in recipes.names() if hasattr(recipes.get(name), "smoke")]
+        raise UnknownNameError("recipe with a smoke run", recipe, with_smoke)
+    return module.smoke(params, steps=steps, preset=preset or "", batch=batch)

@@ -120,3 +120,4 @@ __all__ = [
     "VARIANT_FORMS",
     "WindowType",
 ]
+from workbench.recipes.add_loss.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)

@@ -169,3 +169,4 @@ __all__ = [
     "pretrained_classifier", "query_net_config", "real_data", "resunet_config", "row_label", "run", "separation_claims",
     "separation_data", "synthetic_data", "test_queries", "train_config", "train_row", "training_params",
 ]  # fmt: skip
+from workbench.recipes.care_sep.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)

@@ -157,3 +157,4 @@ __all__ = [
     "seeds_of",
     "tapped_layers",
 ]
+from workbench.recipes.layer_fusion.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
