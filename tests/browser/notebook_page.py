@@ -158,7 +158,7 @@ def scroll_through(page, limit: int = 30) -> None:
 
 
 
-def wait_for_figures(page, minimum: int, timeout: float = 60.0) -> list[dict]:
+def wait_for_figures(page, minimum: int, timeout: float = 180.0) -> list[dict]:
     """Every plotly figure of the notebook, once at least ``minimum`` are there and all are drawn."""
     deadline = time.monotonic() + timeout
     while True:

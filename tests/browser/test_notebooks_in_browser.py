@@ -214,7 +214,7 @@ def test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice(runs,
     assert " on " in page.evaluate(FUSION)["output"]
     legend = page.evaluate(FUSION_LEGEND)
     best = [name for name in legend if name.startswith("best")]
-    assert best and all(name.endswith(("on test", "on validation")) for name in best), legend
+    assert best and all(name.endswith(("on test", "on validation", "on test (shown only)")) for name in best), legend
     finish(run, jupyterlab, tmp_path, together=len(runs))
     save_and_check_unchanged(page, jupyterlab, name)
     assert_no_widget_errors(run.console, name)
