@@ -125,6 +125,8 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     save_and_check_unchanged(page, jupyterlab, name)
 
     # Reload with the kernel running: the explorer comes back as it was and still answers clicks.
+    assert_no_widget_errors(run.console, name)  # nothing went wrong while the notebook ran
+    before_reload = len(run.console)
     page.reload()
     page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
     assert_figures_drawn(page, name, minimum=3, views=3)
@@ -132,7 +134,12 @@ def test_quickstart_explorer_renders_plays_and_survives_a_reload(runs, jupyterla
     reloaded = page.evaluate(EXPLORER)
     assert reloaded["title"] == after["title"] and reloaded["ring"] == after["ring"] and reloaded["picture"]
     click_explorer_point(page, avoid=target["row"])
-    assert_no_widget_errors(run.console, name)
+    # After a reload JupyterLab re-renders every restored widget view; views of models the kernel has
+    # since closed (the finished tqdm bars of the runs) log "widget model not found" when several
+    # notebooks share the lab. Those are not the explorer's: it is asserted alive above. Any other
+    # widget error after the reload still fails.
+    after_reload = [line for line in run.console[before_reload:] if "widget model not found" not in line]
+    assert_no_widget_errors(after_reload, name)
 
 
 # The CaRE-SEP player: its dropdowns by label, its three audio elements and captions, its spectrograms.
