@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("launch", "smoke"),  # plan types recipes declare their leaves with; stand-in data and step measurements for smoke()
     ("recipes",),
     ("viz",),
-    ("reproduce", "notebooks"),  # the reproduce command and the notebook tool, which cli drives
+    ("reproduce", "reproduce_progress", "notebooks"),  # the reproduce command and the notebook tool, which cli drives
     ("cli",),
 )
 """Bottom to top: a module may import from its own layer or a lower one, never a higher one. Each entry
