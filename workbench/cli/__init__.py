@@ -18,72 +18,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from workbench.errors import ParameterError, WorkbenchError
-
-
-def _parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``: values stay text until the recipe's ``Params`` parses
-    each against its declared type (``task=no`` stays the string "no", ``weights_path={shared}/x`` a path,
-    ``epochs=3`` becomes 3, ``lambdas=[0, 0.5]`` or ``lambdas=0,0.5`` a tuple)."""
-    values: dict[str, str] = {}
-    for assignment in assignments:
-        key, separator, raw = assignment.partition("=")
-        if not separator or not key.strip():
-            raise ParameterError(f"parameter {assignment!r} must look like key=value")
-        values[key.strip()] = raw.strip()
-    return values
-
-
-def _given_values(arguments: argparse.Namespace) -> dict[str, Any]:
-    """Parameters the command line gives, later sources winning: ``-f`` files, ``-y`` YAML, ``-p`` pairs."""
-    from workbench.recipes.base import load_parameter_file, parse_yaml_mapping
-
-    values: dict[str, Any] = {}
-    for path in arguments.file:
-        values.update(load_parameter_file(path))
-    for text in arguments.yaml:
-        values.update(parse_yaml_mapping(text, f"-y {text!r}"))
-    values.update(_parse_assignments(arguments.param))
-    return values
-
-
-def _resolve_params(recipe: str, preset: str | None, given: dict[str, Any]) -> Any:
-    """The recipe's ``Params`` from its defaults, ``preset`` and the command line's values, in that order."""
-    from workbench import recipes
-    from workbench.recipes.base import load_preset
-
-    return recipes.get(recipe).Params.from_dict({**(load_preset(recipe, preset) if preset else {}), **given})
-
-
-def check_writable(folder: Path, what: str, remedy: str) -> None:
-    """Raise unless ``folder`` (or, while it does not exist yet, its nearest existing parent) takes new files.
-
-    A run finds out before it computes anything, not when it saves its results.
-    """
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise WorkbenchError(f"{what} {folder} cannot be created: {existing} is not a folder; {remedy}")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise WorkbenchError(f"{what} {folder} is not writable ({reason} in {existing}); {remedy}") from None
-
-
-def _check_cache_writable() -> None:
-    from workbench.paths import cache_dir
-
-    check_writable(cache_dir(), "cache folder", "set WORKBENCH_CACHE to a folder you can write")
+from workbench.cli.launch import _minutes, add_launch_command  # noqa: F401  (_minutes: tested here)
+from workbench.cli.parameters import (  # noqa: F401  (_parse_assignments: tested here)
+    _add_parameter_options,
+    _check_cache_writable,
+    _given_values,
+    _parse_assignments,
+    _resolve_params,
+    check_writable,
+)
+from workbench.errors import WorkbenchError
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
@@ -102,52 +52,6 @@ def _command_run(arguments: argparse.Namespace) -> int:
     print(result.summary())
     if result.run_dir is not None:
         print(f"run directory: {result.run_dir}")
-    return 0
-
-
-def _minutes(text: str) -> int:
-    """``--time``: minutes (``720``) or Slurm's ``[D-]HH:MM[:SS]`` (``12:00:00``, ``1-00:00``)."""
-    days, _, clock = text.rpartition("-") if "-" in text else ("0", "", text)
-    parts = clock.split(":")
-    try:
-        if len(parts) == 1:
-            return int(days) * 24 * 60 + int(parts[0])
-        hours, minutes = int(parts[0]), int(parts[1])
-        seconds = int(parts[2]) if len(parts) > 2 else 0
-        return int(days) * 24 * 60 + hours * 60 + minutes + (1 if seconds else 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--time {text!r} must be minutes or [D-]HH:MM[:SS]") from None
-
-
-def _command_launch(arguments: argparse.Namespace) -> int:
-    from workbench import launch, recipes
-    from workbench.paths import runs_root
-
-    module = recipes.get(arguments.recipe)
-    params = _resolve_params(arguments.recipe, arguments.preset, _given_values(arguments))
-    plan = module.plan(params)
-    if arguments.show_plan:
-        print(plan.describe())
-        for stage in plan.stages:
-            for leaf in stage.leaves:
-                print(f"  {stage.name}: {leaf.name:24s} {'finished' if leaf.finished() else 'to run':9s} {leaf.path}")
-        return 0
-    check_writable(runs_root(), "runs folder", "set WORKBENCH_RUNS to a folder you can write (shared by every node)")
-    _check_cache_writable()
-    options = launch.ExecutorOptions(
-        kind=arguments.executor, folder=Path(arguments.folder) if arguments.folder else runs_root() / ".launch",
-        partition=arguments.partition, gpus_per_node=arguments.gpus, cpus_per_task=arguments.cpus,
-        time_minutes=arguments.time, array_parallelism=arguments.array_parallelism, max_requeue=arguments.max_requeue,
-        extra=launch.parse_extra(arguments.option),
-    )  # fmt: skip
-    gather = None if arguments.no_gather else (lambda: module.run(params))
-    report = launch.launch(plan, options, gather, allow_mixed_code=arguments.allow_mixed_code,
-                           poll_seconds=arguments.poll)  # fmt: skip
-    print(f"leaves: {report.count('done')} run now, {report.count('skipped')} finished before")
-    if report.result is not None:
-        print(report.result.summary())
-        if report.result.run_dir is not None:
-            print(f"run directory: {report.result.run_dir}")
     return 0
 
 
@@ -317,16 +221,6 @@ def _command_download(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _add_parameter_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--preset", help="a YAML preset from notebooks/params/<notebook>/")
-    command.add_argument("-f", "--file", action="append", default=[], metavar="FILE.yaml",
-                         help="a YAML file of parameter: value (after the preset)")  # fmt: skip
-    command.add_argument("-y", "--yaml", action="append", default=[], metavar="YAML",
-                         help="parameters as a YAML mapping, e.g. '{n_seeds: 5}' (after -f)")  # fmt: skip
-    command.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                         help="one parameter, parsed as its declared type (last, wins)")  # fmt: skip
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -344,32 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="each parameter's meaning, type, allowed values and value, instead of YAML")  # fmt: skip
     params.set_defaults(handler=_command_params)
 
-    launch = commands.add_parser(
-        "launch", help="run a recipe's independent trainings as job arrays (Slurm, local processes), then gather",
-        description="Each stage of the recipe's plan goes out as one submitit job array of its unfinished "
-        "leaves; the launcher waits, shows progress, then gathers with the recipe's run. Launching again "
-        "after an interruption runs only the unfinished leaves.",
-    )  # fmt: skip
-    launch.add_argument("recipe")
-    _add_parameter_options(launch)
-    launch.add_argument("--executor", choices=("debug", "local", "slurm"), default="local",
-                        help="debug: in this process; local: processes on this machine; slurm: job arrays")  # fmt: skip
-    launch.add_argument("--partition", help="Slurm partition")
-    launch.add_argument("--gpus", type=int, default=0, help="GPUs per leaf (Slurm --gpus-per-node)")
-    launch.add_argument("--cpus", type=int, help="CPU cores per leaf (Slurm --cpus-per-task)")
-    launch.add_argument("--time", type=_minutes, default=24 * 60, metavar="MINUTES|HH:MM:SS",
-                        help="wall time per job; a leaf still running is requeued and resumes (default 24 h)")  # fmt: skip
-    launch.add_argument("--array-parallelism", type=int, default=256, help="jobs of an array running at once")
-    launch.add_argument("--max-requeue", type=int, default=3, help="requeues of a leaf that times out")
-    launch.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="a further submitit executor parameter, e.g. -o mem=64G -o account=lab")  # fmt: skip
-    launch.add_argument("--folder", help="submitit logs and job files (default <runs>/.launch)")
-    launch.add_argument("--poll", type=float, default=10.0, help="seconds between job state checks")
-    launch.add_argument("--allow-mixed-code", action="store_true",
-                        help="gather leaves made by different code versions")  # fmt: skip
-    launch.add_argument("--no-gather", action="store_true", help="stop after the leaves")
-    launch.add_argument("--show-plan", action="store_true", help="print the plan and which leaves are finished")
-    launch.set_defaults(handler=_command_launch)
+    add_launch_command(commands)
 
     reproduce = commands.add_parser("reproduce", help="execute notebooks with papermill and report claims")
     reproduce.add_argument("recipes", nargs="*", help="recipes to reproduce (default: quickstart + all)")
