@@ -13,15 +13,15 @@ plan on an executor and then the recipe's ordinary ``run(params)`` gathers the f
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from workbench.paths import runs_root
 from workbench.train.rundir import RunDir, plain
+from workbench.train.threads import torch_threads  # noqa: F401  (the recipes' plans run leaves in it)
 
 LeafKind = Literal["run", "file"]
 
@@ -122,18 +122,3 @@ def run_leaf(function: str, arguments: Mapping[str, Any], name: str, run_id: str
     """A leaf that opens the run directory ``<runs root>/<name>/<run_id>`` (:func:`workbench.paths.runs_root`,
     read when the plan is made: launcher and jobs must share it)."""
     return Leaf(function, arguments, run_id, str(runs_root() / name / run_id), "run", label)
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Torch on ``count`` intra-op threads (0 leaves it), restored after: a leaf runs on the thread count its
-    recipe's ``run`` uses, so that its numbers are those of a plain run."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if count > 0:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

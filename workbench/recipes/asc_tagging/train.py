@@ -3,9 +3,8 @@ shared trainer, and the fixed torch thread count."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from workbench.recipes.asc_tagging.scenes import SceneClips
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
 from workbench.train.seed import make_generator, seed_everything
+from workbench.train.threads import torch_threads  # noqa: F401  (run and plan use it from here)
 
 
 def scene_step(model: torch.nn.Module, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -96,15 +96,3 @@ def train_model(
     if not model_dir.finished:
         model_dir.write_metrics({"epochs": params.epochs, "seed": seed})
     return model
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on ``count`` intra-op threads (0: leave the setting alone), then restore it."""
-    previous = torch.get_num_threads()
-    if count > 0:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

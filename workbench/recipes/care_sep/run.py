@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 
 from workbench.evaluation.separation import query_blind_scores
 from workbench.recipes import base
@@ -21,6 +20,7 @@ from workbench.recipes.care_sep.systems import SeparationSystem
 from workbench.recipes.care_sep.train import train_row
 from workbench.train.rundir import RunDir
 from workbench.train.seed import seed_everything
+from workbench.train.threads import torch_threads
 
 
 def run(params: Params, progress: bool = True) -> CareSepRun:
@@ -35,12 +35,8 @@ def run(params: Params, progress: bool = True) -> CareSepRun:
         DatasetNotFoundError: a real dataset whose files are absent (the message says how to get them).
         ValueError: parameters that cannot make pairs (too few mixtures, a single class).
     """
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(params.cpu_threads)
-    try:
+    with torch_threads(params.cpu_threads):
         return _run(params, progress)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _run(params: Params, progress: bool) -> CareSepRun:

@@ -31,6 +31,7 @@ from workbench.recipes.diff_byola.train import pretrain, pretraining_params
 from workbench.train.convergence import loss_plateau
 from workbench.train.rundir import RunDir
 from workbench.train.seed import seed_everything
+from workbench.train.threads import torch_threads
 
 
 def run(params: Params, progress: bool = True) -> DiffBYOLARun:
@@ -40,12 +41,8 @@ def run(params: Params, progress: bool = True) -> DiffBYOLARun:
     pre-trainings are re-used in any case, from their own run directories). Torch runs on
     ``params.cpu_threads`` threads meanwhile, and the caller's setting is restored afterwards.
     """
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(params.cpu_threads)
-    try:
+    with torch_threads(params.cpu_threads):
         return _run(params, progress)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _run(params: Params, progress: bool) -> DiffBYOLARun:
