@@ -62,3 +62,15 @@ def test_the_environments_jupyter_server_really_uses_the_clean_save_contents_man
         [str(jupyter), "server", "--show-config"], capture_output=True, text=True, timeout=120, cwd=REPO_DIR
     )
     assert "workbench.notebooks.OutputsAsideContentsManager" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_the_documented_module_entry_points_start():
+    """README and the launch docs start ``python -m workbench.cli`` (under torchrun) and ``workbench``."""
+    import subprocess
+    import sys
+
+    for module in ("workbench.cli",):
+        finished = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
+                                  cwd=REPO_DIR)  # fmt: skip
+        assert finished.returncode == 0, finished.stderr[-1500:]
+        assert "reproduce" in finished.stdout
