@@ -12,17 +12,14 @@ same learner beside an official-style BYOL-A step with v2 augmentations.
 
 from __future__ import annotations
 
-import torch
-
 from benchmarks.byola_rows import BATCH, FRAMES, SIZES, steps_per_second
 from benchmarks.timing import row
+from workbench.train.threads import torch_threads
 
 
 def run(quick: bool = False) -> list[dict]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
     rows = []
-    try:
+    with torch_threads(1):
         for name, (encoder_config, heads) in SIZES.items():
             if quick and encoder_config.channels > 8:
                 continue
@@ -34,6 +31,4 @@ def run(quick: bool = False) -> list[dict]:
                                               augmentation_version="v1"),  # fmt: skip
                     "unit": "steps/s",
                 })  # fmt: skip
-    finally:
-        torch.set_num_threads(previous)
     return [row(**entry) for entry in rows]

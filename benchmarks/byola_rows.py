@@ -31,6 +31,7 @@ from workbench.audio.byola_augment import byola_augmentation, normalize_batch
 from workbench.models.audiontt import AudioNTT2020, AudioNTTConfig
 from workbench.models.byola import BYOLConfig, BYOLNetworks
 from workbench.recipes.diff_byola import DifferenceAwareBYOLA
+from workbench.train.threads import torch_threads
 
 BATCH = 64
 FRAMES = 96
@@ -124,10 +125,8 @@ LEARNERS = {"workbench λ=0": "workbench-0", "workbench λ=0.5": "workbench-0.5"
 
 
 def run(quick: bool = False) -> list[dict]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
     rows = []
-    try:
+    with torch_threads(1):
         for size, (encoder_config, heads) in SIZES.items():
             if quick and encoder_config.channels > 8:
                 continue
@@ -138,6 +137,4 @@ def run(quick: bool = False) -> list[dict]:
                     "value": steps_per_second(kind, encoder_config, heads, steps=1 if quick else 5),
                     "unit": "steps/s",
                 })  # fmt: skip
-    finally:
-        torch.set_num_threads(previous)
     return rows

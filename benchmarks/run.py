@@ -31,6 +31,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.timing import COLUMNS  # noqa: E402
+from workbench.train.threads import torch_threads  # noqa: E402
 
 
 ROW_MODULES = ("byola_rows", "care_sep_rows")
@@ -94,16 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("selection", nargs="*", help="substrings of benchmark module names")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller inputs")
     arguments = parser.parse_args(argv)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     rows: list[dict] = []
-    try:
+    with torch_threads(1):
         for name in discover(arguments.selection):
             start = time.perf_counter()
             rows += module_rows(name, arguments.quick)
             print(f"# {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    finally:
-        torch.set_num_threads(previous_threads)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, 1 thread per row unless "
         f"its setting says otherwise, torch {torch.__version__}, quick={arguments.quick}"

@@ -5,7 +5,7 @@ load changes from second to second, so timing one function and then the other co
 the code. :func:`interleaved` therefore runs every candidate once per round (after warm-up calls),
 rotating their order, and each row reports the **per-round ratio** candidate / anchor: its median
 over the rounds and its minimum (the least disturbed round). Every row runs on one torch thread unless
-its setting says otherwise (:func:`torch_threads`).
+its setting says otherwise (:func:`workbench.train.threads.torch_threads`).
 
 Rows are dicts with the keys of :data:`COLUMNS`; ``benchmarks.run`` prints them as one table. A row
 with an anchor has ``ratio_median``/``ratio_min`` (candidate / anchor, lower is faster) and a
@@ -17,24 +17,10 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-
-import torch
+from collections.abc import Callable, Mapping
 
 COLUMNS = ("benchmark", "setting", "value", "unit", "anchor", "ratio_median", "ratio_min", "goal", "met", "note")
 """Every row has exactly these keys; the last six are None where a row compares with nothing."""
-
-
-@contextmanager
-def torch_threads(count: int = 1) -> Iterator[None]:
-    """Run the block on ``count`` torch intra-op threads, then restore the previous number."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def interleaved(
