@@ -19,7 +19,7 @@ ImportGraph = dict[str, dict[str, str]]
 """``{module: {imported module: "path:line" of the first import of it}}``, workbench modules only."""
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("workbench", "errors", "paths", "atomic", "typing"),  # helpers any layer may use
+    ("workbench", "errors", "paths", "atomic", "typing", "progress"),  # helpers any layer may use
     ("audio",),
     ("data",),
     ("models",),

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench import paths
 from workbench.atomic import atomic_write_json

@@ -29,7 +29,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.atomic import atomic_path, remove_stale_temporaries
 from workbench.data import registry

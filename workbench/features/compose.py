@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import torch
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.errors import UnknownNameError
 from workbench.features.taps import tap_layers

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.train.distributed import DistributedContext
 from workbench.train.loop import History, TrainConfig, move_to_device, optimizer_from_config, scheduler_from_config

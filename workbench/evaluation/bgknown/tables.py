@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.audio.io import resample
 from workbench.evaluation.bgknown.items import BgKnownBuilder

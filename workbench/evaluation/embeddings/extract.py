@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.atomic import remove_stale_temporaries
 from workbench.audio.io import resample

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench import data
 from workbench.data import iemocap as _iemocap  # noqa: F401 - registers "iemocap" with the dataset registry

@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 
 import torch
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.data.records import AudioDataset
 from workbench.recipes.add_loss import train

@@ -7,7 +7,7 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.recipes.add_loss.claims import comparison_claims
 from workbench.recipes.add_loss.data import FoldInputs, build_dataset, plan_partitions

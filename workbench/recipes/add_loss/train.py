@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.audio import SpecAugment, mixup_targets, mixup_waveforms
 from workbench.data.records import AudioDataset

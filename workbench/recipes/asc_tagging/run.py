@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.data.fingerprint import data_fingerprint
 from workbench.data.records import AudioDataset

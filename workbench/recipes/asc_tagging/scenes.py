@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench import data
 from workbench.audio.io import resample

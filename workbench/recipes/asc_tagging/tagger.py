@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.data.records import AudioDataset
 from workbench.evaluation.metrics import mean_average_precision

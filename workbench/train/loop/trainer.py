@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.train.distributed import DistributedContext
 from workbench.train.loop.checkpoint import TrainerCheckpoints, _loader_generators

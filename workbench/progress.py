@@ -1,0 +1,36 @@
+"""Progress bars for every layer: ``tqdm.auto``, except that a finished transient bar in a notebook is hidden
+rather than closed.
+
+``tqdm.notebook`` ends a ``leave=False`` bar by closing its ipywidgets model. The output cell still holds a
+view of that model, so JupyterLab, when the page is reloaded with the kernel alive, asks the kernel for a
+model it no longer has and logs "widget model not found" for every finished bar. Here such a bar keeps
+its model and is hidden (``layout.display = "none"``): after a reload it is restored, still hidden, and
+nothing is left dangling. Terminals and papermill's logs get the plain ``tqdm.auto`` bar.
+"""
+
+from __future__ import annotations
+
+from tqdm.auto import tqdm as _auto_tqdm
+from tqdm.notebook import tqdm_notebook
+
+__all__ = ["HidingNotebookBar", "tqdm"]
+
+
+class HidingNotebookBar(tqdm_notebook):
+    """A notebook bar whose ``leave=False`` end hides the widget instead of closing its model."""
+
+    def display(self, msg=None, pos=None, close=False, bar_style=None, check_delay=True):
+        if not close:
+            return super().display(msg, pos, close=False, bar_style=bar_style, check_delay=check_delay)
+        if self.container.children[1].bar_style != "danger":  # a failed bar stays in view, as in tqdm
+            self.container.layout.display = "none"
+        return None
+
+
+if issubclass(_auto_tqdm, tqdm_notebook):
+
+    class tqdm(HidingNotebookBar, _auto_tqdm):  # noqa: N801  (tqdm's own name)
+        """``tqdm.auto``'s notebook bar (with its asyncio support), hidden rather than closed when done."""
+
+else:
+    tqdm = _auto_tqdm
