@@ -19,6 +19,7 @@ from workbench.evaluation.embeddings import extract_embeddings
 from workbench.models.zoo import build_encoder
 from workbench.recipes import linear_eval
 from workbench.train.rundir import RunDir
+from workbench.train.runs_index import read_run
 
 TEST_MODULE = "tests.hear.logmel_mean_hear"
 
@@ -131,6 +132,9 @@ def test_linear_evaluation_runs_on_a_hear_module_and_records_it(tmp_path, monkey
     code = [item for item in provenance["data"]["datasets"] if item.get("kind") == "code"]
     assert {item["name"] for item in code} == {plain_name} and len(code) == 2  # one per hear encoder
 
+    listed = read_run(result.run_dir)  # what `workbench runs` shows
+    assert [item["name"] for item in listed.weights] == [plain_name, f"{plain_name} source", f"{plain_name} source"]
+
     again = linear_eval.run(params)  # read back from the finished run
     assert again.run_dir == result.run_dir
     assert again.scores[weighted_name].mean == result.scores[weighted_name].mean
@@ -145,3 +149,18 @@ def test_bad_hear_names_fail_when_the_parameters_are_built(tmp_path):
         linear_eval.Params(encoders=("hear:not a module",))
     with pytest.raises(ParameterError, match="lacks the HEAR API function"):
         build_encoder("hear:json")
+
+
+@pytest.mark.shared
+def test_mn04_with_the_shared_weights_through_its_hear_module(shared_dir):
+    weights = shared_dir / "weights" / "efficientat-mn04" / "mn04_as_mAP_432.pt"
+    if not weights.is_file():
+        pytest.skip(f"the EfficientAT mn04 release file is not at {weights}")
+    module = importlib.import_module("workbench.hear.efficientat_mn04")
+    model = module.load_model(str(weights))
+    assert (model.sample_rate, model.scene_embedding_size) == (48000, model.encoder.embedding_dim)
+    audio = _noise(2, 1.07, 48000)
+    direct = model.encoder.embed(resample(audio, 48000, 32000))
+    torch.testing.assert_close(module.get_scene_embeddings(audio, model), direct)
+    embeddings, timestamps = module.get_timestamp_embeddings(audio, model)
+    assert embeddings.shape == (2, 22, model.timestamp_embedding_size) and timestamps[0, -1] == 1050.0

@@ -22,7 +22,8 @@ def _train(root, lr, toy_dataset, toy_model_factory, step_fn, epochs=3):
     """A real training run: the Trainer logs ``step`` and ``epoch`` rows to log.jsonl."""
     run = RunDir.open("toy", {"lr": lr, "batch_size": 8, "note": "same"}, root=root)
     config = TrainConfig(epochs=epochs, lr=lr, log_every=2, seed=0)
-    Trainer(toy_model_factory(), step_fn, config, run_dir=run, progress=False).fit(DataLoader(toy_dataset, batch_size=8))
+    trainer = Trainer(toy_model_factory(), step_fn, config, run_dir=run, progress=False)
+    trainer.fit(DataLoader(toy_dataset, batch_size=8))
     run.write_metrics({"loss": 0.1})
     run.close()
     return run
@@ -53,7 +54,8 @@ def test_listing_shows_recipe_status_data_weights_and_the_params_that_differ(run
     assert by_path[first.path].created <= by_path[second.path].created  # oldest first
     failed = by_path[broken.path]
     assert failed.status == "failed" and failed.error == "RuntimeError: probe diverged"
-    assert failed.weights[0]["name"] == "tiny" and failed.weights[0]["sha256"] == broken.provenance["weights"][0]["sha256"]
+    assert failed.weights[0]["name"] == "tiny"
+    assert failed.weights[0]["sha256"] == broken.provenance["weights"][0]["sha256"]
     assert len(failed.weights[0]["sha256"]) == 64 and failed.data_digest
 
     # Between the two toy runs only lr differs; with the probe run, its own keys differ too.

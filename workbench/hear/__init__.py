@@ -206,7 +206,7 @@ class _EncoderModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                                window_ms: float = DEFAULT_WINDOW_MS) -> HearModel:  # fmt: skip
             return load_model(model_file_path, encoder=encoder, hop_ms=hop_ms, window_ms=window_ms)
 
-        load_encoder_model.__doc__ = f"HEAR load_model for the workbench encoder {encoder!r}; model_file_path: its weights."
+        load_encoder_model.__doc__ = f"HEAR load_model of the workbench encoder {encoder!r}; model_file_path: weights."
         module.__doc__ = f"The workbench encoder {encoder!r} as a HEAR 2021 API module (see workbench.hear)."
         module.ENCODER = encoder
         module.load_model = load_encoder_model

@@ -59,8 +59,8 @@ def parse_hear_name(name: str) -> tuple[str, str]:
         raise ParameterError(f"{name!r} is not a HEAR module name; write hear:<module>[@<weights file>]")
     module, _, weights = name[len(PREFIX):].partition("@")
     if not module.strip() or any(not part.isidentifier() for part in module.split(".")):
-        raise ParameterError(f"encoder {name!r}: {module!r} is not a module name; write hear:<module>[@<weights file>], "
-                             f"e.g. hear:hearbaseline.naive@/models/naive_baseline.pt")  # fmt: skip
+        raise ParameterError(f"encoder {name!r}: {module!r} is not a module name; write "
+                             f"hear:<module>[@<weights file>], e.g. hear:hearbaseline.naive@/models/naive_baseline.pt")
     return module, weights
 
 

@@ -58,7 +58,8 @@ class RunSummary:
         created: provenance.json's time (UTC ISO 8601), else params.yaml's modification time.
         data: one short line per dataset the run read (``SyntheticDataset task=event, 60 clips``).
         data_digest: the data fingerprint's digest (the part of the run id that is the data), 12 digits.
-        weights: ``{"name", "sha256", "path"}`` of each weights file the run loaded.
+        weights: ``{"name", "sha256", "path"}`` of each weights file the run loaded, then of each HEAR
+            module's source (named ``"hear:<module> source"``).
         error: the failure (``"<type>: <message>"``) of a failed run.
         metrics: metrics.json's metrics (finished runs; empty otherwise).
     """
@@ -158,8 +159,14 @@ def read_run(path: str | os.PathLike) -> RunSummary:
     except ValueError as error:
         raise CheckpointError(f"{run.path / RunDir.PROVENANCE_FILE} is not valid JSON ({error})") from error
     fingerprint = provenance.get("data") or {}
-    datasets = [item for item in fingerprint.get("datasets", []) if item.get("kind") != "weights"]
-    weights = tuple({key: item.get(key) for key in ("name", "sha256", "path")} for item in provenance.get("weights", []))
+    items = fingerprint.get("datasets", [])
+    datasets = [item for item in items if item.get("kind") not in ("weights", "code")]
+    # A HEAR module's source (kind "code") identifies the encoder as its weights do: listed with them.
+    code = [{"name": f"{item.get('name')} source", "sha256": item.get("sha256"),
+             "path": (item.get("recorded") or {}).get("path")}
+            for item in items if item.get("kind") == "code"]  # fmt: skip
+    weights = tuple([*({key: item.get(key) for key in ("name", "sha256", "path")}
+                       for item in provenance.get("weights", [])), *code])  # fmt: skip
     status = run.status
     if status == "unfinished":
         status = "running" if lock_holder_alive(run.path) else "interrupted"
@@ -223,7 +230,10 @@ def differing_params(runs: Iterable[RunSummary]) -> list[str]:
     """The parameter names whose value is not the same in every run (absent counts as a value), sorted."""
     runs = list(runs)
     keys = sorted({key for run in runs for key in run.params})
-    return [key for key in keys if len({json.dumps(_canonical(run.params.get(key)), sort_keys=True) for run in runs}) > 1]
+    def values(key: str) -> set[str]:
+        return {json.dumps(_canonical(run.params.get(key)), sort_keys=True) for run in runs}
+
+    return [key for key in keys if len(values(key)) > 1]
 
 
 def runs_table(runs: Sequence[RunSummary]) -> list[dict[str, Any]]:

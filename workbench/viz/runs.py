@@ -56,7 +56,9 @@ def runs_curves_figure(
     return curves_figure(curves, quantities, log_y=log_y)
 
 
-def curves_figure(curves: Sequence[Curve], quantities: Sequence[str] | None = None, *, log_y: bool = False) -> go.Figure:
+def curves_figure(
+    curves: Sequence[Curve], quantities: Sequence[str] | None = None, *, log_y: bool = False
+) -> go.Figure:
     """:func:`runs_curves_figure` from curves already read."""
     logged = list(dict.fromkeys(curve.name for curve in curves))
     wanted = logged if quantities is None else list(quantities)
@@ -92,8 +94,8 @@ def runs_browser(
     runs = list_runs(root, recipe=recipe, status=status)
     by_name = {run.name: run for run in runs}
     curves = {run.name: read_curves(run) for run in runs}
-    run_picker = ipywidgets.SelectMultiple(options=list(by_name), value=list(by_name)[-2:], rows=min(8, max(2, len(runs))),
-                                           description="runs", layout={"width": "60%"})  # fmt: skip
+    run_picker = ipywidgets.SelectMultiple(options=list(by_name), value=list(by_name)[-2:], description="runs",
+                                           rows=min(8, max(2, len(runs))), layout={"width": "60%"})  # fmt: skip
     quantity_picker = ipywidgets.SelectMultiple(description="curves", rows=8, layout={"width": "38%"})
     view = PlotlyView()
 
