@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import itertools
 import math
 import sys
 import types
@@ -89,8 +90,9 @@ class HearModel(nn.Module):
             return int(self.encoder.embed(torch.zeros(1, self.window_samples)).shape[-1])
 
     def _device(self) -> torch.device:
-        parameter = next(self.encoder.parameters(), None)
-        return parameter.device if parameter is not None else torch.device("cpu")
+        # Buffers too: a parameter-free encoder (logmel-stats) still holds its filterbank on the device.
+        tensor = next(itertools.chain(self.encoder.parameters(), self.encoder.buffers()), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
 
     def to_encoder_rate(self, audio: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``(n_sounds, n_samples)`` at :attr:`sample_rate` -> float32 at the encoder's rate, on its device."""
