@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("audio",),
     ("data",),
     ("models",),
+    ("hear",),  # workbench encoders as HEAR 2021 API modules
     ("losses",),
     ("features",),
     ("evaluation",),

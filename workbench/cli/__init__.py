@@ -7,6 +7,7 @@
     workbench reproduce add_loss --preset paper-ast-esc50
     workbench launch care_sep --preset paper-esc50 --executor slurm --partition gpu --gpus 1 --time 12:00:00
     workbench recipes | datasets | weights
+    workbench runs --recipe linear_eval      # the runs side by side; --curves RUN... draws their curves
     workbench download esc50
 
 Under ``torchrun --nproc_per_node=N -m workbench.cli run RECIPE ...`` the training loop runs with
@@ -33,6 +34,7 @@ from workbench.cli.parameters import (  # noqa: F401  (_parse_assignments: teste
     _resolve_params,
     check_writable,
 )
+from workbench.cli.runs import add_runs_command
 from workbench.errors import WorkbenchError
 
 
@@ -262,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("name")
     download.add_argument("--root", help="data root for datasets")
     download.set_defaults(handler=_command_download)
+    add_runs_command(commands)
     return parser
 
 

@@ -85,14 +85,17 @@ def weights_fingerprint(path: str | os.PathLike, name: str | None = None) -> dic
 
 def encoder_weights(encoders: Any) -> list[dict[str, Any]]:
     """The weights fingerprints of every encoder (a mapping or list) that was loaded from a file
-    (one with a ``weights_record``, see :func:`workbench.models.registry.load_pretrained`), in order."""
-    values = encoders.values() if hasattr(encoders, "values") else encoders
+    (one with a ``weights_record``, see :func:`workbench.models.registry.load_pretrained`), in order,
+    then the ``code_fingerprint`` of every encoder whose embeddings come from code outside the workbench
+    (a HEAR module, :mod:`workbench.models.hear_module`)."""
+    values = list(encoders.values() if hasattr(encoders, "values") else encoders)
     records = [getattr(encoder, "weights_record", None) for encoder in values]
+    code = [getattr(encoder, "code_fingerprint", None) for encoder in values]
     return [
         _fingerprint(record.name, record.sha256, record.size_bytes, path=record.path, verified=record.verified)
         for record in records
         if record is not None
-    ]
+    ] + [dict(fingerprint) for fingerprint in code if fingerprint is not None]
 
 
 def _fingerprint(name: str | None, sha256: str, size_bytes: int, **recorded: Any) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Params(base.Params):
     world_seed: int = 0  # seed of the synthetic world (synthetic datasets only)
     data_root: str = ""  # data root for real datasets ("" = the default); for "folder": the folder of audio
     folder_labels: str = ""  # "folder" only: CSV filename,label[,fold][,split] ("" = one subfolder per class)
-    encoders: tuple[str, ...] = ("logmel-stats", "audiontt-tiny")  # names from workbench.models.zoo
+    encoders: tuple[str, ...] = ("logmel-stats", "audiontt-tiny")  # names from workbench.models.zoo, or hear:<module>[@weights]
     weights_path: str = ""  # local checkpoint of the one pretrained name in encoders ("" = cache; "{shared}/...")
     encoder_seed: int = 0  # initialisation seed of encoders built from scratch
     n_seeds: int = 3  # linear-probe seeds; the score is their mean with a 95 % CI
@@ -60,7 +60,7 @@ class Params(base.Params):
     checks: ClassVar[dict[str, Any]] = {
         "dataset": base.OneOf("dataset", base.dataset_names),
         "n_clips": base.AT_LEAST_ONE,
-        "encoders": (base.NonEmpty(distinct=True), base.OneOf("encoder", base.encoder_names)),
+        "encoders": (base.NonEmpty(distinct=True), base.EncoderName()),
         "n_seeds": base.AT_LEAST_ONE,
         "max_epochs": base.AT_LEAST_ONE,
         "patience": base.AT_LEAST_ONE,
@@ -93,8 +93,8 @@ FIELD_HELP = {
     "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data; "{shared}/data" = the '
     'shared copy); for dataset "folder": the folder of your audio itself ("{shared}/..." allowed)',
     "n_clips": "clips rendered in the synthetic world (synthetic datasets only)",
-    "encoders": "encoders compared, each frozen: architectures (random weights) or pretrained names from "
-    "`workbench weights`",
+    "encoders": "encoders compared, each frozen: architectures (random weights), pretrained names from "
+    "`workbench weights`, or HEAR-API modules as hear:<module>[@<weights file>]",
     "encoder_seed": "initialisation seed of the encoders built from scratch",
     "n_seeds": "linear-probe seeds; the score is their mean with a 95 % CI (BYOL-A / EVAR: 3)",
     "learning_rate": "Adam learning rate of the linear probe (BYOL-A / EVAR: 1e-3)",

@@ -75,6 +75,22 @@ class OneOf(Check):
 
 
 @dataclass(frozen=True)
+class EncoderName(Check):
+    """A name ``workbench.models.zoo.build_encoder`` accepts: a registered encoder, or a HEAR-API module
+    ``hear:<module>[@<weights file>]`` (found, not imported)."""
+
+    def __call__(self, name: str, value: Any) -> None:
+        from workbench.models.zoo import check_encoder_name
+
+        try:
+            check_encoder_name(str(value))
+        except UnknownNameError as error:
+            raise UnknownNameError("encoder", str(value), error.valid, parameter=name) from None
+        except ParameterError as error:
+            raise ParameterError(f"parameter {name!r}: {error}") from None
+
+
+@dataclass(frozen=True)
 class NonEmpty(Check):
     """A tuple parameter that needs at least one value (``distinct``: and no value twice)."""
 

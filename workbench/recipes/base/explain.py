@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.recipes.base.checks import NON_NEGATIVE, Bound, Check, Device, NonEmpty, OneOf
+from workbench.recipes.base.checks import NON_NEGATIVE, Bound, Check, Device, EncoderName, NonEmpty, OneOf
 
 SHOWN_NAMES = 8
 """Names of a fixed list shown in full; a registry's names are listed by ``workbench datasets`` etc."""
@@ -79,6 +79,8 @@ def _check_text(check: Check) -> str:
         return "at least one value" + (", each once" if check.distinct else "")
     if isinstance(check, Device):
         return "auto | cpu | cuda | cuda:<index>"
+    if isinstance(check, EncoderName):
+        return "a registered encoder name, or hear:<module>[@<weights file>]"
     return type(check).__name__
 
 
