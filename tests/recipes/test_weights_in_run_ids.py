@@ -14,7 +14,7 @@ import torch
 
 from workbench.errors import DatasetNotFoundError, MissingFileError
 from workbench.evaluation.embeddings import cache_key
-from workbench.models import digest
+from workbench.data import digests
 from workbench.recipes import asc_tagging, layer_fusion
 from workbench.train.rundir import RunDir
 
@@ -63,7 +63,7 @@ def mn04_copy(shared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         pytest.skip(f"the EfficientAT release file is not at {source}")
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr(digest, "_MEMORY", {})
+    monkeypatch.setattr(digests, "_MEMORY", {})
     copy = tmp_path / "mine" / "mn04.pt"
     copy.parent.mkdir()
     shutil.copyfile(source, copy)
