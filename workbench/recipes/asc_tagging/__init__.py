@@ -111,7 +111,8 @@ __all__ = [
     "fusion_of", "grid_cells", "grid_result", "input_samples", "materialize", "model_outputs", "model_run",
     "model_settings", "MODEL_NAME", "TAGGER_NAME", "tagger_run", "tagger_settings",
     "models_to_train", "plan_scene_folds", "read_and_tag", "run", "scene_step", "score_model", "split_indices",
-    "tag_scene_clips", "tagger_config", "tagger_weights_file", "tagger_weights_fingerprint", "tagging_data", "tagging_weights", "tags_of_clips",
+    "tag_scene_clips", "tagger_config", "tagger_weights_file", "tagger_weights_fingerprint",
+    "tagging_data", "tagging_weights", "tags_of_clips",
     "torch_threads", "train_model", "train_tagger", "true_tags",
 ]  # fmt: skip
 from workbench.recipes.asc_tagging.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
