@@ -21,7 +21,8 @@ The tagger is a ResNet on 128-bin log-mel trained with BCE, SpecAugment and mixu
 (:mod:`workbench.models.tagger`) on tagging data (``tagger_dataset``; FSDKaggle2019's curated and
 noisy clips with ``tagger_subset="train"``, the noisy ones down-weighted by ``tagger_noisy_weight``; the
 paper's ~44M-parameter size with ``tagger_width=128, tagger_stages=4, tagger_blocks=2``), or any pretrained tagger
-(``tagger="efficientat-mn04"``, AudioSet's 527 tags), or on the synthetic world the true event tags
+(``tagger="efficientat-mn04"``, AudioSet's 527 tags; its weights file, ``tagger_weights`` or the registry's,
+enters the run id and every network's by its sha256), or on the synthetic world the true event tags
 (``tagger="oracle"``, an upper bound).
 
 Defaults run in about two minutes on 2 CPU cores on the synthetic scenes, whose labels depend mostly
