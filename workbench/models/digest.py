@@ -4,9 +4,9 @@ A run that loads a checkpoint reads that file as much as it reads its clips, so 
 belongs in the run id and in provenance.json: overwriting a checkpoint in place must give a new run,
 never a stale result read back. Hashing a checkpoint costs about a second per 300 MB, too much to
 repeat on every rerun, so :func:`file_sha256` keeps the digest in a small JSON table,
-``cache_dir()/weights-sha256.json`` (:mod:`workbench.data.digests`, shared with ``--verify-data``), keyed by the file's resolved path, size, modification time and
-status-change time (ctime, which ``cp -p`` and ``rsync -a`` cannot set back): a file that changes in any
-of them is hashed again.
+``cache_dir()/weights-sha256.json`` (:mod:`workbench.data.digests`, shared with ``--verify-data``), keyed
+by the file's resolved path, size, modification time and status-change time (ctime, which ``cp -p`` and
+``rsync -a`` cannot set back): a file that changes in any of them is hashed again.
 
 :func:`weights_fingerprint` turns a loaded file into a fingerprint mapping that a recipe passes with its
 data (``RunDir.open(..., data=[dataset, weights_fingerprint(...)])``): its sha256 and size enter the
@@ -30,7 +30,8 @@ def file_sha256(path: str | os.PathLike) -> str:
     """The sha256 hex digest of the file at ``path``, hashed only when this version of it is new.
 
     A version is the resolved path with its size, modification time and ctime (nanoseconds); the
-    digest of each is kept in ``cache_dir()/weights-sha256.json`` (:func:`workbench.data.digests.cached_sha256`).
+    digest of each is kept in ``cache_dir()/weights-sha256.json``
+    (:func:`workbench.data.digests.cached_sha256`).
 
     Raises:
         FileNotFoundError: there is no file at ``path``.

@@ -63,4 +63,3 @@ def announce(plan: ProtocolPlan) -> None:
             return
         warned.add(cause)
     warnings.warn(text, ProtocolWarning, stacklevel=user_stacklevel())
-
