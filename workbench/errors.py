@@ -6,6 +6,7 @@ Each one subclasses the builtin a caller would naturally catch (``ValueError``, 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 
@@ -47,3 +48,20 @@ class UnknownNameError(WorkbenchError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
         return self.args[0]
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes ``warnings.warn``, in the function calling this one, point at the user's
+    call: the innermost frame outside the ``workbench`` package (a notebook cell, a script, a test), however
+    deep inside the workbench the warning arises; the outermost frame where every frame is inside."""
+    frame = sys._getframe(1)  # the function that will call warnings.warn: stacklevel 1
+    level = 1
+    while frame.f_back is not None and _inside_workbench(frame):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _inside_workbench(frame) -> bool:
+    name = frame.f_globals.get("__name__", "")
+    return name == "workbench" or name.startswith("workbench.")

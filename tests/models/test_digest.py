@@ -15,7 +15,7 @@ import torch
 from workbench.data.download import RemoteFile
 from workbench.evaluation.embeddings import cache_key
 from workbench.models import PretrainedSpec, load_pretrained, register_pretrained
-from workbench.models import digest as digest_module
+from workbench.data import digests as digest_module
 from workbench.models.digest import DIGEST_TABLE, file_sha256, weights_fingerprint
 from workbench.models.registry import unregister_pretrained
 from workbench.recipes import linear_eval
@@ -49,7 +49,7 @@ def test_the_digest_is_computed_once_per_file_version(tmp_path: Path, cache: Pat
     # Another process (an empty memory) reads the table instead of hashing the file again.
     monkeypatch.setattr(digest_module, "_MEMORY", {})
     hashed = []
-    monkeypatch.setattr(digest_module, "sha256sum", lambda path: hashed.append(path) or "x")
+    monkeypatch.setattr(digest_module, "_hash_file", lambda path: hashed.append(path) or "x")
     assert file_sha256(weights) == expected and hashed == []
 
     # A new version of the file (same size, mtime set back) is hashed again: its ctime moved.

@@ -16,6 +16,7 @@ from workbench.atomic import atomic_torch_save
 from workbench.data.download import RemoteFile
 from workbench.errors import CheckpointError, MissingFileError, UnknownNameError
 from workbench.models import Encoder, PretrainedSpec, download_weights, load_pretrained, names, register_pretrained
+from workbench.models.zoo import build_encoder
 from workbench.models.registry import (
     PUBLISHED_CHECKSUMS,
     UnverifiedWeightsWarning,
@@ -302,6 +303,24 @@ def test_unverified_weights_warn_once_and_record_the_computed_sha256(registered:
         unregister_pretrained(name)
         if name + "-local" in names():
             unregister_pretrained(name + "-local")
+
+
+def test_the_unverified_weights_warning_points_at_the_users_call(registered: PretrainedSpec, official: Path, tmp_path,
+                                                                 monkeypatch):  # fmt: skip
+    """Loaded through the zoo (as a recipe loads it), the warning names this file, not a workbench line."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "0")
+    name = "test-tiny-unverified-caller"
+    register_pretrained(dataclasses.replace(registered, name=name, remote=dataclasses.replace(
+        registered.remote, sha256=None)))  # fmt: skip
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            build_encoder(name)
+        (warning,) = [w for w in caught if issubclass(w.category, UnverifiedWeightsWarning)]
+        assert warning.filename == __file__, warning.filename
+    finally:
+        unregister_pretrained(name)
 
 
 def test_a_spec_contradicting_a_published_checksum_is_rejected():

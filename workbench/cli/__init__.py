@@ -1,6 +1,7 @@
 """The ``workbench`` command: run recipes, reproduce notebooks, list and download data and weights.
 
     workbench run linear_eval -p dataset=fsdd -p task=speaker
+    workbench run linear_eval -p dataset=folder -p data_root=/my/clips --verify-data   # runs keyed by contents
     workbench params diff_byola --preset lambda-sweep -p epochs=2   # resolved parameters, runs nothing
     workbench params linear_eval --explain   # what each parameter means (also: workbench run RECIPE --help)
     workbench reproduce                      # quickstart + every recipe notebook, claims report
@@ -46,6 +47,10 @@ def _command_run(arguments: argparse.Namespace) -> int:
 
     module = recipes.get(arguments.recipe)
     params = _resolve_params(arguments.recipe, arguments.preset, _given_values(arguments))
+    if arguments.verify_data:  # read by every file dataset's fingerprint, in this process and its children
+        from workbench.data.fingerprint import VERIFY_DATA_VARIABLE
+
+        os.environ[VERIFY_DATA_VARIABLE] = "1"
     check_writable(runs_root(), "runs folder", "set WORKBENCH_RUNS to a folder you can write")
     _check_cache_writable()
     # Whatever the recipe: each warning's cause once per run, and a run an error stops is marked failed.
@@ -231,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-h", "--help", action=_RecipeHelp, help="show this help and the recipe's parameters")
     run.add_argument("recipe")
     _add_parameter_options(run)
+    run.add_argument("--verify-data", action="store_true",
+                     help="fingerprint file datasets by their clips' sha256 instead of size and times (each file "
+                          "hashed once per version; also WORKBENCH_VERIFY_DATA=1)")  # fmt: skip
     run.set_defaults(handler=_command_run)
 
     params = commands.add_parser("params", help="print a recipe's fully resolved parameters; runs nothing")

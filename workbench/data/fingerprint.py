@@ -11,7 +11,11 @@ A fingerprint is a plain, JSON-able mapping computed without reading audio:
   back, so two same-size clips swapped with their mtimes restored are still a new fingerprint. Audio
   contents are not hashed: that would read the whole dataset on every run (seconds to minutes on a
   real dataset). The price of the ctime: a copy of the data (or a ``chmod``/``chown`` of its files) is
-  a new fingerprint, so its first run is computed again rather than read back.
+  a new fingerprint, so its first run is computed again rather than read back. With ``--verify-data``
+  (``WORKBENCH_VERIFY_DATA=1``, :func:`verify_data`) each clip's sha256 takes the place of its times: a
+  change of contents is seen whatever the file's times say, and a copy of the data (``cp -p``, a new
+  machine) is the same fingerprint. Each file is hashed once per version (path, size, mtime, ctime;
+  :mod:`workbench.data.digests`, table ``data-sha256.json`` in the cache), so a second run hashes nothing.
 - a weights file (:func:`workbench.models.digest.weights_fingerprint`): its sha256 and size.
 - a synthetic view: its class, seed and every parameter that shapes its clips;
 - a subset (the workbench's :class:`~workbench.data.records.Subset` or ``torch.utils.data.Subset``):
@@ -33,6 +37,13 @@ from typing import Any
 
 import torch
 
+from workbench.data.digests import cached_sha256
+
+VERIFY_DATA_VARIABLE = "WORKBENCH_VERIFY_DATA"
+"""Set to 1 (what ``workbench run --verify-data`` does) to fingerprint file datasets by their contents."""
+DATA_DIGEST_TABLE = "data-sha256.json"
+"""The digest table of the clips hashed under ``--verify-data``, in :func:`workbench.paths.cache_dir`."""
+
 RECORDED_KEY = "recorded"
 """A fingerprint's entry that provenance.json keeps but the digest leaves out."""
 
@@ -45,6 +56,28 @@ def file_stamp(path: Any) -> tuple[int, int, int]:
     except FileNotFoundError:
         return -1, -1, -1
     return status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
+def verify_data() -> bool:
+    """Whether file datasets are fingerprinted by their files' sha256 rather than their size and times:
+    ``WORKBENCH_VERIFY_DATA`` is 1, true or yes (``workbench run --verify-data`` sets it).
+
+    Raises:
+        ValueError: the variable holds anything else (a typo would silently verify nothing).
+    """
+    value = os.environ.get(VERIFY_DATA_VARIABLE, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"{VERIFY_DATA_VARIABLE}={value!r}: set it to 1 (hash the clips' contents) or 0 (size and times)")
+
+
+def content_stamps(paths: Sequence[Any]) -> dict[str, str]:
+    """``{path: "sha256:<hex>"}`` of every file among ``paths`` that exists (a missing one keeps its stamp
+    from :func:`file_stamp`), hashed once per file version (:func:`workbench.data.digests.cached_sha256`)."""
+    present = [str(path) for path in paths if path is not None and os.path.isfile(path)]
+    return {path: f"sha256:{found}" for path, found in zip(present, cached_sha256(present, DATA_DIGEST_TABLE))}
 
 
 def dataset_fingerprint(dataset: Any) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from workbench.data.files import (  # noqa: F401
     reject_unknown_options,
     resolve_listed_files,
 )
-from workbench.data.fingerprint import file_stamp
+from workbench.data.fingerprint import content_stamps, file_stamp, verify_data
 from workbench.data.records import AudioDataset, ClipRecord, DatasetInfo, TargetKind
 from workbench.data.registry import register
 from workbench.errors import AudioError, DatasetNotFoundError, MissingFileError
@@ -145,16 +145,19 @@ class ListedAudioDataset(AudioDataset):
     def fingerprint(self) -> dict[str, Any]:
         """The folder, file count and bytes, and a sha256 over each clip's relative path, size,
         modification and status-change times (ns), id, target, fold and split and the class names (one ``stat`` per
-        file, no audio read)."""
+        file, no audio read); under ``--verify-data`` (:func:`~workbench.data.fingerprint.verify_data`) each file's
+        sha256 instead of its times, and ``"contents": "sha256"``."""
         digest = hashlib.sha256()
         total_bytes = 0
+        # --verify-data: each file's sha256 instead of its times (hashed once per file version).
+        contents = content_stamps([record.path for record in self.records]) if verify_data() else {}
         for record in self.records:
             if record.path is None:
                 size, mtime, name = -1, -1, ""
             else:
                 path = Path(record.path)
                 size, *times = file_stamp(path)  # ctime too: see workbench.data.fingerprint
-                mtime = "/".join(map(str, times))
+                mtime = contents.get(str(record.path)) or "/".join(map(str, times))
                 try:
                     name = path.relative_to(self.directory).as_posix()
                 except ValueError:
@@ -174,6 +177,7 @@ class ListedAudioDataset(AudioDataset):
             "sample_rate": int(self.sample_rate),
             "mono": self.mono,
             "target_kind": self.target_kind,
+            **({"contents": "sha256"} if contents else {}),
         }
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any, dict[str, Any]]:

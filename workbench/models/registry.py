@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from workbench.data.download import ChecksumError, RemoteFile, _check_existing, fetch
-from workbench.errors import CheckpointError, MissingFileError, UnknownNameError
+from workbench.errors import CheckpointError, MissingFileError, UnknownNameError, user_stacklevel
 from workbench.models.base import Encoder
 # Re-exported: the model files and tests import the checksums, readers and converters from here.
 from workbench.models.checkpoints import (  # noqa: F401
@@ -271,7 +271,7 @@ def _record(name: str, file: Path, from_cache: bool) -> WeightsRecord:
             f"its sha256 is {digest} ({record.size_bytes:,} bytes), recorded in encoder.weights_record and "
             f"workbench.models.registry.loaded_weights() for the run to keep.",
             UnverifiedWeightsWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),  # the user's call, not a recipe's or the zoo's line
         )
     _LOADED[name] = record
     return record

@@ -4,12 +4,12 @@ result and the run's log)."""
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from workbench.errors import user_stacklevel
 from workbench.evaluation.protocols.plan import ProtocolPlan
 
 _WARNED: ContextVar[set[tuple] | None] = ContextVar("workbench_protocol_warnings", default=None)
@@ -62,20 +62,4 @@ def announce(plan: ProtocolPlan) -> None:
         if cause in warned:
             return
         warned.add(cause)
-    warnings.warn(text, ProtocolWarning, stacklevel=_first_level_outside_workbench())
-
-
-def _first_level_outside_workbench() -> int:
-    """The ``stacklevel`` of the innermost frame outside the workbench package, seen from
-    :func:`announce`'s call to ``warnings.warn`` (the outermost frame where every frame is inside)."""
-    frame = sys._getframe(2)  # announce's caller
-    level = 2
-    while frame.f_back is not None and _inside_workbench(frame):
-        frame = frame.f_back
-        level += 1
-    return level
-
-
-def _inside_workbench(frame) -> bool:
-    name = frame.f_globals.get("__name__", "")
-    return name == "workbench" or name.startswith("workbench.")
+    warnings.warn(text, ProtocolWarning, stacklevel=user_stacklevel())

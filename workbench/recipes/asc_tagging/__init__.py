@@ -21,7 +21,8 @@ The tagger is a ResNet on 128-bin log-mel trained with BCE, SpecAugment and mixu
 (:mod:`workbench.models.tagger`) on tagging data (``tagger_dataset``; FSDKaggle2019's curated and
 noisy clips with ``tagger_subset="train"``, the noisy ones down-weighted by ``tagger_noisy_weight``; the
 paper's ~44M-parameter size with ``tagger_width=128, tagger_stages=4, tagger_blocks=2``), or any pretrained tagger
-(``tagger="efficientat-mn04"``, AudioSet's 527 tags), or on the synthetic world the true event tags
+(``tagger="efficientat-mn04"``, AudioSet's 527 tags; its weights file, ``tagger_weights`` or the registry's,
+enters the run id and every network's by its sha256), or on the synthetic world the true event tags
 (``tagger="oracle"``, an upper bound).
 
 Defaults run in about two minutes on 2 CPU cores on the synthetic scenes, whose labels depend mostly
@@ -87,6 +88,8 @@ from workbench.recipes.asc_tagging.tagger import (
     tagger_run,
     tagger_settings,
     tagger_config,
+    tagger_weights_file,
+    tagger_weights_fingerprint,
     tagging_weights,
     tags_of_clips,
     train_tagger,
@@ -109,7 +112,8 @@ __all__ = [
     "fusion_of", "grid_cells", "grid_result", "input_samples", "materialize", "model_outputs", "model_run",
     "model_settings", "MODEL_NAME", "TAGGER_NAME", "tagger_run", "tagger_settings",
     "models_to_train", "plan_scene_folds", "read_and_tag", "run", "scene_step", "score_model", "split_indices",
-    "tag_scene_clips", "tagger_config", "tagging_data", "tagging_weights", "tags_of_clips",
+    "tag_scene_clips", "tagger_config", "tagger_weights_file", "tagger_weights_fingerprint",
+    "tagging_data", "tagging_weights", "tags_of_clips",
     "torch_threads", "train_model", "train_tagger", "true_tags",
 ]  # fmt: skip
 from workbench.recipes.asc_tagging.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)

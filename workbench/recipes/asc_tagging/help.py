@@ -7,7 +7,8 @@ from workbench.recipes.base.explain import common
 FIELD_HELP = {
     **common("world_seed"),
     "dataset": "scene data: synthetic-scenes | dcase2019_task1a (the paper: DCASE 2019 task 1a, fold 1)",
-    "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data; see data/README.md)',
+    "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data; "{shared}/data" = under '
+    "$WORKBENCH_SHARED; see data/README.md)",
     "n_clips": "synthetic scenes (train 80 % / test 20 % by the world's folds)",
     "clip_seconds": "length of the synthetic scene and tagging clips, in seconds (DCASE: 10)",
     "sample_rate": "sample rate the ASC network reads, in Hz (the paper: 48000)",
@@ -30,7 +31,8 @@ FIELD_HELP = {
     "the presets)",
     "tagger_spec_augment": "tagger SpecAugment: two frequency and two time masks (Sec. 4.2)",
     "tagger_dropout": "dropout probability before the tagger's output layer, 0 to 1",
-    "tagger_weights": 'local checkpoint of a pretrained tagger ("" = the registry\'s cached download)',
+    "tagger_weights": 'local checkpoint of a pretrained tagger ("" = the registry\'s mirror, cache or download; '
+    '"{shared}/..." = under $WORKBENCH_SHARED); its sha256 is part of the run id and of each network\'s',
     "filters": "filters of the ASC network's convolutions (Table 1: 128)",
     "code_dim": "size of the ASC code (Sec. 4.2: 64)",
     "variants": "fusion variants trained: baseline codecat concat transform_concat attention combined "

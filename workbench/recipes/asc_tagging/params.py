@@ -45,7 +45,7 @@ class Params(base.Params):
     recipe: ClassVar[str] = NAME
 
     dataset: str = "synthetic-scenes"  # scene data: synthetic-scenes | dcase2019_task1a
-    data_root: str = ""  # data root for real datasets ("" = the default, see data/README.md)
+    data_root: str = ""  # data root for real datasets ("" = the default, see data/README.md; "{shared}/data")
     n_clips: int = 400  # synthetic scenes (train 80 % / test 20 % by the world's folds)
     world_seed: int = 0  # seed of the synthetic world
     clip_seconds: float = 2.0  # length of the synthetic scene and tagging clips
@@ -65,7 +65,7 @@ class Params(base.Params):
     mixup_alpha: float = 0.0  # tagger mixup Beta parameter (0: off; the paper's recipe uses it, see the presets)
     tagger_spec_augment: bool = False  # tagger SpecAugment (two frequency and two time masks)
     tagger_dropout: float = 0.0  # dropout before the tagger's output layer
-    tagger_weights: str = ""  # checkpoint of a pretrained tagger ("" = the registry's cache/download)
+    tagger_weights: str = ""  # pretrained tagger's checkpoint ("" = the registry's; "{shared}/..." allowed)
     filters: int = 16  # filters of the ASC network (the paper: 128)
     code_dim: int = 64  # size of the code
     variants: tuple[str, ...] = VARIANTS  # fusion variants: baseline codecat concat transform_concat attention combined

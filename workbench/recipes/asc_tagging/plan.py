@@ -13,7 +13,13 @@ from workbench.recipes.asc_tagging.params import NAME, Params
 from workbench.recipes.asc_tagging.run import asc_config_of, run_data, scene_order
 from workbench.recipes.asc_tagging.scenes import build_dataset, fold_clips, plan_scene_folds, tagging_data
 from workbench.recipes.asc_tagging.systems import models_to_train
-from workbench.recipes.asc_tagging.tagger import TAGGER_NAME, read_and_tag, tagger_settings, train_tagger
+from workbench.recipes.asc_tagging.tagger import (
+    TAGGER_NAME,
+    read_and_tag,
+    tagger_settings,
+    tagger_weights_file,
+    train_tagger,
+)
 from workbench.recipes.asc_tagging.train import MODEL_NAME, model_run, model_settings, train_model
 from workbench.train.rundir import run_id
 
@@ -24,7 +30,7 @@ def _n_tags(params: Params, dataset: Any) -> int:
         return len(dataset.world.events)
     if params.tagger == "trained":
         return tagging_data(params).n_classes
-    return len(load_pretrained(params.tagger, path=params.tagger_weights or None).tag_names)
+    return len(load_pretrained(params.tagger, path=tagger_weights_file(params)).tag_names)
 
 
 def plan(params: Params) -> Plan:

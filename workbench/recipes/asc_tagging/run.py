@@ -4,6 +4,7 @@ claims; or read a finished run back from its directory."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 from torch.utils.data import DataLoader
@@ -29,7 +30,7 @@ from workbench.recipes.asc_tagging.scenes import (
     true_tags,
 )
 from workbench.recipes.asc_tagging.systems import models_to_train
-from workbench.recipes.asc_tagging.tagger import describe_tagger, read_and_tag
+from workbench.recipes.asc_tagging.tagger import describe_tagger, read_and_tag, tagger_weights_fingerprint
 from workbench.recipes.asc_tagging.train import model_run, torch_threads, train_model
 from workbench.train.rundir import RunDir
 
@@ -51,9 +52,11 @@ def run(params: Params) -> AscTaggingRun:
     return result
 
 
-def run_data(params: Params) -> list[AudioDataset]:
-    """What the run and each of its networks fingerprint: the scene data and the tagging data."""
-    return [build_dataset(params), tagging_data(params)]
+def run_data(params: Params) -> list[Any]:
+    """What the run and each of its networks fingerprint: the scene data, the tagging data and a pretrained
+    tagger's weights file (its sha256: a checkpoint overwritten in place is a new run, recorded in
+    provenance.json with its path)."""
+    return [build_dataset(params), tagging_data(params), *tagger_weights_fingerprint(params)]
 
 
 def asc_config_of(params: Params, dataset: AudioDataset) -> RawASCConfig:

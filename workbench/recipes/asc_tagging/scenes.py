@@ -19,6 +19,7 @@ from workbench.data.records import AudioDataset
 from workbench.evaluation.protocols import plan_protocol
 from workbench.models.asc_raw import RawASCConfig
 from workbench.recipes.asc_tagging.params import Params
+from workbench.recipes.base import expand_shared
 
 
 class FixedLengthClips(Dataset):
@@ -82,7 +83,7 @@ def build_dataset(params: Params) -> AudioDataset:
     if params.dataset == "synthetic-scenes":
         return data.get("synthetic-scenes", n_clips=params.n_clips, seed=params.world_seed,
                         duration=params.clip_seconds, sample_rate=params.sample_rate, channels=2)  # fmt: skip
-    return data.get(params.dataset, root=params.data_root or None)
+    return data.get(params.dataset, root=expand_shared(params.data_root) or None)
 
 
 def split_indices(dataset: AudioDataset) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +118,7 @@ def tagging_data(params: Params) -> AudioDataset:
         return data.get("synthetic-scenes", n_clips=params.n_clips + params.tagger_clips, seed=params.world_seed,
                         duration=params.clip_seconds, target="tags")  # fmt: skip
     options = {"subset": params.tagger_subset} if params.tagger_dataset == "fsdkaggle2019" else {}
-    return data.get(params.tagger_dataset, root=params.data_root or None, **options)
+    return data.get(params.tagger_dataset, root=expand_shared(params.data_root) or None, **options)
 
 
 def true_tags(dataset: AudioDataset) -> np.ndarray | None:

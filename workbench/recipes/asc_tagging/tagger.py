@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,12 +14,15 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from workbench.progress import tqdm
 
 from workbench.data.records import AudioDataset
+from workbench.errors import MissingFileError
 from workbench.evaluation.metrics import mean_average_precision
 from workbench.models.asc_raw import RawASCConfig
-from workbench.models.registry import load_pretrained
+from workbench.models.digest import weights_fingerprint
+from workbench.models.registry import download_weights, load_pretrained
 from workbench.models.tagger import ResNetTagger, TaggerConfig, TaggingStep, count_parameters, predict_tags
 from workbench.recipes.asc_tagging.params import Params
 from workbench.recipes.asc_tagging.scenes import FixedLengthClips, TaggedClips, materialize, tagging_data, true_tags
+from workbench.recipes.base import expand_shared
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
 from workbench.train.seed import make_generator, seed_everything
@@ -184,12 +188,40 @@ def tag_scene_clips(
     if params.tagger == "trained":
         tagger, held_out_map = train_tagger(params)
     else:
-        tagger, held_out_map = load_pretrained(params.tagger, path=params.tagger_weights or None), None
+        tagger, held_out_map = load_pretrained(params.tagger, path=tagger_weights_file(params)), None
     if isinstance(clips, torch.Tensor):
         tags = predict_tags(tagger, clips, batch_size=params.batch_size, sample_rate=params.sample_rate)
     else:
         tags, _ = tags_of_clips(tagger, clips, params, "scene clips", sample_rate=params.sample_rate)
     return tags, list(tagger.tag_names), held_out_map
+
+
+def tagger_weights_file(params: Params) -> str | None:
+    """The pretrained tagger's checkpoint: ``tagger_weights`` with ``{shared}`` expanded, or None for the
+    registry's file (a weights mirror, the cache or a download)."""
+    return expand_shared(params.tagger_weights) or None
+
+
+def tagger_weights_fingerprint(params: Params) -> list[dict[str, Any]]:
+    """``[]`` unless the tagger is a pretrained model; else its weights file's fingerprint (the sha256, hashed
+    once per file version, see :mod:`workbench.models.digest`), found before any run directory is opened, so
+    that a checkpoint overwritten in place is a new run.
+
+    Raises:
+        MissingFileError: ``tagger_weights`` names no file, or the registry's file cannot be had.
+        CheckpointError: a mirror or cache file that is not the official one.
+    """
+    if params.tagger in ("trained", "oracle"):
+        return []
+    path = tagger_weights_file(params)
+    if path is None:
+        file = download_weights(params.tagger, progress=False)
+    else:
+        file = Path(path).expanduser()
+        if not file.is_file():  # now, not after the scene clips are read
+            raise MissingFileError(f"checkpoint file not found: {file} (parameter 'tagger_weights' of tagger "
+                                   f"{params.tagger}; '{{shared}}/...' is the shared folder)")  # fmt: skip
+    return [weights_fingerprint(file, params.tagger)]
 
 
 def read_and_tag(params: Params, dataset: AudioDataset, asc_config: RawASCConfig, order: np.ndarray) -> TaggedClips:

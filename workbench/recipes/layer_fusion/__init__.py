@@ -39,7 +39,8 @@ Tasks are the synthetic world's ``event``, ``speaker``, ``word`` and ``pitch`` p
 as ``"<dataset>"`` or ``"<dataset>:<task>"`` (``esc50``, ``fsdd:speaker``, ``speech_commands``). Every task's
 protocol is planned from its labels, folds and groups before any model runs (the partial ESC-10 copy: folds
 grouped by source recording). The default model is EfficientAT mn04 with its AudioSet weights (4 MB, found in
-``$WORKBENCH_WEIGHTS``, ``$WORKBENCH_SHARED/weights``, the cache, or downloaded; sha256-checked). Offline
+``$WORKBENCH_WEIGHTS``, ``$WORKBENCH_SHARED/weights``, the cache, or downloaded; sha256-checked); the weights
+file's sha256 is part of the run id and of provenance.json, so a checkpoint overwritten in place is a new run. Offline
 without them, the run uses mn04's architecture with random weights, says so first, and labels every claim
 "random weights: says nothing about pre-training" (``if_weights_absent="error"`` refuses instead). To fit
 the demo budget the default taps 6 of mn04's 17 blocks (``max_layers``), thins FSDD to 600 clips

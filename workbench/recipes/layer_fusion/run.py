@@ -6,12 +6,16 @@ and compare them in claims; an identical rerun reads the finished scores back.""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
+from workbench.data.records import AudioDataset
 from workbench.errors import UnknownNameError
 from workbench.evaluation.embeddings import Embeddings
 from workbench.evaluation.linear import LinearEvalResult
 from workbench.evaluation.protocols import one_warning_per_cause, plan_dataset_protocol
 from workbench.features.views import EMBEDDING, LayerVectorEncoder
+from workbench.models.digest import weights_fingerprint
 from workbench.recipes.layer_fusion.choice import FusionChoice, choose_fusion_layers
 from workbench.recipes.layer_fusion.claims import fusion_claims
 from workbench.recipes.layer_fusion.data import datasets_at_hand
@@ -25,6 +29,7 @@ from workbench.recipes.layer_fusion.evaluate import (
     seeds_of,
 )
 from workbench.recipes.layer_fusion.systems import (
+    WeightsStatus,
     build_model,
     extract_task_features,
     fused_table,
@@ -59,6 +64,14 @@ def run(params: Params) -> LayerFusionRun:
         return _run(params)
 
 
+def run_data(status: WeightsStatus, datasets: Mapping[str, AudioDataset]) -> list[Any]:
+    """What the run id keys on besides the parameters: every task's dataset and, for pretrained weights, the
+    weights file's sha256 (:func:`~workbench.models.digest.weights_fingerprint`, hashed once per file version),
+    so a checkpoint overwritten in place is a new run; provenance.json records the file's path and sha256."""
+    weights = [weights_fingerprint(status.file, status.params.model)] if status.pretrained and status.file else []
+    return [*datasets.values(), *weights]
+
+
 def _run(params: Params) -> LayerFusionRun:
     if not params.tasks:
         raise ValueError("no tasks: give at least one in 'tasks' (e.g. event,speaker,word,pitch)")
@@ -69,7 +82,7 @@ def _run(params: Params) -> LayerFusionRun:
     for dataset in datasets.values():  # seconds, from the metadata: before minutes of extraction
         plan_dataset_protocol(dataset, params.protocol, n_folds=params.n_folds, seeds=seeds_of(params.to_dict()))
     tasks = list(datasets)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=list(datasets.values()))
+    run_dir = RunDir.open(NAME, params.to_dict(), data=run_data(status, datasets))
     encoder = build_model(params)
     tapped = tapped_layers(encoder, params.layers, params.max_layers)
     stack = LayerVectorEncoder(encoder, tapped, view=params.layer_view, n_frames=params.n_frames or None)
