@@ -140,3 +140,15 @@ def test_papermills_unknown_parameter_warning_is_dropped_and_other_warnings_kept
         assert reproduce._execute(job, str(tmp_path)).error is None
     messages = [record.getMessage() for record in caplog.records]
     assert messages == ["Input notebook has no cell tagged parameters"]
+
+
+def test_kernels_running_at_once_share_the_cores(tmp_path, monkeypatch):
+    assert reproduce.kernel_threads(2, cpus=2) == 1 and reproduce.kernel_threads(2, cpus=16) == 8
+    assert reproduce.kernel_threads(4, cpus=2) == 1 and reproduce.kernel_threads(1, cpus=2) == 2
+    for variable in reproduce.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    reports_threads = "import os, torch\nassert os.environ['OMP_NUM_THREADS'] == '1', os.environ['OMP_NUM_THREADS']\nassert torch.get_num_threads() == 1\n"
+    notebook = _tiny_notebook(tmp_path / "threads.ipynb", reports_threads)
+    job = reproduce.NotebookJob("threads", notebook, tmp_path / "out" / "threads.ipynb", {})
+    (tmp_path / "out").mkdir()
+    assert reproduce._execute(job, str(tmp_path / "runs"), threads=1).error is None

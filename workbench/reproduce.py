@@ -170,7 +170,18 @@ class _InjectedParameterFilter(logging.Filter):
         return not record.getMessage().startswith("Passed unknown parameter")
 
 
-def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""What torch, numpy and scikit-learn read for their thread pools when a kernel starts."""
+
+
+def kernel_threads(jobs_in_parallel: int, cpus: int | None = None) -> int:
+    """Threads per notebook kernel so that the kernels running at once share the cores without oversubscribing
+    them: each kernel's torch would otherwise take every core (two kernels on two cores, two threads each,
+    spend much of their time waiting on each other)."""
+    return max(1, (cpus or os.cpu_count() or 1) // max(1, jobs_in_parallel))
+
+
+def _execute(job: NotebookJob, runs_dir: str, threads: int | None = None) -> NotebookOutcome:
     import papermill
 
     from workbench.notebooks import ipc_kernel_manager  # imports Jupyter's server: only when executing
@@ -179,6 +190,9 @@ def _execute(job: NotebookJob, runs_dir: str) -> NotebookOutcome:
     if not any(isinstance(known, _InjectedParameterFilter) for known in papermill_logger.filters):
         papermill_logger.addFilter(_InjectedParameterFilter())
     os.environ["WORKBENCH_RUNS"] = runs_dir
+    if threads is not None:  # the kernel inherits this process's environment; a setting of the user's stays
+        for variable in THREAD_VARIABLES:
+            os.environ.setdefault(variable, str(threads))
     start = time.perf_counter()
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
@@ -210,12 +224,14 @@ def execute(jobs: Sequence[NotebookJob], out_dir: Path, jobs_in_parallel: int = 
     outcomes: list[NotebookOutcome] = []
     for job in jobs:  # an executed notebook of an earlier run would read as progress
         job.output.unlink(missing_ok=True)
-    print(f"executing {len(jobs)} notebooks, {max(1, jobs_in_parallel)} at a time, into {out_dir}", flush=True)
+    threads = kernel_threads(jobs_in_parallel)
+    print(f"executing {len(jobs)} notebooks, {max(1, jobs_in_parallel)} at a time ({os.environ.get('OMP_NUM_THREADS', threads)} "
+          f"thread(s) each), into {out_dir}", flush=True)  # fmt: skip
     watcher = ProgressWatcher(jobs, runs_dir=runs_dir)
     watcher.start()
     try:
         with ProcessPoolExecutor(max_workers=max(1, jobs_in_parallel)) as pool:
-            futures = {pool.submit(_execute, job, str(runs_dir)): job for job in jobs}
+            futures = {pool.submit(_execute, job, str(runs_dir), threads): job for job in jobs}
             for future in as_completed(futures):
                 outcome = future.result()
                 watcher.finished.add(outcome.job.output.name)
