@@ -155,7 +155,7 @@ def test_corrected_resampled_t_covers_where_the_plain_t_over_correlated_folds_do
                                       (corrected, compare_resampled(*scores, test_train_ratio=1 / (folds - 1)))):
             intervals.append((comparison.ci_low, comparison.ci_high))
     assert abs(_coverage(corrected, effect) - 0.95) <= 0.02, _coverage(corrected, effect)
-    assert _coverage(plain, effect) < 0.9, _coverage(plain, effect)  # 0.66 at 5 x 3, 0.86 at 5 x 1
+    assert _coverage(plain, effect) < 0.9, _coverage(plain, effect)  # 0.64 at 5 x 3, 0.86 at 5 x 1
 
 
 def test_corrected_resampled_t_formula_label_and_contracts() -> None:

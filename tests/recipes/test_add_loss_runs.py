@@ -64,6 +64,10 @@ def test_max_seeds_adds_repeats_until_decided_and_a_larger_budget_continues(runs
     per_repeat = [RunDir(path).params for path in (runs_root / "add_loss").iterdir() if "repeat" in RunDir(path).params]
     assert sorted((p["loss"], p["repeat"]) for p in per_repeat) == sorted(scripted_training)
     assert all("repeats" not in p and "max_seeds" not in p for p in per_repeat)  # the budget is not what a run trains
+    # `workbench launch` trains the first `repeats` of each loss as leaves that open these same run directories.
+    leaves = add_loss.plan(params).stages[0].leaves
+    assert sorted(leaf.label for leaf in leaves) == sorted(f"{loss} repeat {r}" for loss in ("ce", "add") for r in range(3))
+    assert {leaf.id for leaf in leaves} <= {path.name for path in (runs_root / "add_loss").iterdir()}
 
     scripted_training.clear()
     second = add_loss.run(params.replace(max_seeds=10))
