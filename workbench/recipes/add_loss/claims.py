@@ -18,9 +18,9 @@ import numpy as np
 from workbench.evaluation.replication import compare_resampled
 from workbench.evaluation.stats import Comparison, compare_paired
 from workbench.recipes import base
-from workbench.recipes.base.seeding import SeedingResult
 from workbench.recipes.add_loss.params import Params
 from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
+from workbench.recipes.base.seeding import SeedingResult
 
 TABLE2_ACCURACY = {
     ("esc50", "ast"): (93.97, 94.68), ("esc50", "beats"): (91.05, 92.22),
@@ -85,10 +85,8 @@ def _compare(
 ) -> Comparison:
     """The comparison of the paired runs, by what they share (see the module's docstring)."""
     if seeding is not None:
-        treated_by, control_by = per_repeat(treated, keys), per_repeat(control, keys)
-        repeats = sorted(treated_by)
         folds = len({fold for fold, _ in keys})
-        return seeding.comparison([treated_by[r] for r in repeats], [control_by[r] for r in repeats], direction=direction,
+        return seeding.comparison(*_repeat_arrays(treated, control, keys), direction=direction,
                                   unit="training runs (repeats, added one at a time)",
                                   nested=f"{folds} test fold{'s' if folds != 1 else ''} averaged per repeat" if folds > 1 else "")  # fmt: skip
     if len({fold for fold, _ in keys}) > 1 and test_train_ratio is not None:
@@ -153,6 +151,7 @@ def comparison_claims(
 def _repeat_arrays(
     treated: list[float], control: list[float], keys: list[tuple[int | None, int]]
 ) -> tuple[np.ndarray, np.ndarray]:
+    """``(repeats,)`` scores of each side in repeat order, each repeat's folds averaged."""
     treated_by, control_by = per_repeat(treated, keys), per_repeat(control, keys)
     repeats = sorted(treated_by)
     return np.array([treated_by[r] for r in repeats]), np.array([control_by[r] for r in repeats])
