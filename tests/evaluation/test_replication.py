@@ -14,6 +14,7 @@ import pytest
 import scipy.stats
 
 from workbench.evaluation.replication import (
+    compare_resampled,
     compare_runs,
     compare_stratified,
     crossed_variance,
@@ -136,6 +137,43 @@ def test_crossed_interval_covers_the_population_effect(runs: int, run_sd: float,
             comparison = compare_runs(table, np.zeros_like(table))
             narrow.append((comparison.ci_low, comparison.ci_high))
         assert _coverage(narrow, 0.05) < 0.9
+
+
+@pytest.mark.parametrize(("folds", "repeats"), [(5, 3), (5, 1), (3, 2), (10, 1)])
+def test_corrected_resampled_t_covers_where_the_plain_t_over_correlated_folds_does_not(folds: int, repeats: int) -> None:
+    """k-fold runs share training data: each pair of runs' effects correlates (Nadeau & Bengio's
+    rho = n_test / (n_test + n_train) = 1 / folds). The plain paired t over the fold x repeat runs takes
+    them as independent and under-covers the method's effect; the corrected resampled t holds its level."""
+    generator = np.random.default_rng(100 * folds + repeats)
+    runs, rho, effect, spread = folds * repeats, 1.0 / folds, 0.03, 0.05
+    plain, corrected = [], []
+    for _ in range(2000):
+        shared = generator.normal()  # what every run inherits from the shared training data
+        effects = effect + spread * (math.sqrt(rho) * shared + math.sqrt(1 - rho) * generator.normal(size=runs))
+        scores = np.stack([effects, np.zeros(runs)])
+        for intervals, comparison in ((plain, compare_runs(*scores)),
+                                      (corrected, compare_resampled(*scores, test_train_ratio=1 / (folds - 1)))):
+            intervals.append((comparison.ci_low, comparison.ci_high))
+    assert abs(_coverage(corrected, effect) - 0.95) <= 0.02, _coverage(corrected, effect)
+    assert _coverage(plain, effect) < 0.9, _coverage(plain, effect)  # 0.64 at 5 x 3, 0.86 at 5 x 1
+
+
+def test_corrected_resampled_t_formula_label_and_contracts() -> None:
+    effects = np.array([0.02, 0.05, -0.01, 0.04, 0.03, 0.01])
+    comparison = compare_resampled(effects, np.zeros(6), test_train_ratio=0.25, unit="training runs (fold x repeat)")
+    standard_error = math.sqrt((1 / 6 + 0.25) * effects.var(ddof=1))
+    half = scipy.stats.t.ppf(0.975, 5) * standard_error
+    assert comparison.effect == pytest.approx(effects.mean())
+    assert (comparison.ci_low, comparison.ci_high) == pytest.approx((effects.mean() - half, effects.mean() + half))
+    assert comparison.mde == pytest.approx(exact_minimum_detectable_effect(standard_error, 5))
+    assert comparison.method == "corrected resampled t" and comparison.n == 6
+    plain = compare_runs(effects, np.zeros(6))
+    assert comparison.ci_high - comparison.ci_low > plain.ci_high - plain.ci_low  # always wider than the plain t
+    one = compare_resampled([0.5], [0.1], test_train_ratio=0.25)
+    assert one.verdict == "inconclusive" and not math.isfinite(one.ci_low)
+    for ratio in (0.0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="test_train_ratio must be n_test / n_train > 0"):
+            compare_resampled(effects, np.zeros(6), test_train_ratio=ratio)
 
 
 def test_crossed_variance_matches_the_anova_formula() -> None:

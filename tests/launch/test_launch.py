@@ -98,10 +98,10 @@ def test_an_interrupted_launch_runs_only_the_unfinished_leaves(roots, monkeypatc
     plan_module = importlib.import_module("workbench.recipes.add_loss.plan")  # the package's plan is the function
     real_train_loss = plan_module.train_loss
 
-    def killed_on_the_second_loss(loss_params, dataset):
+    def killed_on_the_second_loss(loss_params, dataset, **options):
         if loss_params.loss == "add":
             raise KeyboardInterrupt  # the launcher is stopped while this leaf runs
-        return real_train_loss(loss_params, dataset)
+        return real_train_loss(loss_params, dataset, **options)
 
     monkeypatch.setattr(plan_module, "train_loss", killed_on_the_second_loss)
     with pytest.raises(KeyboardInterrupt):

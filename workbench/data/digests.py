@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from workbench.progress import tqdm
 
 from workbench.atomic import atomic_write_json
 from workbench.paths import cache_dir

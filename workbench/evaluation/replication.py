@@ -20,6 +20,12 @@ verdict comes from the spread of per-run effects (rliable, Agarwal et al. 2021; 
   ``"these tasks"`` (the stratified within-task variances, Welch-Satterthwaite degrees of freedom) or
   ``"tasks"`` (a t over the task means, as a claim about tasks in general reads). Task x seed pairs are
   never pooled as independent.
+- :func:`compare_resampled` decides a claim over runs that share training data: the train/test
+  partitions of k-fold cross-validation (each repeated with several seeds). Two folds' training sets
+  overlap, so their runs' effects are positively correlated and the paired t over fold x repeat runs is
+  too narrow; the corrected resampled t (Nadeau & Bengio 2003) multiplies the variance by
+  ``1/J + n_test/n_train`` in place of ``1/J``. Repeats on ONE fixed split share no training data across
+  partitions: :func:`compare_runs` (the plain paired t) is right there.
 - :func:`paper_size_check` says whether the paper's own effect size lies inside the interval.
 
 Every minimum detectable effect is exact, from the noncentral t (:func:`~workbench.evaluation.stats.
@@ -186,6 +192,56 @@ def compare_runs(
     return _t_comparison(
         float(effects.mean()), standard_error, float(runs - 1), n=runs, direction=direction,
         confidence=confidence, means=means, method="paired t over runs", unit=unit, nested=words,
+    )  # fmt: skip
+
+
+CORRECTED_RESAMPLED_T = "corrected resampled t"
+
+
+def compare_resampled(
+    treatment: Any,
+    control: Any,
+    *,
+    test_train_ratio: float,
+    direction: int = 1,
+    confidence: float = 0.95,
+    unit: str = TRAINING_RUNS,
+    nested: str = "",
+) -> Comparison:
+    """Compare two training methods over runs whose training sets overlap: the folds x repeats of
+    (repeated) k-fold cross-validation, with the corrected resampled t of Nadeau & Bengio (2003).
+
+    Two runs on different folds train on mostly the same clips, so their effects are positively
+    correlated and the sample variance of the ``J`` per-run effects understates the variance of their
+    mean. Nadeau & Bengio take the correlation as ``rho = n_test / (n_test + n_train)``, under which the
+    variance of the mean is ``(1/J + n_test/n_train) * s**2`` (exactly so for equicorrelated effects;
+    Bouckaert & Frank 2004 use it for repeated k-fold); the interval is Student's t with ``J - 1``
+    degrees of freedom at that standard error, and the MDE is the exact one at the same.
+
+    Args:
+        treatment, control: ``(runs,)`` or ``(runs, ...)`` scores (axis 0: the fold x repeat runs,
+            paired; later axes nested replicates averaged within a run, as in :func:`compare_runs`).
+        test_train_ratio: ``n_test / n_train`` of one partition (their mean where folds differ in size;
+            ``1 / (k - 1)`` for k equal folds).
+        direction, confidence, unit, nested: as in :func:`compare_runs`.
+
+    Raises:
+        ValueError: ``test_train_ratio`` not positive and finite, or what :func:`compare_runs` raises.
+    """
+    direction = _check_direction(direction)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+    if not (math.isfinite(test_train_ratio) and test_train_ratio > 0):
+        raise ValueError(f"test_train_ratio must be n_test / n_train > 0, got {test_train_ratio!r}")
+    treated = _scores(treatment, "treatment")
+    controlled = _scores(control, "control")
+    effects = per_run_effects(treated, controlled)
+    runs = effects.size
+    variance = (1.0 / runs + test_train_ratio) * float(effects.var(ddof=1)) if runs > 1 else math.inf
+    return _t_comparison(
+        float(effects.mean()), math.sqrt(variance), float(runs - 1), n=runs, direction=direction,
+        confidence=confidence, means=(float(treated.mean()), float(controlled.mean())),
+        method=CORRECTED_RESAMPLED_T, unit=unit, nested=_nested_words(treated.shape, nested),
     )  # fmt: skip
 
 

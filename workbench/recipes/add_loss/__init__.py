@@ -21,7 +21,12 @@ cannot be trained on) grouped or stratified k-fold.
 (:func:`compare`), each in its own run directory; the comparison checks the paper's claims that ADD
 classifies better (Table 2) and makes clips of a class, and pairs of classes, more equidistant than CE
 does (lower intra- and inter-class CV, Fig. 5; a lower spread of the class pairs' mean distances), each
-over the paired runs (same test fold, same seed) through :func:`~workbench.evaluation.stats.compare_paired`.
+over the paired runs (same test fold, same seed): the paired t over repeats on one split, the corrected
+resampled t over the fold x repeat runs of several folds (they share training clips), and, with
+``max_seeds``, the anytime-valid confidence sequence over repeats added one at a time until the accuracy
+claim is settled (each loss's repeat its own run directory, so a larger budget continues). A pretrained
+encoder's weights file enters the run id by its sha256 (:func:`weights_data`), and path parameters take
+``{shared}``.
 
 Defaults train a tiny AST from scratch on half-second clips of the synthetic world, in seconds per loss
 on a CPU.
@@ -69,7 +74,7 @@ from workbench.recipes.add_loss.params import (
 from workbench.recipes.add_loss.result import SUMMARY_NAMES, AddLossResult, FoldResult, LossRun, run_tag
 from workbench.recipes.add_loss.run import compare, run
 from workbench.recipes.add_loss.plan import plan as plan  # the stages of leaves `workbench launch` runs
-from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder
+from workbench.recipes.add_loss.systems import FineTuner, build_criterion, build_fine_tuned_encoder, weights_data
 from workbench.recipes.add_loss.repeats import train_loss, train_repeats
 from workbench.recipes.add_loss.train import EpochProgress, make_step, mix_batch, train_config
 
@@ -118,6 +123,7 @@ __all__ = [
     "train_repeats",
     "Variant",
     "VARIANT_FORMS",
+    "weights_data",
     "WindowType",
 ]
 from workbench.recipes.add_loss.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)

@@ -1,5 +1,12 @@
 """The paper's claims, ADD {1,1,1,1} against CE (Table 2's accuracy, Fig. 5's equidistance), each
-compared over the paired runs both losses trained through the shared claim statistics."""
+compared over the paired runs both losses trained through the shared claim statistics.
+
+The interval follows what the runs share. Repeats on one fixed split (one test fold, or the official
+split) share no training data across partitions: the paired t over them. Runs on several folds train on
+overlapping clips, so their effects correlate: the corrected resampled t over the fold x repeat runs
+(Nadeau & Bengio 2003, :func:`~workbench.evaluation.replication.compare_resampled`). Repeats added one at a
+time (``max_seeds``): the anytime-valid confidence sequence over the repeats, each repeat's folds averaged
+(:class:`~workbench.recipes.base.seeding.SeedingResult`)."""
 
 from __future__ import annotations
 
@@ -8,10 +15,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from workbench.evaluation.stats import compare_paired
+from workbench.evaluation.replication import compare_resampled
+from workbench.evaluation.stats import Comparison, compare_paired
 from workbench.recipes import base
 from workbench.recipes.add_loss.params import Params
 from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
+from workbench.recipes.base.seeding import SeedingResult
 
 TABLE2_ACCURACY = {
     ("esc50", "ast"): (93.97, 94.68), ("esc50", "beats"): (91.05, 92.22),
@@ -29,11 +38,13 @@ def paper_accuracy(dataset: str, encoder: str) -> tuple[float, float] | None:
 
 def paired_values(
     ce: LossRun, add: LossRun, value: Callable[[FoldResult], float]
-) -> tuple[list[float], list[float], list[str]]:
+) -> tuple[list[float], list[float], list[tuple[int | None, int]]]:
     """``value`` of each (fold, repeat) both losses trained, ADD's and CE's in the same order, and
-    the pairs' tags; pairs where either value is NaN (a fold too small for a geometry) are left out."""
+    the pairs' ``(fold, repeat)``; pairs where either value is NaN (a fold too small for a geometry) are left out."""
     by_key = {(result.fold, result.repeat): result for result in ce.folds}
-    treated, control, tags = [], [], []
+    treated: list[float] = []
+    control: list[float] = []
+    tags: list[tuple[int | None, int]] = []
     for result in add.folds:
         partner = by_key.get((result.fold, result.repeat))
         if partner is None:
@@ -42,7 +53,7 @@ def paired_values(
         if math.isfinite(a) and math.isfinite(c):
             treated.append(a)
             control.append(c)
-            tags.append(run_tag(result.fold, result.repeat))
+            tags.append((result.fold, result.repeat))
     return treated, control, tags
 
 
@@ -56,13 +67,49 @@ CLAIMS = (
 )  # fmt: skip
 
 
+def per_repeat(values: list[float], tags: list[tuple[int | None, int]]) -> dict[int, float]:
+    """Repeat -> the mean of its folds' ``values`` (``tags`` the runs' ``(fold, repeat)``)."""
+    repeats: dict[int, list[float]] = {}
+    for value, (_, repeat) in zip(values, tags, strict=True):
+        repeats.setdefault(repeat, []).append(value)
+    return {repeat: float(np.mean(scores)) for repeat, scores in repeats.items()}
+
+
+def _compare(
+    treated: list[float],
+    control: list[float],
+    keys: list[tuple[int | None, int]],
+    direction: int,
+    test_train_ratio: float | None,
+    seeding: SeedingResult | None,
+) -> Comparison:
+    """The comparison of the paired runs, by what they share (see the module's docstring)."""
+    if seeding is not None:
+        folds = len({fold for fold, _ in keys})
+        return seeding.comparison(*_repeat_arrays(treated, control, keys), direction=direction,
+                                  unit="training runs (repeats, added one at a time)",
+                                  nested=f"{folds} test fold{'s' if folds != 1 else ''} averaged per repeat" if folds > 1 else "")  # fmt: skip
+    if len({fold for fold, _ in keys}) > 1 and test_train_ratio is not None:
+        return compare_resampled(treated, control, direction=direction, test_train_ratio=test_train_ratio,
+                                 unit="training runs (fold x repeat, sharing training clips)")  # fmt: skip
+    return compare_paired(treated, control, direction=direction, unit="training runs (fold x repeat)")
+
+
 def comparison_claims(
-    runs: dict[str, LossRun], labels: dict[str, str], params: Params | None = None
+    runs: dict[str, LossRun],
+    labels: dict[str, str],
+    params: Params | None = None,
+    *,
+    test_train_ratio: float | None = None,
+    seeding: SeedingResult | None = None,
 ) -> list[base.Claim]:
     """The paper's claims, ADD {1,1,1,1} (variant ``"add"`` or ``"add-1111"``) against CE, each compared
-    over the paired runs both trained (same test folds, same repeat seeds) with
-    :func:`~workbench.evaluation.stats.compare_paired`; none when either loss was not trained.
+    over the paired runs both trained (same test folds, same repeat seeds); none when either loss was
+    not trained.
 
+    Over one fixed split, the paired t (:func:`~workbench.evaluation.stats.compare_paired`); over several
+    folds, the corrected resampled t at ``test_train_ratio`` (the folds' mean ``n_test / n_train``); with
+    ``seeding`` (repeats added one at a time, ``max_seeds``), the confidence sequence over the repeats.
     Accuracy carries the paper's Table 2 effect where the dataset and encoder are the paper's; the
     geometry claims are the directions of Fig. 5 (the paper prints no number for them).
     """
@@ -90,11 +137,21 @@ def comparison_claims(
             claims.append(base.Claim(name=name, paper=paper, measured="no paired run with a defined value",
                                      paper_effect=paper_effect))  # fmt: skip
             continue
-        comparison = compare_paired(treated, control, direction=direction, unit="training runs (fold x repeat)")
-        per_run = ", ".join(f"{tag} ({c:.3f}, {a:.3f})" for tag, c, a in zip(tags, control, treated, strict=True))
+        comparison = _compare(treated, control, tags, direction, test_train_ratio, seeding)
+        per_run = ", ".join(f"{run_tag(*tag)} ({c:.3f}, {a:.3f})" for tag, c, a in zip(tags, control, treated, strict=True))
+        details = [] if seeding is None else [seeding.line(*_repeat_arrays(treated, control, tags))]
         claims.append(base.Claim.from_comparison(
             name, paper, comparison,
             measured=f"CE {np.mean(control):.3f} -> ADD {np.mean(treated):.3f} ({metric}, {len(treated)} paired runs)",
-            paper_effect=paper_effect, detail=f"per paired run (CE, ADD): {per_run}",
+            paper_effect=paper_effect, detail="; ".join([*details, f"per paired run (CE, ADD): {per_run}"]),
         ))  # fmt: skip
     return claims
+
+
+def _repeat_arrays(
+    treated: list[float], control: list[float], keys: list[tuple[int | None, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(repeats,)`` scores of each side in repeat order, each repeat's folds averaged."""
+    treated_by, control_by = per_repeat(treated, keys), per_repeat(control, keys)
+    repeats = sorted(treated_by)
+    return np.array([treated_by[r] for r in repeats]), np.array([control_by[r] for r in repeats])

@@ -17,6 +17,7 @@ from workbench.data.records import AudioDataset, Subset
 from workbench.evaluation.protocols import official_problems, plan_protocol
 from workbench.models.base import Encoder
 from workbench.recipes.add_loss.params import Params
+from workbench.recipes.base import expand_shared
 
 
 def build_dataset(params: Params, sample_rate: int) -> AudioDataset:
@@ -32,9 +33,9 @@ def build_dataset(params: Params, sample_rate: int) -> AudioDataset:
         options["task"] = params.task
     if params.dataset.startswith("synthetic"):
         options.update(n_clips=params.n_clips, seed=params.world_seed, duration=params.clip_seconds)
-    root = params.data_root or None
+    root = expand_shared(params.data_root) or None  # "{shared}/data": the shared copy, on any checkout
     if params.dataset == "folder":  # its data_root is the folder of audio itself
-        options.update(path=root, labels=params.folder_labels or None)
+        options.update(path=root, labels=expand_shared(params.folder_labels) or None)
         root = None
     dataset = data.get(params.dataset, root=root, **options)
     if dataset.target_kind != "class":

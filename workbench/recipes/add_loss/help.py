@@ -8,13 +8,16 @@ FIELD_HELP = {
     "seed_parallel": "train a fold's repeats together as one vectorised model (torch.func): auto (where faster: "
     "CUDA), on, off; results equal the sequential runs' and share their run ids",
     **common("dataset", "task", "data_root", "folder_labels", "world_seed", "protocol", "n_folds"),
+    "data_root": 'folder holding the real datasets ("" = $WORKBENCH_DATA, else ./data; "{shared}/data" = the '
+    'shared copy); for dataset "folder": the folder of your audio itself ("{shared}/..." allowed)',
     "n_clips": "clips rendered in the synthetic world (synthetic data only)",
     "clip_seconds": "clip length in seconds: every clip is cut or zero-padded to it (ESC-50: 5 s; KS2: 1 s)",
     "folds": 'test folds: "first" (one fold), "all" (cross-validation, the paper\'s 5-fold) or a list "1,3"; '
     "datasets with official splits ignore it",
     "encoder": "the encoder fine-tuned: a name from `workbench weights` or workbench.models.zoo (pretrained "
     "names load their weights; the paper: AST and BEATs)",
-    "pretrained_path": 'local checkpoint file for a pretrained encoder name ("" = the cached download)',
+    "pretrained_path": 'local checkpoint file for a pretrained encoder name ("" = the cached download; '
+    '"{shared}/..." = under $WORKBENCH_SHARED); its sha256 is part of the run id and provenance.json',
     "input_frames": "AST-style encoders: spectrogram frames per clip, 10 ms each (0 = the model's own length)",
     "window_type": 'Kaldi fbank window ("" = the encoder\'s own; Table 1: AST hanning, BEATs povey)',
     "freq_mask": "SpecAugment: widest frequency mask, in mel bins (0 = none; Table 1, AST: 24 ESC / 48 KS2)",
@@ -47,8 +50,11 @@ FIELD_HELP = {
     "auxiliary_weight": "weight of the OPL or ADD term added to cross-entropy",
     "variants": 'losses compared in one run, e.g. "ce,focal,opl,add,add-1010" (add-1010: lambda = {1,0,1,0}, '
     'Sec. 4.4; "" = only the loss above)',
-    "repeats": "training seeds per test fold; accuracy is their mean ± std (the paper: 3, Table 2)",
+    "repeats": "training seeds per test fold; accuracy is their mean ± std (the paper: 3, Table 2); claims over "
+    "one split take the paired t over them, over several folds the corrected resampled t (Nadeau & Bengio 2003)",
     "seed": "seed of the first repeat (repeat r uses seed + r)",
+    "max_seeds": "0: train exactly `repeats`; N >= 3: add repeats one at a time, up to N, until ADD {1,1,1,1} vs CE "
+    "accuracy is settled by an anytime-valid confidence sequence (each repeat its own run: a larger N continues)",
     "geometry_classes": "class indices of the distance analysis of Fig. 5 (empty = every test class)",
     "keep_checkpoints": "keep each fold's trained model in the run folder (hundreds of MB for base-size "
     "encoders)",

@@ -67,6 +67,7 @@ class Params(base.Params):
     # --- repetitions and outputs
     repeats: int = 1  # training seeds per fold; accuracy is reported as mean ± std over them
     seed: int = 0  # seed of the first repeat (repeat r uses seed + r)
+    max_seeds: int = 0  # 0: exactly `repeats`; N >= 3: add repeats one at a time until ADD vs CE accuracy is settled, N at most
     geometry_classes: tuple[int, ...] = ()  # classes of the distance analysis (empty = every test class)
     keep_checkpoints: bool = False  # keep each fold's trained model (large for base-size encoders)
     num_workers: int = 0  # data-loader workers reading clips
@@ -112,12 +113,29 @@ class Params(base.Params):
                 raise UnknownNameError(error.kind, error.name, error.valid, parameter="variants") from None
         if len(set(self.variants)) != len(self.variants):
             raise ParameterError(f"parameter 'variants' lists a loss twice: {', '.join(self.variants)}")
+        if self.max_seeds:
+            self._check_seed_budget()
         if self.folds not in ("first", "all"):
             numbers = [part.strip() for part in self.folds.split(",")]
             if not all(part.isdigit() for part in numbers):
                 raise ParameterError(
                     f"parameter 'folds' must be 'first', 'all' or fold numbers like '1,3', got {self.folds!r}"
                 )
+
+
+    def _check_seed_budget(self) -> None:
+        """``max_seeds`` decides the headline claim (ADD {1,1,1,1} against CE on accuracy) sequentially: it
+        needs both losses among the variants and the seeds the confidence sequence needs before its first look."""
+        if self.max_seeds < base.seeding.MIN_SEEDS:
+            raise ParameterError(
+                f"parameter 'max_seeds' must be 0 (train exactly `repeats`) or at least {base.seeding.MIN_SEEDS} "
+                f"(the seeds the confidence sequence needs before its first look), got {self.max_seeds}"
+            )
+        if "ce" not in self.variants or not {"add", "add-1111"} & set(self.variants):
+            raise ParameterError(
+                "parameter 'max_seeds' adds repeats until the claim 'ADD {1,1,1,1} is more accurate than CE' is "
+                f"settled: variants must hold ce and add, got {list(self.variants) or 'none'} (or set max_seeds: 0)"
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,7 +187,7 @@ def canonical(params: Params) -> Params:
     """``params`` with the fields its loss ignores set to their defaults, so that runs which train the
     same thing (CE with different ADD lambdas, say) share one run directory."""
     defaults = Params()
-    unused: list[str] = ["variants"]
+    unused: list[str] = ["variants", "max_seeds"]  # a loss trains the same whatever the comparison's seed budget
     if params.loss != "add":
         unused += ["lambda_mu_p", "lambda_sigma_p", "lambda_mu_n", "lambda_sigma_n", "add_form"]
     if params.loss != "focal":
@@ -190,6 +208,14 @@ NOT_IN_IDENTITY = ("seed_parallel",)
 repeats trained together and the same repeats trained one after another share their run directory."""
 
 
-def identity(params: Params) -> dict[str, Any]:
-    """What a run directory of ``params`` is identified by: its fields but :data:`NOT_IN_IDENTITY`."""
-    return {name: value for name, value in params.to_dict().items() if name not in NOT_IN_IDENTITY}
+def identity(params: Params, repeat: int | None = None) -> dict[str, Any]:
+    """What a run directory of ``params`` is identified by: its fields but :data:`NOT_IN_IDENTITY`; with
+    ``repeat``, the run directory of that one repeat (``max_seeds`` adds repeats one at a time, each its own
+    content-addressed run, so that a larger budget later reads the finished ones back): ``repeats`` gives way
+    to ``repeat``."""
+    fields = {name: value for name, value in params.to_dict().items() if name not in NOT_IN_IDENTITY}
+    if not params.max_seeds:  # fixed repeats, as before max_seeds existed: the runs of then keep their ids
+        del fields["max_seeds"]
+    if repeat is None:
+        return fields
+    return {**{name: value for name, value in fields.items() if name != "repeats"}, "repeat": int(repeat)}

@@ -26,7 +26,7 @@ from workbench.recipes.add_loss import train
 from workbench.recipes.add_loss.data import FoldInputs, FoldSplit, build_dataset, plan_partitions, prepare_fold_inputs
 from workbench.recipes.add_loss.params import NAME, Params, canonical, identity, loss_label
 from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
-from workbench.recipes.add_loss.systems import FineTuner, build_criterion, encoder_rate
+from workbench.recipes.add_loss.systems import FineTuner, build_criterion, encoder_rate, weights_data
 from workbench.recipes.add_loss.train import (
     build_model,
     finish_fold,
@@ -150,7 +150,10 @@ def _train_together(
 
 
 def train_loss(
-    params: Params, dataset: AudioDataset | None = None, prepared: dict[int | None, FoldInputs] | None = None
+    params: Params,
+    dataset: AudioDataset | None = None,
+    prepared: dict[int | None, FoldInputs] | None = None,
+    repeat: int | None = None,
 ) -> LossRun:
     """Train the single loss ``params.loss`` on every chosen fold and repeat, in its run directory.
 
@@ -163,30 +166,34 @@ def train_loss(
         dataset: the dataset ``params`` names, when the caller has built it already.
         prepared: test fold -> the clips (or spectrograms) read for it, shared by several losses
             trained on the same data with the same front-end; filled as folds are read.
+        repeat: train only this repeat (seed ``params.seed + repeat``, every chosen fold), in its own run
+            directory (:func:`~workbench.recipes.add_loss.params.identity` with ``repeat``): how ``max_seeds``
+            adds repeats one at a time. None: repeats ``0 .. params.repeats - 1`` in one run directory.
     """
     prepared = {} if prepared is None else prepared
     params = canonical(params)
     if dataset is None:
         dataset = build_dataset(params, encoder_rate(params))
-    run_dir = RunDir.open(NAME, identity(params), data=dataset)
+    run_dir = RunDir.open(NAME, identity(params, repeat), data=[dataset, *weights_data(params)])
+    repeats = list(range(params.repeats)) if repeat is None else [repeat]
     splits, note = plan_partitions(dataset, params.folds, params.protocol, params.n_folds, params.seed)
     results: list[FoldResult] = []
     if not run_dir.finished:
-        run_dir.log("start", params=identity(params), protocol_note=note)
+        run_dir.log("start", params=identity(params, repeat), protocol_note=note)
     for split in tqdm(splits, desc=f"{loss_label(params)}: folds", leave=False, disable=len(splits) == 1):
         finished: dict[int, FoldResult] = {}
-        for repeat in range(params.repeats):
+        for index in repeats:
             try:
-                finished[repeat] = load_fold(run_dir, split.fold, repeat, dataset, params)
+                finished[index] = load_fold(run_dir, split.fold, index, dataset, params)
             except FileNotFoundError:
                 pass
-        left = [repeat for repeat in range(params.repeats) if repeat not in finished]
+        left = [index for index in repeats if index not in finished]
         if left:
             trained, fold_data = train_repeats(params, dataset, split, left, run_dir, prepared.get(split.fold))
             if fold_data is not None:
                 prepared[split.fold] = fold_data
             finished.update(zip(left, trained, strict=True))
-        results += [finished[repeat] for repeat in range(params.repeats)]
+        results += [finished[index] for index in repeats]
     loss_run = LossRun(loss_label(params), params, run_dir.path, results)
     if not run_dir.finished:
         run_dir.write_metrics({**loss_run.metrics(), "claims": []})

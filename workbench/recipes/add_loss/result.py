@@ -117,6 +117,9 @@ class AddLossResult(base.Result):
     dataset: AudioDataset | None = None
     protocol_note: str = ""
     """Which evaluation protocol ran and why, where it is not the one asked for (see :func:`plan_partitions`)."""
+    seeding: dict[str, Any] | None = None
+    """Under ``max_seeds``: the repeats' seeds used, the budget and why adding them stopped
+    (:meth:`~workbench.recipes.base.seeding.SeedingResult.to_dict`); None for a fixed number of repeats."""
 
     def table(self) -> list[dict[str, Any]]:
         """One row per loss: label, accuracy mean and std, and the four geometry summaries."""
@@ -136,6 +139,14 @@ class AddLossResult(base.Result):
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def repeats_words(self) -> str:
+        """``3 repeat(s)``, or under ``max_seeds`` the seeds used, of which budget, and why adding them stopped."""
+        if not self.seeding:
+            return f"{self.params['repeats']} repeat(s)"
+        seeds = self.seeding["seeds"]
+        return (f"{len(seeds)} repeat(s) (seeds {', '.join(map(str, seeds))}, added one at a time up to max_seeds "
+                f"{self.seeding['budget']} until {self.seeding['claim']} was settled: {self.seeding['stopped']})")  # fmt: skip
+
     def summary(self) -> str:
         """Per loss: accuracy (mean ± std over repeats) and the geometry summaries, 2 decimals; the claims."""
         params = self.params
@@ -143,7 +154,7 @@ class AddLossResult(base.Result):
         fold_names = ",".join("split" if fold is None else str(fold) for fold in folds)
         lines = [
             f"recipe: {self.recipe} on {params['dataset']}{' / ' + params['task'] if params['task'] else ''}, "
-            f"encoder {params['encoder']}, test fold(s) {fold_names}, {params['repeats']} repeat(s)"
+            f"encoder {params['encoder']}, test fold(s) {fold_names}, {self.repeats_words()}"
             + (f"; {self.protocol_note}" if self.protocol_note else ""),
             f"{'loss':16s} {'accuracy':>11s}  {'intra-clust':>11s} {'intra-CV':>8s} {'inter-sep':>9s} {'inter-CV':>8s} "
             f"{'inter-hier':>10s}",

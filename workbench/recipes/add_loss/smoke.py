@@ -23,7 +23,7 @@ from workbench.recipes.add_loss.params import NAME, Params, canonical, loss_labe
 from workbench.recipes.add_loss.result import FoldResult, LossRun
 from workbench.recipes.add_loss.systems import FineTuner, build_criterion, encoder_rate
 from workbench.recipes.add_loss.train import make_step, train_config
-from workbench.recipes.base import resolve_device
+from workbench.recipes.base import expand_shared, resolve_device
 from workbench.smoke import (
     SmokeReport,
     encoder_or_random,
@@ -55,7 +55,7 @@ def _encoder(params: Params, seed: int) -> tuple[torch.nn.Module, str]:
     random weights when the checkpoint is not in the cache."""
     note = ""
     if params.encoder in registry.names():
-        encoder, note = encoder_or_random(params.encoder, params.pretrained_path or None)
+        encoder, note = encoder_or_random(params.encoder, expand_shared(params.pretrained_path) or None)
     else:
         encoder = build_encoder(params.encoder, seed=seed)
     if params.input_frames:

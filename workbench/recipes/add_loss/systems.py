@@ -3,24 +3,29 @@ the encoder with its linear head (:class:`FineTuner`), and the criterion (CE or 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from workbench.audio import SpecAugment
 from workbench.audio.frontends import KaldiFbank
-from workbench.errors import UnknownNameError
+from workbench.errors import MissingFileError, UnknownNameError
 from workbench.losses import ADDLoss, ClassificationLoss, FocalLoss, OrthogonalProjectionLoss
 from workbench.models import registry
 from workbench.models.base import Encoder
+from workbench.models.digest import weights_fingerprint
 from workbench.models.zoo import build_encoder, encoder_names
 from workbench.recipes.add_loss.data import has_spectrogram_path
 from workbench.recipes.add_loss.params import Params
+from workbench.recipes.base import expand_shared
 
 
 def build_fine_tuned_encoder(params: Params, seed: int) -> Encoder:
     """The encoder to fine-tune, in training mode with every parameter trainable.
 
-    A pretrained name loads its weights (``pretrained_path`` or the cache); an architecture name is
+    A pretrained name loads its weights (``pretrained_path``, ``"{shared}/..."`` allowed, or the cache); an
+    architecture name is
     initialised from ``seed``. ``input_frames`` and ``window_type`` then adapt its front-end.
 
     Raises:
@@ -29,7 +34,7 @@ def build_fine_tuned_encoder(params: Params, seed: int) -> Encoder:
             without ``set_input_frames``, or ``window_type`` for one without a Kaldi fbank.
     """
     if params.encoder in registry.names():
-        encoder = registry.load_pretrained(params.encoder, path=params.pretrained_path or None)
+        encoder = registry.load_pretrained(params.encoder, path=expand_shared(params.pretrained_path) or None)
     elif params.pretrained_path:
         raise ValueError(
             f"pretrained_path is for pretrained encoder names ({', '.join(registry.names())}); "
@@ -52,6 +57,31 @@ def build_fine_tuned_encoder(params: Params, seed: int) -> Encoder:
     for parameter in encoder.parameters():
         parameter.requires_grad_(True)
     return encoder.train()
+
+
+def weights_data(params: Params) -> list[dict]:
+    """The fingerprint of the weights file a pretrained encoder name reads (``pretrained_path``, else the
+    registry's verified cached download), for a run's ``data``: its sha256 enters the run id and, with the
+    file's path, provenance.json, so a checkpoint overwritten in place is a new run. Empty for an
+    architecture trained from scratch. The sha256 is hashed once per file version
+    (:func:`workbench.models.digest.file_sha256`).
+
+    Raises:
+        MissingFileError: ``pretrained_path`` names no file, or the cached weights are absent and cannot be
+            downloaded.
+    """
+    if params.encoder not in registry.names():
+        return []
+    if params.pretrained_path:
+        file = Path(expand_shared(params.pretrained_path)).expanduser()
+        if not file.is_file():
+            raise MissingFileError(
+                f"parameter 'pretrained_path': checkpoint file not found: {file}. Pass the path of a checkpoint "
+                f"of {params.encoder!r} (\"{{shared}}/...\" reads under $WORKBENCH_SHARED), or \"\" for the cached download."
+            )
+    else:
+        file = registry.download_weights(params.encoder)
+    return [weights_fingerprint(file, name=params.encoder)]
 
 
 def encoder_rate(params: Params) -> int:
