@@ -6,6 +6,7 @@
     workbench reproduce                      # quickstart + every recipe notebook, claims report
     workbench reproduce add_loss --preset paper-ast-esc50
     workbench launch care_sep --preset paper-esc50 --executor slurm --partition gpu --gpus 1 --time 12:00:00
+    workbench leaderboard --view layers --csv scores.csv   # encoders x tasks, only the missing cells computed
     workbench recipes | datasets | weights
     workbench download esc50
 
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 from workbench.cli.launch import _minutes, add_launch_command  # noqa: F401  (_minutes: tested here)
+from workbench.cli.leaderboard import add_leaderboard_command
 from workbench.cli.parameters import (  # noqa: F401  (_parse_assignments: tested here)
     _add_parameter_options,
     _check_cache_writable,
@@ -239,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     params.set_defaults(handler=_command_params)
 
     add_launch_command(commands)
+    add_leaderboard_command(commands)
 
     reproduce = commands.add_parser("reproduce", help="execute notebooks with papermill and report claims")
     reproduce.add_argument("recipes", nargs="*", help="recipes to reproduce (default: quickstart + all)")
