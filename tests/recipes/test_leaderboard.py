@@ -215,3 +215,11 @@ def test_clicking_a_heatmap_cell_opens_its_run(private_runs):
     assert all("cnn14" in name for name in board.heatmap.figure.data[0].y)
     assert sorted_rows(result.table("layers"), "pitch")[0] == max(
         result.table("layers").rows, key=lambda name: result.table("layers").cell(name, "pitch").result.mean)
+
+
+def test_make_demo_runs_the_leaderboard_notebook_with_its_paper_preset_valid(tmp_path):
+    from workbench import reproduce
+
+    assert "06_leaderboard.ipynb" in [job.notebook.name for job in reproduce.plan(None, tmp_path)]
+    paper = leaderboard.Params.from_preset("paper")
+    assert len(paper.tasks) == 9 and {"vggish", "panns-cnn14-16k", "ast-audioset"} <= set(paper.layer_encoders)

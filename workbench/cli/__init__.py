@@ -99,7 +99,8 @@ def _command_reproduce(arguments: argparse.Namespace) -> int:
     given = _given_values(arguments)
     if arguments.smoke:
         _check_cache_writable()  # the stand-in datasets are written there
-        for recipe in arguments.recipes or [name for name in recipes.names() if name != "linear_eval"]:
+        # Without names: every recipe that trains, i.e. has a smoke run (linear_eval and leaderboard train nothing).
+        for recipe in arguments.recipes or [name for name in recipes.names() if hasattr(recipes.get(name), "smoke")]:
             params = _resolve_params(recipe, arguments.preset, given)
             print(reproduce.smoke(recipe, params, arguments.preset, arguments.smoke_steps,
                                   arguments.smoke_batch), end="\n\n", flush=True)

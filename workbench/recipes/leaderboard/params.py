@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 from workbench.data.synthetic import TASKS as SYNTHETIC_TASKS
 from workbench.errors import ParameterError
 from workbench.recipes import base
-from workbench.recipes.layer_fusion.params import REAL_TASKS, parse_task
+from workbench.recipes.layer_fusion.params import REAL_TASKS, check_task_specs
 
 NAME = "leaderboard"
 NOTEBOOK = "06_leaderboard.ipynb"
@@ -74,10 +74,7 @@ class Params(base.Params):
             raise ParameterError(
                 f"parameter 'layer_encoders': {', '.join(unknown)} is in neither 'encoders' nor 'encoders_at_hand'"
             )
-        for parameter, spec in [*(("tasks", s) for s in self.tasks), *(("tasks_at_hand", s) for s in self.tasks_at_hand)]:
-            dataset, options = parse_task(spec)
-            base.OneOf("dataset", base.dataset_names)(parameter, dataset)
-            base.check_task(dataset, options.get("task", ""), parameter=parameter)
+        check_task_specs(self.tasks, self.tasks_at_hand)
 
     def taps_layers_of(self, encoder: str) -> bool:
         """Whether ``encoder``'s tapped layers get rows of their own in the layer view."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,54 +56,49 @@ def paired(treatment: LinearEvalResult, control: LinearEvalResult) -> Comparison
     return compare_runs(np.asarray(treatment.per_seed), np.asarray(control.per_seed), unit=UNIT)
 
 
+def grouped_ranks(order: Sequence[str], separated: Callable[[str, str], bool]) -> dict[str, int]:
+    """Ranks with ties: the first row of ``order`` (best first) and the rows ``separated(head, row)`` says it does
+    not beat share rank 1; those set aside, the same rule ranks the rest (each rank is 1 + the rows above it)."""
+    remaining = list(order)
+    ranks: dict[str, int] = {}
+    while remaining:
+        head = remaining[0]
+        group = [head, *(row for row in remaining[1:] if not separated(head, row))]
+        ranks.update(dict.fromkeys(group, len(ranks) + 1))
+        remaining = [row for row in remaining if row not in group]
+    return ranks
+
+
 def tied_ranks(scores: Mapping[str, LinearEvalResult]) -> tuple[dict[str, int], dict[str, Comparison]]:
     """Ranks with ties for one task, and each row's comparison with the task's best row.
 
     Returns:
         ``({row: rank}, {row: comparison of the best row minus this row})``; the best row itself has no
         comparison. Rows the best does not separate (interval reaching zero) share rank 1; the same rule
-        then ranks the rest.
+        then ranks the rest (:func:`grouped_ranks`).
     """
-    remaining = sorted(scores, key=lambda row: -scores[row].mean)
-    ranks: dict[str, int] = {}
-    against_best: dict[str, Comparison] = {}
-    position = 1
-    while remaining:
-        head, group = remaining[0], [remaining[0]]
-        for row in remaining[1:]:
-            comparison = paired(scores[head], scores[row])
-            if position == 1:
-                against_best[row] = comparison
-            if comparison.ci_low <= 0:  # not separated from the head: a tie
-                group.append(row)
-        ranks.update(dict.fromkeys(group, position))
-        position += len(group)
-        remaining = [row for row in remaining if row not in group]
-    return ranks, against_best
+    order = sorted(scores, key=lambda row: -scores[row].mean)
+    against_best = {row: paired(scores[order[0]], scores[row]) for row in order[1:]}
+
+    def separated(head: str, row: str) -> bool:
+        comparison = against_best[row] if head == order[0] else paired(scores[head], scores[row])
+        return comparison.ci_low > 0
+
+    return grouped_ranks(order, separated), against_best
 
 
 def stratified_ranks(per_task: Mapping[str, Mapping[str, LinearEvalResult]], rows: Sequence[str]) -> dict[str, int]:
-    """Ranks with ties of the average over tasks: the same rule as :func:`tied_ranks`, each comparison stratified
-    by task over the probe seeds (:func:`~workbench.evaluation.replication.compare_stratified`)."""
+    """Ranks with ties of the average over tasks: the rule of :func:`tied_ranks`, each comparison stratified by
+    task over the probe seeds (:func:`~workbench.evaluation.replication.compare_stratified`)."""
 
     def average(row: str) -> float:
         return float(np.mean([per_task[task][row].mean for task in per_task]))
 
-    remaining = sorted(rows, key=lambda row: -average(row))
-    ranks: dict[str, int] = {}
-    position = 1
-    while remaining:
-        head, group = remaining[0], [remaining[0]]
-        for row in remaining[1:]:
-            comparison = compare_stratified(
-                {task: (per_task[task][head].per_seed, per_task[task][row].per_seed) for task in per_task}, unit=UNIT
-            ).overall
-            if comparison.ci_low <= 0:
-                group.append(row)
-        ranks.update(dict.fromkeys(group, position))
-        position += len(group)
-        remaining = [row for row in remaining if row not in group]
-    return ranks
+    def separated(head: str, row: str) -> bool:
+        pairs = {task: (per_task[task][head].per_seed, per_task[task][row].per_seed) for task in per_task}
+        return compare_stratified(pairs, unit=UNIT).overall.ci_low > 0
+
+    return grouped_ranks(sorted(rows, key=lambda row: -average(row)), separated)
 
 
 def stratified_average(scores: Mapping[str, LinearEvalResult]) -> Comparison:
