@@ -31,7 +31,7 @@ OPENED = """() => {
   const confusion = plots.find((plot) => title(plot).includes(": confusion of the first probe seed"));
   const explorer = plots.find((plot) => title(plot).endsWith("(click a point to listen)"));
   const info = Array.from(node.querySelectorAll(".widget-html")).map((html) => html.textContent).find((text) => text.includes(" run "));
-  return {confusion: confusion ? title(confusion) : null, cells: confusion ? confusion.data[0].z.length : 0,
+  return {confusion: confusion ? title(confusion) : null, classes: confusion ? (confusion.data[0].y || []).length : 0,
           explorer: explorer ? title(explorer) : null, points: explorer ? explorer.data.length : 0, info: info || null};
 }"""
 
@@ -50,7 +50,7 @@ def test_leaderboard_cell_click_opens_its_run(runs, jupyterlab, tmp_path):
     page.wait_for_function(f"() => ({OPENED})().explorer !== null", timeout=120_000)
     opened = page.evaluate(OPENED)
     assert opened["confusion"].startswith(f"{row} on {task}: confusion"), opened
-    assert opened["cells"] >= 2 and opened["points"] >= 2, opened
+    assert opened["classes"] >= 2 and opened["points"] >= 2, opened  # class rows; one trace per class + the ring
     assert opened["explorer"] == f"{row} on {task} (click a point to listen)"
     assert opened["info"].startswith(f"{row} on {task}: ") and "/leaderboard/leaderboard-" in opened["info"], opened
     finish(run, jupyterlab, tmp_path, together=len(runs))

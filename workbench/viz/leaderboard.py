@@ -76,7 +76,8 @@ def leaderboard_table_figure(table: Leaderboard, rows: list[str] | None = None, 
         cells={"values": columns, "align": "left", "height": 24},
         columnwidth=[40, 220, *([130] * len(table.tasks)), 190],
     ))  # fmt: skip
-    figure.update_layout(margin={**MARGIN, "t": 10, "b": 10}, height=80 + 26 * max(1, len(rows)))
+    # A cell's text wraps to two lines in a notebook-wide figure: room for both, so no row is cut off.
+    figure.update_layout(margin={**MARGIN, "t": 10, "b": 10}, height=90 + 48 * max(1, len(rows)))
     return figure
 
 
@@ -129,7 +130,8 @@ class LeaderboardView:
     Attributes:
         view, sort, filter: the view switch, the sort choice and the filter text.
         table_view, heatmap: the table and the heatmap (:class:`PlotlyView`).
-        confusion: the opened cell's confusion matrix (:class:`PlotlyView`).
+        confusion: the opened cell's confusion matrix (:class:`PlotlyView`; None before a cell is opened, so the
+            notebook shows no empty figure).
         explorer: the opened cell's :class:`EmbeddingExplorer` (None before a cell is opened).
         opened: ``(row, task)`` of the opened cell, None before.
         info: one line naming the opened cell and its run directory.
@@ -145,17 +147,16 @@ class LeaderboardView:
         self.table_view = PlotlyView(go.Figure())
         self.heatmap = PlotlyView(go.Figure())
         self.heatmap.on_click(self._on_click)
-        self.confusion = PlotlyView(go.Figure())
+        self.confusion: PlotlyView | None = None
         self.info = ipywidgets.HTML("Click a cell of the heatmap to open its run: confusion matrix and explorer.")
         self.explorer: EmbeddingExplorer | None = None
         self.opened: tuple[str, str] | None = None
-        self._explorer_box = ipywidgets.VBox([])
+        self._opened_box = ipywidgets.VBox([])
         for control in (self.view, self.sort, self.filter):
             control.observe(lambda _change: self.redraw(), names="value")
         self.redraw()
         controls = ipywidgets.HBox([self.view, self.sort, self.filter])
-        self._container = ipywidgets.VBox([controls, self.table_view, self.heatmap, self.info, self.confusion,
-                                           self._explorer_box])  # fmt: skip
+        self._container = ipywidgets.VBox([controls, self.table_view, self.heatmap, self.info, self._opened_box])
 
     @property
     def widget(self) -> ipywidgets.Box:
@@ -198,11 +199,13 @@ class LeaderboardView:
         if cell is None:
             raise KeyError(f"no cell {row!r} x {task!r} in the {view} view")
         score = cell.result
-        if score.metric == "accuracy":
-            self.confusion.figure = confusion_figure(
+        views = []
+        if score.metric == "accuracy":  # a multi-label task has no single confusion matrix
+            self.confusion = PlotlyView(confusion_figure(
                 score.test_targets, score.predictions, score.classes,
                 title=f"{row} on {task}: confusion of the first probe seed ({score.n_test} test clips, {score.protocol})",
-            )  # fmt: skip
+            ))  # fmt: skip
+            views.append(self.confusion)
         embeddings = self.result.embeddings(row, task, view)
         dataset = self.result.datasets[task]
 
@@ -214,7 +217,7 @@ class LeaderboardView:
         self.explorer = explore(embeddings.features, labels, embeddings.classes, load_clip, method=self.projection,
                                 title=f"{row} on {task} (click a point to listen)",
                                 hover_text=[str(clip) for clip in embeddings.ids])  # fmt: skip
-        self._explorer_box.children = [self.explorer.widget]
+        self._opened_box.children = [*views, self.explorer.widget]
         self.opened = (row, task)
         self.info.value = (f"<b>{html.escape(row)}</b> on <b>{html.escape(task)}</b>: {html.escape(score.summary())}; "
                            f"run <code>{html.escape(cell.run_dir)}</code>")  # fmt: skip
