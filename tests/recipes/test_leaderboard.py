@@ -223,3 +223,16 @@ def test_make_demo_runs_the_leaderboard_notebook_with_its_paper_preset_valid(tmp
     assert "06_leaderboard.ipynb" in [job.notebook.name for job in reproduce.plan(None, tmp_path)]
     paper = leaderboard.Params.from_preset("paper")
     assert len(paper.tasks) == 9 and {"vggish", "panns-cnn14-16k", "ast-audioset"} <= set(paper.layer_encoders)
+
+
+def test_the_launch_plan_has_one_leaf_per_cell_and_its_runs_are_the_cells(private_runs):
+    params = leaderboard.Params.from_dict(QUICK)
+    plan = leaderboard.plan(params)
+    (stage,) = plan.stages
+    assert [leaf.label for leaf in stage.leaves] == ["logmel-stats on event", "logmel-stats on pitch"]
+    assert not any(leaf.finished() for leaf in stage.leaves)
+    stage.leaves[0]()  # the first cell, as a job would compute it
+    assert [leaf.finished() for leaf in stage.leaves] == [True, False]
+    result = leaderboard.run(params)  # the gather computes the other and reads the first back
+    assert result.computed == [("logmel-stats", "pitch")]
+    assert {str(cell.run_dir) for cell in result.cells.values()} == {leaf.path for leaf in stage.leaves}

@@ -35,6 +35,7 @@ from workbench.recipes.leaderboard.cells import EncoderSpec, resolve_encoders, w
 from workbench.recipes.leaderboard.params import AT_HAND, BUILT_IN, NAME, NOTEBOOK, Params
 from workbench.recipes.leaderboard.result import VIEWS, LeaderboardRun
 from workbench.recipes.leaderboard.run import run
+from workbench.recipes.leaderboard.plan import plan as plan  # one leaf per cell, for `workbench launch`
 from workbench.recipes.leaderboard.table import UNIT, Leaderboard, TableCell, build_leaderboard, paired, tied_ranks
 
 __all__ = [
