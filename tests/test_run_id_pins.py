@@ -33,7 +33,7 @@ def _top_level_id(recipe: str, monkeypatch: pytest.MonkeyPatch) -> str:
         raise _Opened(run_id(name, params, data))
 
     monkeypatch.setattr(rundir.RunDir, "open", classmethod(opened))
-    if recipe == "layer_fusion":  # its default reads the weights and real clips at hand: pin the bare machine's id
+    if recipe in ("layer_fusion", "leaderboard"):  # defaults read weights and real clips at hand: the bare machine's id
         for variable in ("WORKBENCH_SHARED", "WORKBENCH_CACHE", "WORKBENCH_DATA", "WORKBENCH_WEIGHTS"):
             monkeypatch.setenv(variable, str(Path("/nonexistent-workbench-pin") / variable))
     with pytest.raises(_Opened) as caught:
@@ -48,6 +48,7 @@ PINNED_TOP_LEVEL = {
     "asc_tagging": "asc_tagging-1cc1f48c9efc",
     "care_sep": "care_sep-0b863b7841d6",  # issue 29: wo_grad, train_query, step_epochs, init_learning_rate; new defaults
     "layer_fusion": "layer_fusion-a49e88462e13",  # mn04 default (issue 29): bare machine, random-weight fallback
+    "leaderboard": "leaderboard-cb9525d621c6",  # its first cell, logmel-stats on event (issue 28): a cell's id is the cell alone
 }
 
 

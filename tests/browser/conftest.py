@@ -66,6 +66,7 @@ TEST_NOTEBOOKS = {
     "test_asc_tagging_runs_and_shows_its_figures": "03_asc_tagging.ipynb",
     "test_care_sep_figures_render_and_the_player_separates_and_plays": "04_care_sep.ipynb",
     "test_layer_fusion_figures_render_and_the_fusion_widget_scores_a_choice": "05_layer_fusion.ipynb",
+    "test_leaderboard_cell_click_opens_its_run": "06_leaderboard.ipynb",
 }
 """The notebook each test opens: only the selected tests' notebooks are started (``-k care_sep`` runs one)."""
 

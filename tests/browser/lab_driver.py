@@ -24,7 +24,7 @@ from pathlib import Path
 from workbench.paths import REPO_DIR, notebooks_dir
 
 NOTEBOOKS = ["00_quickstart.ipynb", "02_difference_aware.ipynb", "03_asc_tagging.ipynb", "04_care_sep.ipynb",
-             "05_layer_fusion.ipynb"]
+             "05_layer_fusion.ipynb", "06_leaderboard.ipynb"]
 """The notebooks the browser tests open."""
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

@@ -7,6 +7,7 @@
     workbench reproduce                      # quickstart + every recipe notebook, claims report
     workbench reproduce add_loss --preset paper-ast-esc50
     workbench launch care_sep --preset paper-esc50 --executor slurm --partition gpu --gpus 1 --time 12:00:00
+    workbench leaderboard --view layers --csv scores.csv   # encoders x tasks, only the missing cells computed
     workbench recipes | datasets | weights
     workbench runs --recipe linear_eval      # the runs side by side; --curves RUN... draws their curves
     workbench download esc50
@@ -27,6 +28,7 @@ from typing import Any
 import yaml
 
 from workbench.cli.launch import _minutes, add_launch_command  # noqa: F401  (_minutes: tested here)
+from workbench.cli.leaderboard import add_leaderboard_command
 from workbench.cli.parameters import (  # noqa: F401  (_parse_assignments: tested here)
     _add_parameter_options,
     _check_cache_writable,
@@ -104,7 +106,8 @@ def _command_reproduce(arguments: argparse.Namespace) -> int:
     given = _given_values(arguments)
     if arguments.smoke:
         _check_cache_writable()  # the stand-in datasets are written there
-        for recipe in arguments.recipes or [name for name in recipes.names() if name != "linear_eval"]:
+        # Without names: every recipe that trains, i.e. has a smoke run (linear_eval and leaderboard train nothing).
+        for recipe in arguments.recipes or [name for name in recipes.names() if hasattr(recipes.get(name), "smoke")]:
             params = _resolve_params(recipe, arguments.preset, given)
             print(reproduce.smoke(recipe, params, arguments.preset, arguments.smoke_steps,
                                   arguments.smoke_batch), end="\n\n", flush=True)
@@ -249,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     params.set_defaults(handler=_command_params)
 
     add_launch_command(commands)
+    add_leaderboard_command(commands)
 
     reproduce = commands.add_parser("reproduce", help="execute notebooks with papermill and report claims")
     reproduce.add_argument("recipes", nargs="*", help="recipes to reproduce (default: quickstart + all)")

@@ -19,6 +19,7 @@ _RECIPES: dict[str, tuple[str, str]] = {
     "asc_tagging": ("workbench.recipes.asc_tagging", "03_asc_tagging.ipynb"),
     "care_sep": ("workbench.recipes.care_sep", "04_care_sep.ipynb"),
     "layer_fusion": ("workbench.recipes.layer_fusion", "05_layer_fusion.ipynb"),
+    "leaderboard": ("workbench.recipes.leaderboard", "06_leaderboard.ipynb"),
 }
 
 

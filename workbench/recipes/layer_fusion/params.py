@@ -66,10 +66,19 @@ class Params(base.Params):
             raise ParameterError(
                 f"parameter 'tasks_at_hand': {', '.join(overlap)} is also in 'tasks'; keep each task in one of them"
             )
-        for parameter, spec in [*(("tasks", s) for s in self.tasks), *(("tasks_at_hand", s) for s in self.tasks_at_hand)]:
-            dataset, options = parse_task(spec)
-            base.OneOf("dataset", base.dataset_names)(parameter, dataset)
-            base.check_task(dataset, options.get("task", ""), parameter=parameter)
+        check_task_specs(self.tasks, self.tasks_at_hand)
+
+
+def check_task_specs(tasks: tuple[str, ...], tasks_at_hand: tuple[str, ...]) -> None:
+    """Every spec of ``tasks`` and ``tasks_at_hand`` names a registered dataset and one of its tasks.
+
+    Raises:
+        ParameterError, UnknownNameError: naming the parameter and the spec.
+    """
+    for parameter, spec in [*(("tasks", s) for s in tasks), *(("tasks_at_hand", s) for s in tasks_at_hand)]:
+        dataset, options = parse_task(spec)
+        base.OneOf("dataset", base.dataset_names)(parameter, dataset)
+        base.check_task(dataset, options.get("task", ""), parameter=parameter)
 
 
 def parse_task(spec: str) -> tuple[str, dict[str, Any]]:
