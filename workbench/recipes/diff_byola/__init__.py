@@ -29,6 +29,15 @@ inside a run) through :mod:`workbench.evaluation.replication`, and reported with
 verdict whichever way they come out. With ``max_seeds`` > 0 the pre-training seeds are added one at a
 time until the first lambda's BgKnown claim is settled by an anytime-valid confidence sequence
 (:mod:`workbench.recipes.base.seeding`), and every claim uses that sequence over the seeds used.
+The defaults are notebook 02's test bed, sized so that three pre-training seeds per lambda (what a paired
+t over runs needs to decide anything) fit its 200-s single-thread CPU budget: AudioNTT2020 with 8
+channels over 32 mel bins, 32-frame crops, 64 clips per family (6 steps of 32 per epoch), 64 epochs. Each
+pre-training's convergence is judged (:func:`workbench.train.convergence.loss_plateau`) on the BYOL loss of
+fixed views measured after every epoch (:func:`.train.monitor_views`), which the epoch-mean training loss's
+sampling noise (about 8 % per epoch here) would swamp. The learning rate is the paper's 0.001, annealed by a
+cosine schedule: at the paper's constant rate the loss did not flatten within the budget (measured on this
+bed: flat-looking at 40 epochs, then 20 % lower by 80; one seed of a 4-channel bed still falling 9 % after
+480 steps). MEASURED_CLAIMS
 Pre-trainings are run directories of their own (``runs/diff_byola-pretrain/<id>``), keyed by the
 pre-training parameters only, so changing an evaluation parameter re-uses the trained encoders.
 
@@ -59,6 +68,7 @@ from workbench.recipes.diff_byola.params import (
 from workbench.recipes.diff_byola.data import (
     BackgroundMixtures,
     LogMelCrops,
+    RenderedOnce,
     bgknown_builder,
     general_datasets,
     log_mel_clips,
