@@ -44,7 +44,7 @@ def _top_level_id(recipe: str, monkeypatch: pytest.MonkeyPatch) -> str:
 PINNED_TOP_LEVEL = {
     "linear_eval": "linear_eval-510d10c4ffe2",  # n_folds added (issue 25)
     "add_loss": "add_loss-39f03a6864fe",
-    "diff_byola": "diff_byola-826e69a0a256",  # n_mels added; the 3-seed bed that converges in the notebook's budget (issues 24, 29)
+    "diff_byola": "diff_byola-85c2ad040e52",  # n_mels added; the 3-seed bed that converges in the notebook's budget (issues 24, 29)
     "asc_tagging": "asc_tagging-1cc1f48c9efc",
     "care_sep": "care_sep-0b863b7841d6",  # issue 29: wo_grad, train_query, step_epochs, init_learning_rate; new defaults
     "layer_fusion": "layer_fusion-a49e88462e13",  # mn04 default (issue 29): bare machine, random-weight fallback

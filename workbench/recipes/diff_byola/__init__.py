@@ -37,7 +37,10 @@ fixed views measured after every epoch (:func:`.train.monitor_views`), which the
 sampling noise (about 8 % per epoch here) would swamp. The learning rate is the paper's 0.001, annealed by a
 cosine schedule: at the paper's constant rate the loss did not flatten within the budget (measured on this
 bed: flat-looking at 40 epochs, then 20 % lower by 80; one seed of a 4-channel bed still falling 9 % after
-480 steps). MEASURED_CLAIMS
+480 steps). Measured on it from a cold cache (185 s CPU, one thread; every pre-training flat, the
+fitted fall -0.4 to -4.9 %): BgKnown ``y_diff`` lambda 0.5 - 0 -0.011 [-0.179, +0.157] over 3 paired runs
+(MDE 0.221), retrieval mean recall -0.046 [-0.156, +0.063] (MDE 0.144): both inconclusive; the paper's
++0.029 lies inside and is about an eighth of the MDE (seed-to-seed sd of the paired effect about 0.07).
 Pre-trainings are run directories of their own (``runs/diff_byola-pretrain/<id>``), keyed by the
 pre-training parameters only, so changing an evaluation parameter re-uses the trained encoders.
 

@@ -59,13 +59,13 @@ class Params(base.Params):
     bgknown_root: str = ""  # data root of a real BgKnown dataset ("" = default)
     n_bgknown_clips: int = 300  # labelled clips mixed over backgrounds (synthetic: how many to render)
     n_backgrounds: int = 20  # 10-s background textures the crops come from
-    n_retrieval_scenes: int = 160  # scenes, one text-modified query each
+    n_retrieval_scenes: int = 120  # scenes, one text-modified query each
     n_distractors: int = 2  # gallery distractors per query: the scene with another event class
     text_encoder: str = "frozen"  # frozen (small, pretrained once, frozen as the paper's) | small (trained) | distilbert
     retrieval_epochs: int = 150  # adapter training steps (full batch)
     general_tasks: tuple[str, ...] = ("event", "speaker", "word", "pitch")  # Table-3 style tasks
-    n_general_clips: int = 240  # clips per general task
-    n_probe_seeds: int = 2  # seeds of every linear probe (scores pool folds x seeds)
+    n_general_clips: int = 160  # clips per general task
+    n_probe_seeds: int = 1  # seeds of every general-task linear probe (scores pool folds x seeds)
     n_adapter_seeds: int = 3  # seeds of the retrieval adapter (recall is their mean ± CI)
     max_epochs: int = 60  # linear-probe epochs at most (early stopping decides)
     patience: int = 8  # linear-probe epochs without validation improvement before stopping
