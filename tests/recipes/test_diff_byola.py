@@ -177,6 +177,8 @@ def test_params_reject_impossible_settings():
         diff_byola.Params(max_seeds=2)
     with pytest.raises(ValueError, match="difference_weights must hold 0 and a lambda > 0, got \\[0.5\\]"):
         diff_byola.Params(max_seeds=5, difference_weights=(0.5,))
+    with pytest.raises(ValueError, match="'n_mels' must be a multiple of 8 .*, got 20"):
+        diff_byola.Params(n_mels=20)
 
 
 def test_seeds_are_added_until_the_headline_claim_is_settled_and_a_larger_budget_continues(tmp_path, monkeypatch):
