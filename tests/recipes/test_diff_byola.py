@@ -25,7 +25,7 @@ TINY = dict(
     n_pretrain_clips=24, epochs=1, batch_size=16, memory_size=32, n_bgknown_clips=30, n_backgrounds=2,
     n_retrieval_scenes=20, retrieval_epochs=10, general_tasks=("event",), n_general_clips=30, n_probe_seeds=1, n_adapter_seeds=1,
     max_epochs=5, patience=2, bgknown_max_epochs=5, bgknown_patience=2, n_bgknown_probe_seeds=1,
-    background_seconds=2.0,
+    background_seconds=2.0, pretrain_seeds=(0,), lr_schedule="constant",
 )  # fmt: skip
 
 
@@ -92,7 +92,7 @@ def test_tiny_run_end_to_end_then_reuse(tmp_path, monkeypatch):
     assert "recordings in both pools: none" in difference_viz.background_pools_markdown(result.builder)
     assert difference_viz.paired_markdown(result.bgknown_paired).startswith("| model - λ=0 | diff-100 |")
     assert result.difference_points["λ=0"].shape == (30, 2) and result.difference_labels.shape == (30,)
-    assert set(result.histories["λ=0.5"]) == {"loss", "byol_loss", "difference_loss"}
+    assert set(result.histories["λ=0.5"]) == {"loss", "byol_loss", "difference_loss", "monitor_byol_loss"}
     assert "BgKnown accuracy" in result.summary() and RunDir(result.run_dir).finished
     pretrainings = sorted((tmp_path / diff_byola.PRETRAIN_NAME).iterdir())
     assert len(pretrainings) == 2 and all(RunDir(path).finished for path in pretrainings)
@@ -177,6 +177,8 @@ def test_params_reject_impossible_settings():
         diff_byola.Params(max_seeds=2)
     with pytest.raises(ValueError, match="difference_weights must hold 0 and a lambda > 0, got \\[0.5\\]"):
         diff_byola.Params(max_seeds=5, difference_weights=(0.5,))
+    with pytest.raises(ValueError, match="'n_mels' must be a multiple of 8 .*, got 20"):
+        diff_byola.Params(n_mels=20)
 
 
 def test_seeds_are_added_until_the_headline_claim_is_settled_and_a_larger_budget_continues(tmp_path, monkeypatch):
@@ -237,3 +239,80 @@ def test_presets_are_valid_parameters():
         assert 0.0 in params.difference_weights, path.name
     sweep = diff_byola.Params.from_dict(yaml.safe_load((folder / "lambda-sweep.yaml").read_text()))
     assert sweep.difference_weights == (0.0, 0.1, 0.2, 0.5, 0.8)
+
+
+def test_pretraining_backgrounds_are_rendered_once_and_unchanged(monkeypatch):
+    """Issue 26: every background feeds each task's mixtures and the clip list, but is rendered once, and
+    the mixtures are the same as when each mixture set rendered its own backgrounds."""
+    from workbench.data.synthetic.backgrounds import LongBackgroundDataset
+
+    params = diff_byola.Params.from_dict({**TINY, "n_pretrain_clips": 3, "pretrain_backgrounds": "synthetic",
+                                          "n_pretrain_backgrounds": 2})  # fmt: skip
+    renders: list[int] = []
+    render = LongBackgroundDataset.__getitem__
+    monkeypatch.setattr(LongBackgroundDataset, "__getitem__", lambda self, index: renders.append(index) or render(self, index))
+    sets = diff_byola.pretraining_dataset(params)
+    waveforms = [dataset[index][0] for dataset in sets for index in range(len(dataset))]
+    assert sorted(renders) == [0, 1]  # two task sets of mixtures plus the backgrounds as clips: each rendered once
+    monkeypatch.setattr(LongBackgroundDataset, "__getitem__", render)
+
+    def unshared() -> LongBackgroundDataset:  # the backgrounds as each mixture set rendered them before
+        return LongBackgroundDataset(params.world_seed + diff_byola.PRETRAIN_BACKGROUND_SEED, "train", 2, params.background_seconds)
+
+    tasks = [dataset for dataset in sets if isinstance(dataset, diff_byola.BackgroundMixtures)]
+    separate = [diff_byola.BackgroundMixtures(mixtures.clips, [unshared()], seed=params.world_seed) for mixtures in tasks]
+    fresh = unshared()
+    expected = [dataset[index][0] for dataset in separate for index in range(len(dataset))]
+    expected += [fresh[index][0] for index in range(len(fresh))]
+    assert len(waveforms) == len(expected) == 2 * 3 + 2
+    for got, want in zip(waveforms, expected):
+        assert torch.equal(got, want)
+    assert diff_byola.RenderedOnce(fresh).fingerprint() == fresh.fingerprint()  # wrapping changes no run id
+
+
+def test_shared_placeholder_in_every_path_parameter(tmp_path, monkeypatch):
+    """``{shared}`` in data_root, bgknown_root and background_root points at $WORKBENCH_SHARED (issue 25)."""
+    from workbench import data
+
+    monkeypatch.setenv("WORKBENCH_SHARED", str(tmp_path))
+    asked: list[tuple[str, dict]] = []
+
+    def get(name: str, **options) -> None:  # records where the recipe looks, and stops there
+        asked.append((name, options))
+        raise StopIteration
+
+    monkeypatch.setattr(data, "get", get)
+    for params in (diff_byola.Params(pretrain_dataset="esc50", data_root="{shared}/data"),
+                   diff_byola.Params(pretrain_dataset="folder", data_root="{shared}/mine")):  # fmt: skip
+        with pytest.raises(StopIteration):
+            diff_byola.pretraining_dataset(params)
+    with pytest.raises(StopIteration):
+        diff_byola.bgknown_builder(diff_byola.Params(bgknown_dataset="esc50", bgknown_root="{shared}/data"))
+    assert asked == [("esc50", {"root": f"{tmp_path}/data"}), ("folder", {"path": f"{tmp_path}/mine"}),
+                     ("esc50", {"root": f"{tmp_path}/data"})]  # fmt: skip
+
+
+def test_the_monitor_loss_is_recorded_and_leaves_the_training_unchanged(tmp_path, monkeypatch):
+    """The convergence check reads the BYOL loss of fixed views after each epoch; measuring it draws no
+    random numbers and changes no buffer, so the trained encoder is the one trained without it."""
+    from workbench.recipes.diff_byola import train
+
+    params = diff_byola.Params.from_dict({**TINY, "epochs": 2})
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "with"))
+    monitored = diff_byola.pretrain(params, 0.5, 0, progress=False)
+    curve = monitored.history["monitor_byol_loss"]
+    assert len(curve) == 2 and all(np.isfinite(curve)) and curve != monitored.history["byol_loss"]
+    views = train.monitor_views([torch.randn(64, 120) for _ in range(5)], params, seed=3)
+    again = train.monitor_views([torch.randn(64, 120) for _ in range(5)], params, seed=3)
+    assert views[0].shape == (5, 64, params.unit_frames) and not torch.equal(views[0], views[1])
+    assert not torch.equal(views[0], again[0])  # other clips, other views; the same clips give the same views:
+    torch.manual_seed(0)
+    clips = [torch.randn(64, 120) for _ in range(5)]
+    assert all(torch.equal(a, b) for a, b in zip(train.monitor_views(clips, params, 3), train.monitor_views(clips, params, 3)))
+
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "without"))
+    monkeypatch.setattr(train, "monitor_loss", lambda views: lambda model, epoch: {})
+    unmonitored = diff_byola.pretrain(params, 0.5, 0, progress=False)
+    for name, value in unmonitored.encoder.state_dict().items():
+        assert torch.equal(value, monitored.encoder.state_dict()[name]), name
+    assert unmonitored.history["byol_loss"] == monitored.history["byol_loss"]

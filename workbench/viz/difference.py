@@ -90,8 +90,9 @@ def score_table_markdown(
 
 
 def loss_curves_figure(histories: Mapping[str, Mapping[str, Sequence[float]]], title: str | None = None) -> go.Figure:
-    """Pre-training losses per epoch: one colour per model, one dash per loss (total, BYOL, difference)."""
-    dashes = {"loss": "solid", "byol_loss": "dot", "difference_loss": "dash"}
+    """Pre-training losses per epoch: one colour per model, one dash per loss (total, BYOL, difference, and
+    the BYOL loss of fixed views the convergence check reads)."""
+    dashes = {"loss": "solid", "byol_loss": "dot", "difference_loss": "dash", "monitor_byol_loss": "longdashdot"}
     figure = go.Figure()
     for position, (model, curves) in enumerate(histories.items()):
         for name, values in curves.items():

@@ -15,9 +15,10 @@ from torch.utils.data import Dataset
 from workbench import data
 from workbench.audio.frontends import LogMelSpectrogram
 from workbench.audio.io import resample
+from workbench.data.fingerprint import dataset_fingerprint
 from workbench.data.records import AudioDataset, Subset
 from workbench.data.synthetic.backgrounds import LongBackgroundDataset
-from workbench.evaluation.bgknown import BgKnownBuilder, folder_background_pools, recorded_background_pools
+from workbench.evaluation.bgknown import BgKnownBuilder, BgKnownItem, folder_background_pools, recorded_background_pools
 from workbench.recipes import base
 from workbench.recipes.diff_byola.params import PRETRAIN_BACKGROUND_SEED, PRETRAIN_FIRST_CLIP, Params
 
@@ -34,10 +35,10 @@ def pretraining_dataset(params: Params) -> AudioDataset | list[AudioDataset]:
             for task in params.pretrain_tasks
         ]
     elif params.pretrain_dataset == "folder":  # your own audio: data_root is the folder
-        dataset = data.get("folder", path=params.data_root or None)
+        dataset = data.get("folder", path=base.expand_shared(params.data_root) or None)
         clips = [Subset(dataset, range(min(len(dataset), params.n_pretrain_clips)))]
     else:
-        dataset = data.get(params.pretrain_dataset, root=params.data_root or None)
+        dataset = data.get(params.pretrain_dataset, root=base.expand_shared(params.data_root) or None)
         clips = [Subset(dataset, range(min(len(dataset), params.n_pretrain_clips)))]
     if params.pretrain_backgrounds == "none":
         return clips[0] if len(clips) == 1 and params.pretrain_dataset != "synthetic" else clips
@@ -47,14 +48,57 @@ def pretraining_dataset(params: Params) -> AudioDataset | list[AudioDataset]:
 
 def pretraining_backgrounds(params: Params) -> list[AudioDataset]:
     """Backgrounds of the pre-training mixtures: synthetic long backgrounds of a seed no BgKnown pool uses,
-    and/or the TRAINING pool of the recorded backgrounds (never a test recording)."""
+    and/or the TRAINING pool of the recorded backgrounds (never a test recording). Each set is wrapped in
+    :class:`RenderedOnce`, so every background is rendered (or read) once however many mixture sets and
+    the clip list use it: at paper scale 2000 ten-second backgrounds, not once per task (issue 26)."""
     sets: list[AudioDataset] = []
     if params.pretrain_backgrounds in ("synthetic", "both"):
         sets.append(LongBackgroundDataset(params.world_seed + PRETRAIN_BACKGROUND_SEED, "train",
                                           params.n_pretrain_backgrounds, params.background_seconds))  # fmt: skip
     if params.pretrain_backgrounds in ("recorded", "both"):
         sets.append(recorded_background_pools(base.expand_shared(params.background_root), seed=params.world_seed)["train"])
-    return sets
+    return [RenderedOnce(dataset) for dataset in sets]
+
+
+class RenderedOnce(AudioDataset):
+    """``dataset`` with each item rendered (or read) on its first request and kept: the same tensors
+    for every later request. Its fingerprint is ``dataset``'s, so wrapping changes no run id."""
+
+    def __init__(self, dataset: AudioDataset):
+        self.dataset = dataset
+        self.sample_rate, self.target_kind, self.classes = dataset.sample_rate, dataset.target_kind, dataset.classes
+        self.folds, self.duration = dataset.folds, dataset.duration
+        self._items: dict[int, tuple[torch.Tensor, Any, dict[str, Any]]] = {}
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dataset_fingerprint(self.dataset)
+
+    def fold_of(self, index: int) -> int | None:
+        return self.dataset.fold_of(index)
+
+    def split_of(self, index: int) -> str | None:
+        return self.dataset.split_of(index)
+
+    def group_of(self, index: int) -> str | None:
+        return self.dataset.group_of(index)
+
+    def targets(self) -> list[Any]:
+        return self.dataset.targets()
+
+    def clip_ids(self) -> list[str]:
+        return self.dataset.clip_ids()
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any, dict[str, Any]]:
+        index = int(index)
+        if index not in self._items:
+            self._items[index] = self.dataset[index]
+        return self._items[index]
+
+    def __repr__(self) -> str:
+        return repr(self.dataset)
 
 
 class BackgroundMixtures(AudioDataset):
@@ -84,8 +128,8 @@ class BackgroundMixtures(AudioDataset):
 
     def _loaded(self) -> list[torch.Tensor]:
         if self._backgrounds is None:
-            self._backgrounds = [
-                resample(dataset[index][0].mean(dim=0), dataset.sample_rate, self.sample_rate)
+            self._backgrounds = [  # a mono view, not a copy, of a one-channel background (RenderedOnce shares it)
+                resample(_mono(dataset[index][0]), dataset.sample_rate, self.sample_rate)
                 for dataset in self.background_sets for index in range(len(dataset))
             ]  # fmt: skip
         return self._backgrounds
@@ -106,12 +150,17 @@ class BackgroundMixtures(AudioDataset):
         return (clip + gain * crop)[None], target, {**meta, "snr_db": snr}
 
 
+def _mono(waveform: torch.Tensor) -> torch.Tensor:
+    """``(channels, samples)`` -> ``(samples,)``: the one channel itself (a view), else the channels' mean."""
+    return waveform[0] if waveform.shape[0] == 1 else waveform.mean(dim=0)
+
+
 def recipe_frontend(params: Params) -> LogMelSpectrogram:
-    """The log-mel front-end of pre-training and embedding: 16 kHz, hop 10 ms, 64 mels, ``window_ms``
+    """The log-mel front-end of pre-training and embedding: 16 kHz, hop 10 ms, ``n_mels`` mels, ``window_ms``
     window (FFT size the next power of two), ``f_min``-``f_max`` Hz."""
     window = int(round(params.window_ms * 16))
     n_fft = 1 << max(0, (window - 1).bit_length())
-    return LogMelSpectrogram(n_fft=n_fft, win_length=window, hop_length=160, n_mels=64, f_min=params.f_min,
+    return LogMelSpectrogram(n_fft=n_fft, win_length=window, hop_length=160, n_mels=params.n_mels, f_min=params.f_min,
                              f_max=params.f_max)  # fmt: skip
 
 
@@ -168,6 +217,18 @@ class LogMelCrops(Dataset):
 # Evaluation data
 
 
+class ItemsOnce(BgKnownBuilder):
+    """A :class:`BgKnownBuilder` that renders each item on its first request and keeps it: every
+    pre-trained encoder of a run embeds the same items, rendered once (items are deterministic in the
+    builder's seed and index, so this changes no score)."""
+
+    def item(self, index: int) -> BgKnownItem:
+        items = self.__dict__.setdefault("_rendered", {})
+        if int(index) not in items:
+            items[int(index)] = super().item(index)
+        return items[int(index)]
+
+
 def bgknown_builder(params: Params) -> BgKnownBuilder:
     """BgKnown items: labelled clips (the synthetic world's events, or a registered dataset such as
     ESC-50) over backgrounds whose training and test pools are disjoint (items of folds 4-5 draw test
@@ -179,18 +240,20 @@ def bgknown_builder(params: Params) -> BgKnownBuilder:
       the clips cut to half a 5-s background so the 0 % reference fits;
     - ``"folder"``: your own long recordings in ``background_root``, split by file;
     - ``"textures"``: the earlier test bed, ``n_backgrounds`` stationary textures shared by every item.
+
+    Each item is rendered once per builder (:class:`ItemsOnce`), however many encoders embed it.
     """
     if params.bgknown_dataset == "synthetic":
         foregrounds = data.get("synthetic", task="event", n_clips=params.n_bgknown_clips, seed=params.world_seed)
     else:
-        foregrounds = data.get(params.bgknown_dataset, root=params.bgknown_root or None)
+        foregrounds = data.get(params.bgknown_dataset, root=base.expand_shared(params.bgknown_root) or None)
     clip = foregrounds.duration or 5.0
     rate = foregrounds.sample_rate
     if params.bgknown_backgrounds == "synthetic":
         duration = max(params.background_seconds, 2.0 * clip)
         pools = {pool: LongBackgroundDataset(params.world_seed, pool, len(foregrounds), duration, rate)
                  for pool in ("train", "test")}  # fmt: skip
-        return BgKnownBuilder(foregrounds, pools, seed=params.world_seed, per_item=True)
+        return ItemsOnce(foregrounds, pools, seed=params.world_seed, per_item=True)
     if params.bgknown_backgrounds in ("recorded", "folder"):
         root = base.expand_shared(params.background_root)
         if params.bgknown_backgrounds == "recorded":
@@ -198,16 +261,17 @@ def bgknown_builder(params: Params) -> BgKnownBuilder:
         else:
             pools = folder_background_pools(root, seed=params.world_seed)
         shortest = min(pool[index][0].shape[-1] / pool.sample_rate for pool in pools.values() for index in range(len(pool)))
-        return BgKnownBuilder(foregrounds, pools, seed=params.world_seed, clip_seconds=min(clip, shortest / 2))
+        return ItemsOnce(foregrounds, pools, seed=params.world_seed, clip_seconds=min(clip, shortest / 2))
     backgrounds = data.get(
         "synthetic-backgrounds", n_clips=params.n_backgrounds, seed=params.world_seed,
         duration=max(10.0, 2.0 * clip), sample_rate=rate,
     )  # fmt: skip
-    return BgKnownBuilder(foregrounds, backgrounds, seed=params.world_seed)
+    return ItemsOnce(foregrounds, backgrounds, seed=params.world_seed)
 
 
 def general_datasets(params: Params) -> dict[str, AudioDataset]:
+    """The general tasks' clips, each rendered once however many encoders embed it (:class:`RenderedOnce`)."""
     return {
-        task: data.get("synthetic", task=task, n_clips=params.n_general_clips, seed=params.world_seed)
+        task: RenderedOnce(data.get("synthetic", task=task, n_clips=params.n_general_clips, seed=params.world_seed))
         for task in params.general_tasks
     }

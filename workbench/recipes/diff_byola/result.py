@@ -68,12 +68,13 @@ class DiffBYOLARun(base.Result):
                 for seed, plateau in seeds.items() if not plateau["flat"]]  # fmt: skip
 
     def convergence_lines(self) -> list[str]:
-        """Per model and pre-training seed, how much the BYOL loss still fell over the last quarter of
+        """Per model and pre-training seed, how much the monitor loss (the BYOL loss of fixed views; the
+        training loss for pre-trainings finished before the monitor) still fell over the last quarter of
         its epochs, and a caution naming every pre-training that had not flattened."""
         if not self.convergence:
             return []
-        lines = ["pre-training BYOL loss: the fall of a line fitted to the last quarter of the epochs, "
-                 "relative to its mean (flat under 5 %):"]
+        lines = ["pre-training BYOL loss of fixed views (the monitor): the fall of a line fitted to the last quarter "
+                 "of the epochs, relative to its mean (flat under 5 %):"]
         lines += [f"  {model}: " + "; ".join(f"seed {seed} {100 * p['change']:+.1f} %"
                                               + ("" if p["flat"] else " (not flat)") for seed, p in seeds.items())
                   for model, seeds in self.convergence.items()]  # fmt: skip

@@ -89,7 +89,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
                     clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
                 pretrained = pretrain(params, weight, seed, clips, progress=progress)
                 histories.setdefault(label, pretrained.history)
-                plateau = loss_plateau(pretrained.history["byol_loss"])
+                plateau = loss_plateau(convergence_curve(pretrained.history))
                 convergence.setdefault(label, {})[str(seed)] = plateau.to_dict()
                 run_dir.log("pretrained", model=label, seed=seed, byol_loss=plateau.line())
                 if not plateau.flat:
@@ -133,6 +133,13 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
         class_names=tuple(builder.classes), builder=builder, bgknown_paired=paired, convergence=convergence,
         seeding=seeds,
     )  # fmt: skip
+
+
+def convergence_curve(history: Mapping[str, list[float]]) -> list[float]:
+    """The curve the convergence check reads: the BYOL loss of fixed views after each epoch
+    (:func:`~workbench.recipes.diff_byola.train.monitor_views`), else, for a pre-training finished before
+    the monitor existed, the epoch-mean training BYOL loss."""
+    return history.get("monitor_byol_loss") or history["byol_loss"]
 
 
 def headline_seeds(params: Params, one_seed: Callable[[int], Mapping[str, Evaluation]], run_dir: RunDir) -> SeedingResult:

@@ -24,7 +24,7 @@ def make_encoder(params: Params, norm_mean: float, norm_std: float) -> AudioNTT2
 
 def encoder_config(params: Params, norm_mean: float, norm_std: float) -> AudioNTTConfig:
     return AudioNTTConfig(
-        embedding_dim=params.embedding_dim, channels=params.channels, norm_mean=norm_mean, norm_std=norm_std
+        n_mels=params.n_mels, embedding_dim=params.embedding_dim, channels=params.channels, norm_mean=norm_mean, norm_std=norm_std
     )
 
 
@@ -75,14 +75,20 @@ class DifferenceAwareBYOLA(nn.Module):
         self.byol_loss = BYOLLoss()
         self.difference_loss = DifferenceLoss(shift=1)
 
+    def byol_of_views(self, view_one: torch.Tensor, view_two: torch.Tensor) -> tuple[torch.Tensor, tuple, tuple]:
+        """The symmetric BYOL loss of two batches of normalised views (each view's online prediction
+        against the other's target projection), with the online outputs and the target projections."""
+        online_one, online_two = self.networks.online(view_one), self.networks.online(view_two)
+        target_one, target_two = self.networks.target(view_one), self.networks.target(view_two)
+        byol = self.byol_loss(online_one.prediction, target_two) + self.byol_loss(online_two.prediction, target_one)
+        return byol, (online_one, online_two), (target_one, target_two)
+
     def forward(self, log_mels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         batch = log_mels.shape[0]
         augmented = torch.cat([self.augmentation(log_mels), self.augmentation(log_mels)])
         views = normalize_batch(augmented)
         view_one, view_two = views[:batch], views[batch:]
-        online_one, online_two = self.networks.online(view_one), self.networks.online(view_two)
-        target_one, target_two = self.networks.target(view_one), self.networks.target(view_two)
-        byol = self.byol_loss(online_one.prediction, target_two) + self.byol_loss(online_two.prediction, target_one)
+        byol, (online_one, online_two), (target_one, target_two) = self.byol_of_views(view_one, view_two)
         metrics = {"byol_loss": float(byol.detach())}
         if self.difference_weight == 0:
             return byol, metrics
