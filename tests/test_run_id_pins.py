@@ -46,7 +46,7 @@ PINNED_TOP_LEVEL = {
     "add_loss": "add_loss-39f03a6864fe",
     "diff_byola": "diff_byola-85c2ad040e52",  # n_mels added; the 3-seed bed that converges in the notebook's budget (issues 24, 29)
     "asc_tagging": "asc_tagging-1cc1f48c9efc",
-    "care_sep": "care_sep-0b863b7841d6",  # issue 29: wo_grad, train_query, step_epochs, init_learning_rate; new defaults
+    "care_sep": "care_sep-b16874dd3249",  # issues 23/24/29: max_seeds added; 8 epochs and seeds 0-2 by default
     "layer_fusion": "layer_fusion-a49e88462e13",  # mn04 default (issue 29): bare machine, random-weight fallback
     "leaderboard": "leaderboard-cb9525d621c6",  # its first cell, logmel-stats on event (issue 28): a cell's id is the cell alone
 }
@@ -93,8 +93,8 @@ PINNED_EMBEDDING_KEYS = {
 PINNED_SUB_RUNS = {
     # Changed on purpose (issue 29): the rows train with the scaled paper schedule (rate, batch, length chosen on
     # validation pairs) and train_query; the Init at the new default batch size (its rate stays the old 2e-3).
-    "care_sep row C seed 1": "care_sep-train-413bcc6a686a",
-    "care_sep row A seed 0": "care_sep-train-1dafc4c1b5ca",
+    "care_sep row C seed 1": "care_sep-train-ece0adbf3892",  # 8 epochs (issue 24: three seeds fit, A clears the floor)
+    "care_sep row A seed 0": "care_sep-train-5abe2abcdd57",
     "care_sep init cache": "stsed-3217faac49caaebf.pt",
     # Changed on purpose (issues 24, 29): the smaller bed (8 channels, 32 mels, 32-frame crops, 64 clips per
     # family, batch 32, 80 epochs, cosine) on which 3 seeds per lambda converge within notebook 02's budget.

@@ -162,7 +162,7 @@ def test_run_trains_evaluates_and_reuses_finished_work(tmp_path, monkeypatch):
     names = [claim.name.split(":")[0] for claim in result.claims]
     assert names == ["A uses the query", "C uses the query", "C vs A"]  # whether each row uses its query comes first
     summary_claims = [line for line in result.summary().splitlines() if line.startswith("claim ")]
-    assert summary_claims[0].startswith("claim A uses the query: A 2048-d ST-SED-SEP beats the query-blind half mixture")
+    assert summary_claims[0].startswith("claim A uses the query: A 128-d ST-SED-SEP beats the query-blind half mixture")
     floor = result.claims[1]
     assert floor.n == 2 and floor.effect == pytest.approx(float(result.items["C"].mean() - result.query_blind))
     first = result.claims[2]
@@ -171,7 +171,7 @@ def test_run_trains_evaluates_and_reuses_finished_work(tmp_path, monkeypatch):
     expected = float((result.items["C"] - result.items["A"]).mean())
     assert first.effect == pytest.approx(expected) and first.ci_low <= first.effect <= first.ci_high
     summary = result.summary()
-    assert "A 2048-d ST-SED-SEP (Grad ✗ Init ✓ Shared ✗)" in summary and "CLS 768-d CaRE-CLS" in summary
+    assert "A 128-d ST-SED-SEP (Grad ✗ Init ✓ Shared ✗)" in summary and "CLS 128-d CaRE-CLS" in summary  # measured widths
     assert [record["row"] for record in result.mapping()] == ["A", "C", "CLS"]
     assert set(result.panels["A"]) == {"separation", "query"} and set(result.panels["CLS"]) == {"query"}
     points, classes = result.panels["C"]["query"]

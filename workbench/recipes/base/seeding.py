@@ -103,6 +103,19 @@ class SeedingResult:
                 "history": [[runs, _finite(low), _finite(high)] for runs, low, high in self.sequential.history]}  # fmt: skip
 
 
+def seeds_line(seeding: dict[str, Any], fixed_seeds: Sequence[int], noun: str = "seeds") -> str:
+    """How a result names the seeds its tables and claims pool: ``"seeds [0, 1, 2]"``, or, where
+    ``max_seeds`` added them one at a time (``seeding``: :meth:`SeedingResult.to_dict`), which seeds, why
+    adding stopped and the runs a fixed design would have needed."""
+    seeds = seeding.get("seeds", list(fixed_seeds))
+    if not seeding.get("budget"):
+        return f"{noun} {list(seeds)}"
+    needed = seeding["fixed_design_runs"]
+    return (f"{noun} {list(seeds)}: added one at a time (max_seeds {seeding['budget']}) until {seeding['claim']} was "
+            f"settled by an {seeding['method']}; stopped: {seeding['stopped']}; a fixed design would need "
+            f"{'n/a' if needed is None else needed} runs for its effect")  # fmt: skip
+
+
 def seeds_until_settled(
     paired_run: Callable[[int], tuple[float, float]],
     *,

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from workbench.evaluation.replication import compare_runs
+from workbench.evaluation.stats import Comparison
 from workbench.recipes import base
+from workbench.recipes.base.seeding import SeedingResult
 from workbench.recipes.care_sep.params import ROWS, row_label
 
 COMPARISONS: tuple[tuple[str, str, str, str], ...] = (
@@ -54,26 +56,49 @@ def _nested(mixtures: int) -> str:
     return f"{mixtures} test mixtures (two examples each) averaged per seed"
 
 
-def floor_claims(items: Mapping[str, np.ndarray], query_blind: np.ndarray) -> list[base.Claim]:
+def _compared(treated: np.ndarray, controlled: np.ndarray, seeding: SeedingResult | None) -> tuple[Comparison, str]:
+    """The paired t over the training seeds (``(seeds, mixtures)`` scores), or, where the seeds were added one
+    at a time (``max_seeds``), the anytime-valid confidence sequence over the same seeds, valid at the number
+    of seeds the headline claim chose; with the detail's first words (which seeds, why adding stopped)."""
+    nested = _nested(treated.shape[1])
+    if seeding is None:
+        return compare_runs(treated, controlled, nested=nested), ""
+    comparison = seeding.comparison(treated, controlled, unit="training runs", nested=nested)
+    return comparison, seeding.line(treated, controlled) + "; "
+
+
+def _label(row: str, labels: Mapping[str, str] | None) -> str:
+    return (labels or {}).get(row) or row_label(row)
+
+
+def floor_claims(
+    items: Mapping[str, np.ndarray], query_blind: np.ndarray, labels: Mapping[str, str] | None = None,
+    seeding: SeedingResult | None = None,
+) -> list[base.Claim]:  # fmt: skip
     """Per separating row, whether it uses its query: its mixture-SDR against the query-blind half mixture
     (what a separator that ignores the query gets, about +3 dB), paired over the training seeds. Read
-    these first: a row that does not clear this floor cannot stand for its row of Table 2."""
+    these first: a row that does not clear this floor cannot stand for its row of Table 2. ``labels``: how
+    the claims name each row (:func:`~.params.row_label`, with its measured query width); ``seeding``: as
+    :func:`separation_claims`."""
     claims = []
     blind_mixtures = per_mixture(query_blind)
     for row, values in items.items():
         scores = per_mixture(values)
         blind = np.broadcast_to(blind_mixtures, scores.shape)
-        comparison = compare_runs(scores, blind, nested=_nested(scores.shape[1]))
+        comparison, seeds = _compared(scores, np.asarray(blind), seeding)
         claims.append(base.Claim.from_comparison(
-            f"{row} uses the query: {row_label(row)} beats the query-blind half mixture",
+            f"{row} uses the query: {_label(row, labels)} beats the query-blind half mixture",
             "query-based separation (Sec. 2.1, Eq. 1)", comparison,
             measured=f"half mixture {blind_mixtures.mean():.2f} -> {row} {scores.mean():.2f} dB mixture-SDR",
-            detail=_seed_detail(scores, np.asarray(blind)),
+            detail=seeds + _seed_detail(scores, np.asarray(blind)),
         ))  # fmt: skip
     return claims
 
 
-def separation_claims(items: Mapping[str, np.ndarray], query_blind: np.ndarray) -> list[base.Claim]:
+def separation_claims(
+    items: Mapping[str, np.ndarray], query_blind: np.ndarray, labels: Mapping[str, str] | None = None,
+    seeding: SeedingResult | None = None,
+) -> list[base.Claim]:  # fmt: skip
     """Whether each row uses its query (:func:`floor_claims`, first), then the paper's comparisons
     (:data:`COMPARISONS`) among the rows run, each decided over the paired training seeds
     (``items[row]``: ``(seeds, examples)`` mixture-SDR, two examples per test mixture; ``query_blind``:
@@ -83,17 +108,22 @@ def separation_claims(items: Mapping[str, np.ndarray], query_blind: np.ndarray) 
     mixtures; then a paired t over seeds (:func:`~workbench.evaluation.replication.compare_runs`). One
     seed per row is always inconclusive, however many test mixtures it was scored on. Where the test
     set's sampling enters (the crossed interval of the detail), the unit is the mixture: its two
-    examples are averaged first (:func:`per_mixture`)."""
-    claims = floor_claims(items, query_blind)
+    examples are averaged first (:func:`per_mixture`).
+
+    With ``seeding`` (the seeds were added one at a time until the headline claim C vs A was settled,
+    ``max_seeds``), every interval is the anytime-valid confidence sequence over the seeds used, and each
+    claim's detail says which seeds, why adding them stopped, and what a fixed design would have needed.
+    ``labels``: how the claims name each row (default: the paper's names)."""
+    claims = floor_claims(items, query_blind, labels, seeding)
     for treatment, control, name, paper in COMPARISONS:
         if treatment not in items or control not in items:
             continue
         treated, controlled = per_mixture(items[treatment]), per_mixture(items[control])
-        comparison = compare_runs(treated, controlled, nested=_nested(treated.shape[1]))
+        comparison, seeds = _compared(treated, controlled, seeding)
         paper_effect = ROWS[treatment].paper_mixture_sdr - ROWS[control].paper_mixture_sdr
         claims.append(base.Claim.from_comparison(
             f"{treatment} vs {control}: {name}", paper, comparison,
             measured=f"{control} {controlled.mean():.2f} -> {treatment} {treated.mean():.2f} dB mixture-SDR",
-            paper_effect=round(paper_effect, 2), detail=_seed_detail(treated, controlled),
+            paper_effect=round(paper_effect, 2), detail=seeds + _seed_detail(treated, controlled),
         ))  # fmt: skip
     return claims

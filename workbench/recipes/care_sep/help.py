@@ -13,6 +13,8 @@ FIELD_HELP = {
     "training (not freezing)')",
     "train_query": "training queries: class-mean (mean embedding of other clips of the target's class) or self (each "
     "source queried by its own clip, as the cited zero-shot separation code; Sec. 2.1)",
+    "max_seeds": "0: train exactly seeds; N >= 3: add paired training seeds one at a time, up to N, until C vs A "
+    "(the headline claim) is settled by an anytime-valid confidence sequence (finished seeds are read back)",
     **common("world_seed", "device", "cpu_threads"),
     "dataset": "synthetic (the world's separation pairs) | a class dataset to mix pairs from: esc10, esc50, ... "
     "(the paper: AudioSet)",

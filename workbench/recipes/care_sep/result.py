@@ -12,8 +12,8 @@ import torch
 from workbench.errors import UnknownNameError
 from workbench.recipes import base
 from workbench.recipes.care_sep.data import SeparationData
-from workbench.recipes.care_sep.params import METRICS, ROWS, SAMPLE_RATE, row_label
-from workbench.recipes.care_sep.systems import SeparationSystem, _device_of
+from workbench.recipes.care_sep.params import METRICS, ROWS, SAMPLE_RATE
+from workbench.recipes.care_sep.systems import SeparationSystem, _device_of, labels_with_widths
 
 
 def _db(value: float) -> str:
@@ -37,6 +37,9 @@ class CareSepRun(base.Result):
         kl: row -> Figure-3 KL divergences (nats) of its first seed.
         systems: row -> the trained system of its first seed (for listening).
         data: the pairs (test pairs for the widget).
+        seeding: the training seeds used (``seeds``) and, where ``max_seeds`` added them one at a time
+            (:meth:`~workbench.recipes.base.seeding.SeedingResult.to_dict`), the budget, why adding stopped
+            and the runs a fixed design would have needed.
     """
 
     table: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
@@ -48,6 +51,7 @@ class CareSepRun(base.Result):
     kl: dict[str, dict[str, float]] = field(default_factory=dict)
     systems: dict[str, SeparationSystem] = field(default_factory=dict)
     data: SeparationData | None = None
+    seeding: dict = field(default_factory=dict)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -58,8 +62,12 @@ class CareSepRun(base.Result):
         return SAMPLE_RATE
 
     def labels(self) -> dict[str, str]:
-        """row -> its display label."""
-        return {row: row_label(row) for row in self.table}
+        """row -> its display label, with the query width its trained system has (``"A 128-d ST-SED-SEP"``)."""
+        return labels_with_widths(self.systems, list(self.table))
+
+    def seeds_line(self) -> str:
+        """Which training seeds the tables and claims pool, and how they were chosen."""
+        return base.seeding.seeds_line(self.seeding, self.params["seeds"])
 
     def separating_rows(self) -> list[str]:
         """The rows that separate (all but CaRE-CLS)."""
@@ -98,12 +106,13 @@ class CareSepRun(base.Result):
         params = self.params
         lines = [
             f"recipe: {self.recipe}: {params['model_size']} on {params['dataset']}, rows {','.join(params['rows'])}, "
-            f"seeds {list(params['seeds'])}",
+            f"{self.seeds_line()}",
             "row (Grad Init Shared): mixture-SDR | clean-SDR | silence-SDR | SDRi (dB) | tagging mAP",
         ]
+        labels = self.labels()
         for row, values in self.table.items():
             lines.append(
-                f"  {row_label(row)} ({ROWS[row].flags()}): " + " | ".join(_db(values[metric][0]) for metric in METRICS)
+                f"  {labels[row]} ({ROWS[row].flags()}): " + " | ".join(_db(values[metric][0]) for metric in METRICS)
                 + f" | {values['map'][0]:.2f}"
             )  # fmt: skip
         lines.append(f"input mixture {_db(self.input_sdr)} dB; query-blind half mixture {_db(self.query_blind)} dB")

@@ -4,19 +4,21 @@ check the claims, and write the run directory; a finished run directory is read 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
 from workbench.evaluation.separation import query_blind_scores
 from workbench.recipes import base
 from workbench.recipes.base import resolve_device
-from workbench.recipes.care_sep.claims import separation_claims
+from workbench.recipes.base.seeding import SeedingResult, seeds_until_settled
+from workbench.recipes.care_sep.claims import COMPARISONS, separation_claims
 from workbench.recipes.care_sep.data import data_source, separation_data
 from workbench.recipes.care_sep.evaluate import FIGURE_KINDS, RowEvaluation, _pool, evaluate, figure_analysis
 from workbench.recipes.care_sep.init import init_cache_path, init_classifiers
-from workbench.recipes.care_sep.params import NAME, Params
+from workbench.recipes.care_sep.params import BASELINE, CARE_SEP, NAME, ROWS, Params
 from workbench.recipes.care_sep.result import CareSepRun
-from workbench.recipes.care_sep.systems import SeparationSystem
+from workbench.recipes.care_sep.systems import SeparationSystem, labels_with_widths
 from workbench.recipes.care_sep.train import train_row
 from workbench.train.rundir import RunDir
 from workbench.train.seed import seed_everything
@@ -67,22 +69,33 @@ def _run(params: Params, progress: bool) -> CareSepRun:
         items = {row: arrays[f"mixture_sdr-{row}"] for row in params.rows if f"mixture_sdr-{row}" in arrays}
         input_sdr = metrics["input_sdr"]
         claims = [base.Claim.from_dict(claim) for claim in metrics["claims"]]
+        seeds = metrics.get("seeds", {"seeds": list(params.seeds), "budget": 0})
         for row in params.rows:
-            systems[row] = train_row(params, row, params.seeds[0], dataset, init, progress).system
+            systems[row] = train_row(params, row, seeds["seeds"][0], dataset, init, progress).system
     else:
         run_dir.log("start", params=params.to_dict(), train_pairs=len(dataset.train), test_pairs=len(dataset.test))
         evaluations: dict[str, list[RowEvaluation]] = {row: [] for row in params.rows}
-        for seed in params.seeds:
+
+        def one_seed(seed: int) -> dict[str, RowEvaluation]:
+            """Train (or read back) every row at ``seed`` and evaluate each on the test pairs."""
             for row in params.rows:
                 trained = train_row(params, row, seed, dataset, init, progress)
                 trained.system.to(device)
                 evaluations[row].append(evaluate(trained.system, dataset, params))
                 trained.system.cpu()
-                if seed == params.seeds[0]:
+                if row not in systems:  # the first seed's: for listening, the loss curves and Figure 3
                     systems[row], histories[row] = trained.system, trained.history
                 scores = evaluations[row][-1].scores
                 run_dir.log("evaluated", row=row, seed=seed, **(scores.means() if scores is not None else {}),
                             tagging_map=evaluations[row][-1].tagging_map)  # fmt: skip
+            return {row: row_evaluations[-1] for row, row_evaluations in evaluations.items()}
+
+        seeding = None
+        if params.max_seeds:
+            seeding = headline_seeds(params, one_seed, run_dir)
+        else:
+            for seed in params.seeds:
+                one_seed(seed)
         table = {row: _pool(row_evaluations) for row, row_evaluations in evaluations.items()}
         items = {row: np.stack([e.scores.mixture_sdr for e in row_evaluations])
                  for row, row_evaluations in evaluations.items() if row_evaluations[0].scores is not None}  # fmt: skip
@@ -101,11 +114,12 @@ def _run(params: Params, progress: bool) -> CareSepRun:
                        for row in items for metric in ("clean_sdr", "silence_sdr", "input_sdr")})  # fmt: skip
         arrays["query_blind"] = blind_items
         run_dir.save_arrays("figure", **arrays)
-        claims = separation_claims(items, blind_items)
+        claims = separation_claims(items, blind_items, labels_with_widths(systems, params.rows), seeding)
+        seeds = seeding.to_dict() if seeding is not None else {"seeds": list(params.seeds), "budget": 0}
     metrics = {
         "table": table, "query_blind": query_blind, "input_sdr": input_sdr, "histories": histories, "kl": kl,
         "claims": [dataclasses.asdict(claim) for claim in claims],
-        "init": {kind: str(init_cache_path(params, kind)) for kind in init},
+        "init": {kind: str(init_cache_path(params, kind)) for kind in init}, "seeds": seeds,
     }  # fmt: skip
     if not run_dir.finished:
         run_dir.write_metrics(metrics)
@@ -113,5 +127,27 @@ def _run(params: Params, progress: bool) -> CareSepRun:
     return CareSepRun(
         recipe=NAME, params=params.to_dict(), run_dir=run_dir.path, metrics=metrics, claims=claims, table=table,
         items=items, query_blind=query_blind, input_sdr=input_sdr, histories=histories, panels=panels, kl=kl,
-        systems=systems, data=dataset,
+        systems=systems, data=dataset, seeding=seeds,
     )  # fmt: skip
+
+
+def headline_seeds(
+    params: Params, one_seed: Callable[[int], dict[str, RowEvaluation]], run_dir: RunDir
+) -> SeedingResult:
+    """Add paired training seeds one at a time (``seeds`` first, ``max_seeds`` at most) until the headline
+    claim, C (CaRE-SEP) against A (ST-SED-SEP) on mixture-SDR, is settled by the anytime-valid confidence
+    sequence. Each row and seed is its own content-addressed training run, so a larger ``max_seeds`` later
+    reads the finished seeds back and trains only the seeds this call did not reach."""
+
+    def paired_run(seed: int) -> tuple[float, float]:
+        evaluated = one_seed(seed)
+        return tuple(float(evaluated[row].scores.mixture_sdr.mean()) for row in (CARE_SEP, BASELINE))
+
+    name = next(name for treatment, control, name, _ in COMPARISONS if (treatment, control) == (CARE_SEP, BASELINE))
+    seeding = seeds_until_settled(
+        paired_run, first_seeds=params.seeds, budget=params.max_seeds,
+        paper_effect=ROWS[CARE_SEP].paper_mixture_sdr - ROWS[BASELINE].paper_mixture_sdr,
+        claim=f"{CARE_SEP} vs {BASELINE} ({name}, mixture-SDR)",
+    )  # fmt: skip
+    run_dir.log("seeds", **seeding.to_dict())
+    return seeding

@@ -13,7 +13,7 @@ from workbench.losses.separation import SeparationLoss
 from workbench.models.care_sep import CaReSep, CaReSepConfig, classifier_config, init_from_classifier
 from workbench.models.stsed_sep import ResUNetConfig, ResUNetSeparator, StSedConfig, StSedQueryNet
 from workbench.recipes.care_sep.data import SeparationData, _synthetic
-from workbench.recipes.care_sep.params import ROWS, Params
+from workbench.recipes.care_sep.params import ROWS, Params, row_label
 
 
 def model_config(params: Params, n_classes: int) -> CaReSepConfig:
@@ -241,3 +241,9 @@ def frozen_encoder(params: Params, row: str) -> bool:
     (D, F) under ``wo_grad="frozen-encoder"``."""
     flags = ROWS[row]
     return params.wo_grad == "frozen-encoder" and flags.shared and not flags.grad and flags.separator != "none"
+
+
+def labels_with_widths(systems: Mapping[str, SeparationSystem], rows: Sequence[str]) -> dict[str, str]:
+    """row -> its display label with the query width its trained system really has (``"A 128-d ST-SED-SEP"``
+    at the tiny size, where the paper's name says 2048-d); the paper's name for a row without a system."""
+    return {row: row_label(row, systems[row].query_model.embedding_dim if row in systems else None) for row in rows}

@@ -54,13 +54,7 @@ class DiffBYOLARun(base.Result):
 
     def seeds_line(self) -> str:
         """Which pre-training seeds the tables and claims pool, and how they were chosen."""
-        seeds = self.seeding.get("seeds", self.params["pretrain_seeds"])
-        if not self.seeding.get("budget"):
-            return f"pre-training seeds {list(seeds)}"
-        needed = self.seeding["fixed_design_runs"]
-        return (f"pre-training seeds {list(seeds)}: added one at a time (max_seeds {self.seeding['budget']}) until "
-                f"{self.seeding['claim']} was settled by an {self.seeding['method']}; stopped: {self.seeding['stopped']}; "
-                f"a fixed design would need {'n/a' if needed is None else needed} runs for its effect")  # fmt: skip
+        return base.seeding.seeds_line(self.seeding, self.params["pretrain_seeds"], "pre-training seeds")
 
     def still_falling(self) -> list[str]:
         """``"λ=0.5 seed 1"`` for every pre-training whose BYOL loss was still falling at its last epoch."""
