@@ -53,6 +53,7 @@ from workbench.recipes.add_loss.data import (
     read_clips,
 )
 from workbench.recipes.add_loss.params import (
+    CODE_VERSION,
     DEFAULT_VARIANTS,
     NAME,
     NOTEBOOK,
@@ -74,6 +75,7 @@ from workbench.recipes.add_loss.repeats import train_loss, train_repeats
 from workbench.recipes.add_loss.train import EpochProgress, make_step, mix_batch, train_config
 
 __all__ = [
+    "CODE_VERSION",
     "NAME",
     "NOTEBOOK",
     "Params",

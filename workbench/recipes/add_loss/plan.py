@@ -7,7 +7,7 @@ from typing import Any
 
 from workbench.launch.plan import Plan, Stage, run_leaf
 from workbench.recipes.add_loss.data import build_dataset
-from workbench.recipes.add_loss.params import NAME, Params, canonical, identity, parse_variant
+from workbench.recipes.add_loss.params import CODE_VERSION, NAME, Params, canonical, identity, parse_variant
 from workbench.recipes.add_loss.systems import encoder_rate
 from workbench.recipes.add_loss.repeats import train_loss
 from workbench.train.rundir import run_id
@@ -23,7 +23,7 @@ def plan(params: Params) -> Plan:
     dataset = build_dataset(params, encoder_rate(params))
     leaves = [
         run_leaf(f"{__name__}:loss_leaf", {"params": params.to_dict(), "variant": variant}, NAME,
-                 run_id(NAME, identity(_loss_params(params, variant)), data=dataset), variant or params.loss)
+                 run_id(NAME, identity(_loss_params(params, variant)), data=dataset, code=CODE_VERSION), variant or params.loss)
         for variant in (params.variants or (None,))
     ]  # fmt: skip
     return Plan(NAME, [Stage("losses", leaves)])

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from workbench.recipes.add_loss.claims import comparison_claims
 from workbench.recipes.add_loss.data import FoldInputs, build_dataset, plan_partitions
-from workbench.recipes.add_loss.params import DEFAULT_VARIANTS, NAME, Params, identity, parse_variant
+from workbench.recipes.add_loss.params import CODE_VERSION, DEFAULT_VARIANTS, NAME, Params, identity, parse_variant
 from workbench.recipes.add_loss.result import AddLossResult, LossRun
 from workbench.recipes.add_loss.systems import build_criterion, encoder_rate
 from workbench.recipes.add_loss.repeats import train_loss
@@ -53,7 +53,7 @@ def run(params: Params) -> AddLossResult:
         loss_run = train_loss(params.replace(**variant.changes), dataset, prepared)
         runs[loss_run.label] = loss_run
     claims = comparison_claims(runs, {variant.key: variant.label(params) for variant in variants}, params)
-    run_dir = RunDir.open(NAME, identity(params), data=dataset)
+    run_dir = RunDir.open(NAME, identity(params), data=dataset, code=CODE_VERSION)
     metrics = {"losses": {label: {**run.metrics(), "run_dir": str(run.run_dir)} for label, run in runs.items()},
                "claims": [dataclasses.asdict(claim) for claim in claims], "protocol_note": protocol_note}  # fmt: skip
     if not run_dir.finished:

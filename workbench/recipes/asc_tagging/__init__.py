@@ -48,6 +48,7 @@ from workbench.audio.augment import sample_mixup_lambda  # noqa: F401  (the mixu
 from workbench.recipes.asc_tagging.claims import CONCAT_PREFERENCE, claim_representatives, fusion_claims
 from workbench.recipes.asc_tagging.evaluate import Scored, attention_by_scene, model_outputs, score_model
 from workbench.recipes.asc_tagging.params import (
+    CODE_VERSION,
     GRID_AXES,
     GRIDS,
     NAME,
@@ -102,6 +103,7 @@ from workbench.recipes.asc_tagging.train import (
 )
 
 __all__ = [
+    "CODE_VERSION",
     "CONCAT_PREFERENCE", "GRIDS", "GRID_AXES", "HELD_OUT_TAGGING_FRACTION", "NAME", "NOTEBOOK", "PAPER_ACCURACY",
     "PAPER_GRIDS", "PAPER_SOURCE", "PAPER_TABLE", "TAGGERS", "AscTaggingRun", "ClipsWithTags", "FixedLengthClips",
     "GridResult", "MixupSceneStep", "ModelScore", "Params", "SceneClips", "Scored", "TaggedClips", "WithWeights",

@@ -17,7 +17,7 @@ from workbench.evaluation.metrics import mean_average_precision
 from workbench.models.asc_raw import RawASCConfig
 from workbench.models.registry import load_pretrained
 from workbench.models.tagger import ResNetTagger, TaggerConfig, TaggingStep, count_parameters, predict_tags
-from workbench.recipes.asc_tagging.params import Params
+from workbench.recipes.asc_tagging.params import CODE_VERSION, Params
 from workbench.recipes.asc_tagging.scenes import FixedLengthClips, TaggedClips, materialize, tagging_data, true_tags
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
@@ -113,7 +113,7 @@ def tagger_settings(params: Params) -> dict[str, Any]:
 def tagger_run(params: Params) -> RunDir:
     """The trained tagger's run directory, ``runs/asc_tagging-tagger/<id>``: its checkpoints and, once
     trained, metrics.json with its held-out mAP (a launch leaf of its own)."""
-    return RunDir.open(TAGGER_NAME, tagger_settings(params), data=tagging_data(params))
+    return RunDir.open(TAGGER_NAME, tagger_settings(params), data=tagging_data(params), code=CODE_VERSION)
 
 
 def train_tagger(params: Params) -> tuple[ResNetTagger, float]:

@@ -40,6 +40,7 @@ orchestration to read first.
 """
 
 from workbench.recipes.diff_byola.params import (
+    CODE_VERSION,
     BGKNOWN_BACKGROUNDS,
     BGKNOWN_COLUMNS,
     LR_SCHEDULES,

@@ -107,7 +107,7 @@ from workbench.recipes.layer_fusion.claims import (
 )
 from workbench.recipes.layer_fusion.data import build_dataset, datasets_at_hand
 from workbench.recipes.layer_fusion.evaluate import TaskScores, evaluate_table, probe_config, seeds_of
-from workbench.recipes.layer_fusion.params import NAME, NOTEBOOK, REAL_TASKS, Params, parse_task
+from workbench.recipes.layer_fusion.params import CODE_VERSION, NAME, NOTEBOOK, REAL_TASKS, Params, parse_task
 from workbench.recipes.layer_fusion.result import LayerFusionRun
 from workbench.recipes.layer_fusion.run import run
 from workbench.recipes.layer_fusion.plan import plan as plan  # the stages of leaves `workbench launch` runs
@@ -123,6 +123,7 @@ from workbench.recipes.layer_fusion.systems import (
 )
 
 __all__ = [
+    "CODE_VERSION",
     "EARLY_FRACTION",
     "LATE_FRACTION",
     "PAPER_TASK_GAINS",
