@@ -237,3 +237,21 @@ def test_presets_are_valid_parameters():
         assert 0.0 in params.difference_weights, path.name
     sweep = diff_byola.Params.from_dict(yaml.safe_load((folder / "lambda-sweep.yaml").read_text()))
     assert sweep.difference_weights == (0.0, 0.1, 0.2, 0.5, 0.8)
+
+
+def test_the_mixtures_of_every_clip_set_share_one_rendered_copy_of_the_backgrounds(monkeypatch):
+    from workbench.recipes.diff_byola import data as byola_data
+
+    params = diff_byola.Params(pretrain_dataset="synthetic", pretrain_backgrounds="synthetic", n_pretrain_clips=4,
+                               n_pretrain_backgrounds=3, background_seconds=1.0)  # fmt: skip
+    datasets = diff_byola.pretraining_dataset(params)
+    mixtures = [dataset for dataset in datasets if isinstance(dataset, byola_data.BackgroundMixtures)]
+    assert len(mixtures) >= 2  # one per synthetic clip set
+    reads = []
+    background = datasets[-1]
+    original = type(background).__getitem__
+    monkeypatch.setattr(type(background), "__getitem__", lambda self, index: reads.append(index) or original(self, index))
+    for mixture in mixtures:
+        waveform, _, meta = mixture[0]
+        assert waveform.shape[0] == 1 and 0.0 <= meta["snr_db"] <= 6.0
+    assert sorted(reads) == [0, 1, 2]  # each background rendered once for all the mixtures
