@@ -149,3 +149,28 @@ def test_every_paper_preset_smoke_runs(recipe, preset):
     report = module.smoke(module.Params.from_preset(preset), steps=1, preset=preset, batch=1)
     assert report.stages and all(math.isfinite(stage.step_seconds) and stage.step_seconds > 0 for stage in report.stages)
     assert report.projected_hours > 0
+
+
+TINY_IN_SUITE = {
+    # One preset per recipe, the cheapest that runs every distinct network of the recipe's paper presets.
+    ("add_loss", "paper-ast-esc50"),
+    ("asc_tagging", "dcase2019-table3-attention"),
+}
+"""Paper presets whose tiny smoke (short inputs, one step at batch 1 per stage) runs in ``make test``; the
+others' tiny smokes run with WORKBENCH_SMOKE_PRESETS=1. Measured CPU seconds of one thread per tiny smoke in
+the README's smoke section: all of them together are several times the suite's remaining budget."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("recipe", "preset"), PAPER_PRESETS, ids=[f"{r}-{p}" for r, p in PAPER_PRESETS])
+def test_every_paper_preset_runs_its_smoke_at_tiny_size(recipe, preset):
+    if (recipe, preset) not in TINY_IN_SUITE and not os.environ.get("WORKBENCH_SMOKE_PRESETS"):
+        pytest.skip("outside the suite's budget (README: the tiny smoke's cost per preset); WORKBENCH_SMOKE_PRESETS=1 "
+                    "runs it")
+    module = recipes.get(recipe)
+    full = module.Params.from_preset(preset)
+    report = module.smoke(module.smoke_tiny(full), steps=1, preset=preset, batch=1)
+    names = [stage.stage for stage in report.stages]
+    assert any(name.startswith(("train", "pre-train", "extract")) for name in names) and names[-1] == "claims"
+    assert all(math.isfinite(stage.step_seconds) and stage.step_seconds > 0 for stage in report.stages)
+    assert all(stage.flops_per_step for stage in report.stages if stage.stage.startswith(("train", "pre-train")))

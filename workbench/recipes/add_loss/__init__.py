@@ -122,4 +122,4 @@ __all__ = [
     "VARIANT_FORMS",
     "WindowType",
 ]
-from workbench.recipes.add_loss.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.add_loss.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

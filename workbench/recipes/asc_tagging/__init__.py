@@ -114,4 +114,4 @@ __all__ = [
     "tag_scene_clips", "tagger_config", "tagging_data", "tagging_weights", "tags_of_clips",
     "torch_threads", "train_model", "train_tagger", "true_tags",
 ]  # fmt: skip
-from workbench.recipes.asc_tagging.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.asc_tagging.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

@@ -171,4 +171,4 @@ __all__ = [
     "pretrained_classifier", "query_net_config", "real_data", "resunet_config", "row_label", "run", "separation_claims",
     "separation_data", "synthetic_data", "test_queries", "train_config", "train_row", "training_params",
 ]  # fmt: skip
-from workbench.recipes.care_sep.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.care_sep.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

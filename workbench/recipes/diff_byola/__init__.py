@@ -82,4 +82,4 @@ from workbench.recipes.diff_byola.claims import PAPER_TABLE1, bgknown_paired, di
 from workbench.recipes.diff_byola.result import DiffBYOLARun, mean_over
 from workbench.recipes.diff_byola.run import run
 from workbench.recipes.diff_byola.plan import plan as plan  # the stages of leaves `workbench launch` runs
-from workbench.recipes.diff_byola.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.diff_byola.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

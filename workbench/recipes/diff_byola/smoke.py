@@ -51,6 +51,18 @@ def _first_clips(params: Params, count: int) -> list[torch.Tensor]:
     return log_mel_clips(subsets, recipe_frontend(params), params.unit_frames)[:count]
 
 
+def tiny(params: Params) -> Params:
+    """``params`` with few, short backgrounds and one-epoch probes: the preset's encoder, projector and
+    predictor, lambdas, Adam and stages. The test suite runs every preset's smoke so, one step at batch 1;
+    the cost table comes from the full-size smoke."""
+    return dataclasses.replace(
+        params, n_pretrain_backgrounds=min(params.n_pretrain_backgrounds, 4), background_seconds=min(params.background_seconds, 2.0),
+        n_bgknown_clips=min(params.n_bgknown_clips, 16), n_retrieval_scenes=min(params.n_retrieval_scenes, 16),
+        n_general_clips=min(params.n_general_clips, 16), max_epochs=1, bgknown_max_epochs=1, retrieval_epochs=1,
+        n_probe_seeds=1, n_adapter_seeds=1, n_bgknown_probe_seeds=1,
+    )  # fmt: skip
+
+
 def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False, batch: int | None = None
           ) -> SmokeReport:
     """Run every stage of ``params`` for ``steps`` steps at full size and project the full preset's cost."""

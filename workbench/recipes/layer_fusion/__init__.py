@@ -158,4 +158,4 @@ __all__ = [
     "seeds_of",
     "tapped_layers",
 ]
-from workbench.recipes.layer_fusion.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.layer_fusion.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)
