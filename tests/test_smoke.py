@@ -99,6 +99,14 @@ def test_the_esc50_stand_in_reads_through_the_real_loader():
     assert standin_root("esc50", clips_per_class=1) == root  # written once
 
 
+def test_the_esc10_stand_in_gives_diff_byolas_recorded_background_pools():
+    # The pools select ESC-10 categories by name (rain, sea_waves, ...), split by source recording.
+    from workbench.evaluation.bgknown import recorded_background_pools
+
+    pools = recorded_background_pools(standin_root("esc10", clips_per_class=5))
+    assert len(pools["train"]) > 0 and len(pools["test"]) > 0
+
+
 def test_speech_commands_and_iemocap_stand_ins():
     speech = data.get("speech_commands", root=standin_root("speech_commands", clips_per_class=3))
     assert speech.n_classes == 35 and speech.sample_rate == 16000

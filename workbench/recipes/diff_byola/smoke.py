@@ -27,9 +27,11 @@ from workbench.recipes.diff_byola.evaluate import evaluate
 from workbench.recipes.diff_byola.params import NAME, SCENE_SECONDS, Params, model_label
 from workbench.recipes.diff_byola.systems import DifferenceAwareBYOLA, make_encoder
 from workbench.recipes.diff_byola.train import TargetUpdate
-from workbench.smoke import SmokeReport, measure_calls, measure_trainer, measured_batch
+from workbench.smoke import SmokeReport, measure_calls, measure_trainer, measured_batch, standin_root
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.seed import make_generator
+
+_BACKGROUND_CLIPS_PER_CLASS = 5  # ESC-10 ambience clips per category: five source recordings to split
 
 _EVALUATION_ITEMS = 48
 """Items of each evaluation set in the smoke (BgKnown clips, retrieval scenes, general clips); the time is
@@ -67,6 +69,12 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
           ) -> SmokeReport:
     """Run every stage of ``params`` for ``steps`` steps at full size and project the full preset's cost."""
     report = SmokeReport(NAME, preset, f"cpu ({torch.get_num_threads()} threads)")
+    if params.pretrain_backgrounds in ("recorded", "both") or params.bgknown_backgrounds == "recorded":
+        # The recorded backgrounds (ESC-10 ambiences; FSDD babble where present) from the ESC-10 stand-in: a
+        # cluster node without the shared data failed here before any step.
+        root = standin_root("esc10", _BACKGROUND_CLIPS_PER_CLASS)
+        params = dataclasses.replace(params, background_root=str(root))
+        report.notes.append(f"recorded backgrounds: stand-in ESC-10 in {root} (no FSDD babble)")
     full_clips = sum(len(dataset) for dataset in _datasets(pretraining_dataset(params)))
     per_run = full_clips // params.batch_size * params.epochs
     batch = measured_batch(params.batch_size, batch)
