@@ -77,7 +77,8 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
         report.notes.append(f"recorded backgrounds: stand-in ESC-10 in {root} (no FSDD babble)")
     full_clips = sum(len(dataset) for dataset in _datasets(pretraining_dataset(params)))
     per_run = full_clips // params.batch_size * params.epochs
-    batch = measured_batch(params.batch_size, batch)
+    # At least two clips: the projector's and predictor's BatchNorm cannot train on one (--smoke-batch 1 failed).
+    batch = min(params.batch_size, max(2, measured_batch(params.batch_size, batch)))
     clips = _first_clips(params, batch * steps)
     count = sum(clip.numel() for clip in clips)
     mean = sum(float(clip.double().sum()) for clip in clips) / count
