@@ -99,6 +99,14 @@ def test_the_esc50_stand_in_reads_through_the_real_loader():
     assert standin_root("esc50", clips_per_class=1) == root  # written once
 
 
+def test_the_esc10_stand_in_gives_diff_byolas_recorded_background_pools():
+    # The pools select ESC-10 categories by name (rain, sea_waves, ...), split by source recording.
+    from workbench.evaluation.bgknown import recorded_background_pools
+
+    pools = recorded_background_pools(standin_root("esc10", clips_per_class=5))
+    assert len(pools["train"]) > 0 and len(pools["test"]) > 0
+
+
 def test_speech_commands_and_iemocap_stand_ins():
     speech = data.get("speech_commands", root=standin_root("speech_commands", clips_per_class=3))
     assert speech.n_classes == 35 and speech.sample_rate == 16000
@@ -149,3 +157,31 @@ def test_every_paper_preset_smoke_runs(recipe, preset):
     report = module.smoke(module.Params.from_preset(preset), steps=1, preset=preset, batch=1)
     assert report.stages and all(math.isfinite(stage.step_seconds) and stage.step_seconds > 0 for stage in report.stages)
     assert report.projected_hours > 0
+
+
+TINY_IN_SUITE = {
+    # One preset of each recipe but care_sep, the cheapest that runs the recipe's paper networks: one thread's
+    # CPU seconds per tiny smoke (README): 20 (beats-ks2), 16 (table2-concat), 10 (paper-scale), 46 (mn04).
+    ("add_loss", "paper-beats-ks2"),
+    ("asc_tagging", "dcase2019-table2-concat"),
+    ("diff_byola", "paper-scale"),
+    ("layer_fusion", "paper-mn04"),
+}
+"""Paper presets whose tiny smoke (short inputs, one step at batch 1 per stage) runs in ``make test``; the
+others' tiny smokes run with WORKBENCH_SMOKE_PRESETS=1. care_sep's paper networks (159 M + 195 M parameters,
+8.4 GB) took 151 CPU seconds at tiny size, the 18 presets together about 600: past the suite's budget."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("recipe", "preset"), PAPER_PRESETS, ids=[f"{r}-{p}" for r, p in PAPER_PRESETS])
+def test_every_paper_preset_runs_its_smoke_at_tiny_size(recipe, preset):
+    if (recipe, preset) not in TINY_IN_SUITE and not os.environ.get("WORKBENCH_SMOKE_PRESETS"):
+        pytest.skip("outside the suite's budget (README: the tiny smoke's cost per preset); WORKBENCH_SMOKE_PRESETS=1 "
+                    "runs it")
+    module = recipes.get(recipe)
+    full = module.Params.from_preset(preset)
+    report = module.smoke(module.smoke_tiny(full), steps=1, preset=preset, batch=1)
+    names = [stage.stage for stage in report.stages]
+    assert any(name.startswith(("train", "pre-train", "extract")) for name in names) and names[-1] == "claims"
+    assert all(math.isfinite(stage.step_seconds) and stage.step_seconds > 0 for stage in report.stages)
+    assert all(stage.flops_per_step for stage in report.stages if stage.stage.startswith(("train", "pre-train")))

@@ -316,3 +316,21 @@ def test_the_monitor_loss_is_recorded_and_leaves_the_training_unchanged(tmp_path
     for name, value in unmonitored.encoder.state_dict().items():
         assert torch.equal(value, monitored.encoder.state_dict()[name]), name
     assert unmonitored.history["byol_loss"] == monitored.history["byol_loss"]
+
+
+def test_the_mixtures_of_every_clip_set_share_one_rendered_copy_of_the_backgrounds(monkeypatch):
+    from workbench.recipes.diff_byola import data as byola_data
+
+    params = diff_byola.Params(pretrain_dataset="synthetic", pretrain_backgrounds="synthetic", n_pretrain_clips=4,
+                               n_pretrain_backgrounds=3, background_seconds=1.0)  # fmt: skip
+    datasets = diff_byola.pretraining_dataset(params)
+    mixtures = [dataset for dataset in datasets if isinstance(dataset, byola_data.BackgroundMixtures)]
+    assert len(mixtures) >= 2  # one per synthetic clip set
+    reads = []
+    background = datasets[-1]
+    original = type(background).__getitem__
+    monkeypatch.setattr(type(background), "__getitem__", lambda self, index: reads.append(index) or original(self, index))
+    for mixture in mixtures:
+        waveform, _, meta = mixture[0]
+        assert waveform.shape[0] == 1 and 0.0 <= meta["snr_db"] <= 6.0
+    assert sorted(reads) == [0, 1, 2]  # each background rendered once for all the mixtures

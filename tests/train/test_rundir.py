@@ -37,6 +37,16 @@ def test_run_id_is_the_documented_hash_and_pinned_across_versions():
     assert run_id("add_loss", params) == "add_loss-5f3248ba6a34"
 
 
+def test_a_code_version_enters_the_run_id_and_the_run_directory(tmp_path):
+    params = {"lr": 0.1}
+    text = json.dumps({"code": 2, "params": params, "recipe": "r"}, sort_keys=True, separators=(",", ":"))
+    assert run_id("r", params, code=2) == "r-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert len({run_id("r", params), run_id("r", params, code=1), run_id("r", params, code=2)}) == 3
+    assert RunDir.open("r", params, tmp_path, code=2).path.name == run_id("r", params, code=2)
+    with pytest.raises(TypeError, match=r"code must be an int or str version, got float"):
+        run_id("r", params, code=1.5)
+
+
 def test_run_id_ignores_key_order_int_float_spelling_and_tuple_vs_list():
     base = run_id("r", {"lr": 1.0, "sizes": (1, 2), "nested": {"a": 2.0, "b": "x"}})
     assert run_id("r", {"nested": {"b": "x", "a": 2}, "sizes": [1, 2], "lr": 1}) == base

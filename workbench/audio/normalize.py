@@ -27,6 +27,10 @@ from workbench.atomic import atomic_write_json
 from workbench.audio.frontends import frontend_fingerprint, frontend_sample_rate
 from workbench.errors import AudioError
 
+STATS_CODE = 1
+"""The version of the statistics code; it enters every cached statistics file's key. Bump it when a change
+of code changes the statistics computed for the same front-end and clips."""
+
 Statistic = float | torch.Tensor
 
 
@@ -243,6 +247,7 @@ def _cache_entry(
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", key):
         raise ValueError(f"statistics key {key!r} must be a file-name-safe word (letters, digits, '.', '_', '-')")
     identity = {
+        "code": STATS_CODE,
         "frontend": frontend_fingerprint(frontend),
         "max_clips": max_clips,
         "dataset_clips": len(dataset) if hasattr(dataset, "__len__") else None,

@@ -34,6 +34,10 @@ from workbench.train.rundir import RunDir, failures_marked
 from workbench.train.seed import seed_everything
 
 NAME = "linear_eval"
+CODE_VERSION = 1
+"""The version of this recipe's computation; it enters every run id and cache key of the recipe, its sub-runs
+included. Bump it (one line) when a change of code changes what a run computes from the same parameters and
+data, so that finished runs are computed again instead of read back (README, "When to bump a code version")."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ def _run(params: Params) -> LinearEvalRun:
     plan = plan_dataset_protocol(dataset, params.protocol, n_folds=params.n_folds, seeds=seeds)
     encoders = build_encoders(params)
     # The weights files are read as much as the clips: a checkpoint overwritten in place is a new run.
-    run_dir = RunDir.open(NAME, params.to_dict(), data=[dataset, *encoder_weights(encoders)])
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[dataset, *encoder_weights(encoders)], code=CODE_VERSION)
     embeddings = {name: extract_embeddings(encoder, dataset) for name, encoder in encoders.items()}
     if run_dir.finished:
         stored = run_dir.read_metrics()["scores"]

@@ -21,6 +21,7 @@ from workbench.smoke.measure import (
     measure_calls,
     measure_trainer,
     measured_batch,
+    workers_here,
 )
 from workbench.smoke.standins import STANDINS, standin_root
 from workbench.smoke.table import SmokeReport
@@ -28,5 +29,5 @@ from workbench.smoke.weights import encoder_or_random
 
 __all__ = [
     "GPU_NAME", "GPU_TFLOPS", "encoder_or_random", "GPU_UTILISATION", "STANDINS", "SmokeReport", "SmokeStop", "StageMeasure", "StepTimer",
-    "measure_calls", "measure_trainer", "measured_batch", "standin_root",
+    "measure_calls", "measure_trainer", "measured_batch", "standin_root", "workers_here",
 ]  # fmt: skip

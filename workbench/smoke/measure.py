@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import resource
 import sys
 import time
@@ -236,3 +237,13 @@ def measured_batch(full_batch: int, batch: int | None) -> int:
     if batch < 1:
         raise ValueError(f"the smoke's batch must be at least 1, got {batch}")
     return min(batch, full_batch)
+
+
+def workers_here(requested: int) -> tuple[int, str]:
+    """DataLoader workers for a smoke on this machine: the preset's, at most one per available core (a
+    preset's 8 readers for a cluster node, forked 8 at a time per loader on a 2-core machine, only add
+    processes and memory), and a note for the table when capped."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested <= cores:
+        return requested, ""
+    return cores, f"DataLoader workers: {cores} (this machine's cores) instead of the preset's {requested}"

@@ -58,6 +58,7 @@ from workbench.recipes.add_loss.data import (
     read_clips,
 )
 from workbench.recipes.add_loss.params import (
+    CODE_VERSION,
     DEFAULT_VARIANTS,
     NAME,
     NOTEBOOK,
@@ -79,6 +80,7 @@ from workbench.recipes.add_loss.repeats import train_loss, train_repeats
 from workbench.recipes.add_loss.train import EpochProgress, make_step, mix_batch, train_config
 
 __all__ = [
+    "CODE_VERSION",
     "NAME",
     "NOTEBOOK",
     "Params",
@@ -126,4 +128,4 @@ __all__ = [
     "weights_data",
     "WindowType",
 ]
-from workbench.recipes.add_loss.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.add_loss.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

@@ -12,6 +12,10 @@ from workbench.evaluation.protocols import PROTOCOLS
 from workbench.recipes import base
 
 NAME = "add_loss"
+CODE_VERSION = 1
+"""The version of this recipe's computation; it enters every run id and cache key of the recipe, its sub-runs
+included. Bump it (one line) when a change of code changes what a run computes from the same parameters and
+data, so that finished runs are computed again instead of read back (README, "When to bump a code version")."""
 NOTEBOOK = "01_add_loss.ipynb"
 
 LossName = Literal["ce", "focal", "opl", "add"]

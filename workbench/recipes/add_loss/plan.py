@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.launch.plan import Plan, Stage, run_leaf
 from workbench.recipes.add_loss.data import build_dataset
-from workbench.recipes.add_loss.params import NAME, Params, canonical, identity, parse_variant
+from workbench.recipes.add_loss.params import CODE_VERSION, NAME, Params, canonical, identity, parse_variant
 from workbench.recipes.add_loss.systems import encoder_rate, weights_data
 from workbench.recipes.add_loss.repeats import train_loss
 from workbench.train.rundir import run_id
@@ -27,7 +27,7 @@ def plan(params: Params) -> Plan:
     repeats: list[int | None] = list(range(params.repeats)) if params.max_seeds else [None]
     leaves = [
         run_leaf(f"{__name__}:loss_leaf", {"params": params.to_dict(), "variant": variant, "repeat": repeat}, NAME,
-                 run_id(NAME, identity(_loss_params(params, variant), repeat), data=data),
+                 run_id(NAME, identity(_loss_params(params, variant), repeat), data=data, code=CODE_VERSION),
                  (variant or params.loss) + ("" if repeat is None else f" repeat {repeat}"))
         for variant in (params.variants or (None,))
         for repeat in repeats

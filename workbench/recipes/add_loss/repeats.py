@@ -24,7 +24,7 @@ from workbench.progress import tqdm
 from workbench.data.records import AudioDataset
 from workbench.recipes.add_loss import train
 from workbench.recipes.add_loss.data import FoldInputs, FoldSplit, build_dataset, plan_partitions, prepare_fold_inputs
-from workbench.recipes.add_loss.params import NAME, Params, canonical, identity, loss_label
+from workbench.recipes.add_loss.params import CODE_VERSION, NAME, Params, canonical, identity, loss_label
 from workbench.recipes.add_loss.result import FoldResult, LossRun, run_tag
 from workbench.recipes.add_loss.systems import FineTuner, build_criterion, encoder_rate, weights_data
 from workbench.recipes.add_loss.train import (
@@ -174,7 +174,7 @@ def train_loss(
     params = canonical(params)
     if dataset is None:
         dataset = build_dataset(params, encoder_rate(params))
-    run_dir = RunDir.open(NAME, identity(params, repeat), data=[dataset, *weights_data(params)])
+    run_dir = RunDir.open(NAME, identity(params, repeat), data=[dataset, *weights_data(params)], code=CODE_VERSION)
     repeats = list(range(params.repeats)) if repeat is None else [repeat]
     splits, note = plan_partitions(dataset, params.folds, params.protocol, params.n_folds, params.seed)
     results: list[FoldResult] = []

@@ -13,7 +13,7 @@ from workbench.data.records import AudioDataset
 from workbench.progress import tqdm
 from workbench.recipes.add_loss.claims import comparison_claims, paper_accuracy
 from workbench.recipes.add_loss.data import FoldInputs, build_dataset, plan_partitions
-from workbench.recipes.add_loss.params import DEFAULT_VARIANTS, NAME, Params, Variant, identity, parse_variant
+from workbench.recipes.add_loss.params import CODE_VERSION, DEFAULT_VARIANTS, NAME, Params, Variant, identity, parse_variant
 from workbench.recipes.add_loss.result import AddLossResult, LossRun
 from workbench.recipes.add_loss.systems import build_criterion, encoder_rate, weights_data
 from workbench.recipes.add_loss.repeats import train_loss
@@ -63,7 +63,7 @@ def run(params: Params) -> AddLossResult:
             runs[loss_run.label] = loss_run
     ratio = float(np.mean([len(split.test) / len(split.train) for split in splits]))
     claims = comparison_claims(runs, labels, params, test_train_ratio=ratio, seeding=seeding)
-    run_dir = RunDir.open(NAME, identity(params), data=[dataset, *weights_data(params)])
+    run_dir = RunDir.open(NAME, identity(params), data=[dataset, *weights_data(params)], code=CODE_VERSION)
     metrics = {"losses": {label: {**run.metrics(), "run_dir": str(run.run_dir)} for label, run in runs.items()},
                "claims": [dataclasses.asdict(claim) for claim in claims], "protocol_note": protocol_note,
                "seeds": seeding.to_dict() if seeding is not None else {"repeats": params.repeats, "budget": 0}}  # fmt: skip

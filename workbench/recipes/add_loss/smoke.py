@@ -31,6 +31,7 @@ from workbench.smoke import (
     measure_trainer,
     measured_batch,
     standin_root,
+    workers_here,
 )
 from workbench.train.loop import Trainer
 from workbench.train.seed import make_generator
@@ -75,6 +76,14 @@ def _partitions(params: Params, tested: int) -> list[tuple[int, int]]:
     return full[:1] if params.folds == "first" else full
 
 
+def tiny(params: Params) -> Params:
+    """``params`` with short clips: the preset's encoder (depth, width, heads), losses, optimiser and stages,
+    on half-second clips (48 spectrogram frames where the preset fixes them). The test suite runs every
+    preset's smoke so, one step at batch 1; the cost table comes from the full-size smoke."""
+    return params.replace(clip_seconds=min(params.clip_seconds, 0.5), input_frames=min(params.input_frames, 48),
+                          time_mask=min(params.time_mask, 8), freq_mask=min(params.freq_mask, 8))  # fmt: skip
+
+
 def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False, batch: int | None = None
           ) -> SmokeReport:
     """Run every loss of ``params`` for ``steps`` steps at full size on one fold and project the full cost."""
@@ -91,6 +100,10 @@ def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = Fal
     runs = len(partitions) * params.repeats
     report.notes.append(f"one stand-in partition ({len(split.train)} train, {len(split.test)} test clips) of "
                         f"{len(partitions)} x {params.repeats} repeats per loss")  # fmt: skip
+    workers, note = workers_here(params.num_workers)
+    if note:
+        params = dataclasses.replace(params, num_workers=workers)
+        report.notes.append(note)
     batch = measured_batch(params.batch_size, batch)
     variants = [parse_variant(key) for key in params.variants] or [parse_variant(params.loss)]
     losses: dict[str, LossRun] = {}

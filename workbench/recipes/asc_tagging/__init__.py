@@ -49,6 +49,7 @@ from workbench.audio.augment import sample_mixup_lambda  # noqa: F401  (the mixu
 from workbench.recipes.asc_tagging.claims import CONCAT_PREFERENCE, claim_representatives, fusion_claims
 from workbench.recipes.asc_tagging.evaluate import Scored, attention_by_scene, model_outputs, score_model
 from workbench.recipes.asc_tagging.params import (
+    CODE_VERSION,
     GRID_AXES,
     GRIDS,
     NAME,
@@ -105,6 +106,7 @@ from workbench.recipes.asc_tagging.train import (
 )
 
 __all__ = [
+    "CODE_VERSION",
     "CONCAT_PREFERENCE", "GRIDS", "GRID_AXES", "HELD_OUT_TAGGING_FRACTION", "NAME", "NOTEBOOK", "PAPER_ACCURACY",
     "PAPER_GRIDS", "PAPER_SOURCE", "PAPER_TABLE", "TAGGERS", "AscTaggingRun", "ClipsWithTags", "FixedLengthClips",
     "GridResult", "MixupSceneStep", "ModelScore", "Params", "SceneClips", "Scored", "TaggedClips", "WithWeights",
@@ -116,4 +118,4 @@ __all__ = [
     "tagging_data", "tagging_weights", "tags_of_clips",
     "torch_threads", "train_model", "train_tagger", "true_tags",
 ]  # fmt: skip
-from workbench.recipes.asc_tagging.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.asc_tagging.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

@@ -9,7 +9,7 @@ from typing import Any
 from workbench.data.fingerprint import data_fingerprint
 from workbench.launch.plan import Plan, Stage, run_leaf, torch_threads
 from workbench.models.registry import load_pretrained
-from workbench.recipes.asc_tagging.params import NAME, Params
+from workbench.recipes.asc_tagging.params import CODE_VERSION, NAME, Params
 from workbench.recipes.asc_tagging.run import asc_config_of, run_data, scene_order
 from workbench.recipes.asc_tagging.scenes import build_dataset, fold_clips, plan_scene_folds, tagging_data
 from workbench.recipes.asc_tagging.systems import models_to_train
@@ -39,7 +39,7 @@ def plan(params: Params) -> Plan:
     values, dataset = params.to_dict(), build_dataset(params)
     tagger = []
     if params.tagger == "trained":
-        identifier = run_id(TAGGER_NAME, tagger_settings(params), data=tagging_data(params))
+        identifier = run_id(TAGGER_NAME, tagger_settings(params), data=tagging_data(params), code=CODE_VERSION)
         tagger.append(run_leaf(f"{__name__}:tagger_leaf", {"params": values}, TAGGER_NAME, identifier, "tagger"))
     folds, _ = plan_scene_folds(params, dataset)
     models, _ = models_to_train(params, _n_tags(params, dataset))
@@ -47,7 +47,7 @@ def plan(params: Params) -> Plan:
     networks = [
         run_leaf(f"{__name__}:network_leaf", {"params": values, "name": name, "seed": seed, "fold": position},
                  MODEL_NAME, run_id(MODEL_NAME, model_settings(params, name, models[name], seed, position),
-                                    data=fingerprint),
+                                    data=fingerprint, code=CODE_VERSION),
                  f"{name} seed {seed}" + (f" {folds[position][0]}" if len(folds) > 1 else ""))
         for position in range(len(folds)) for seed in params.seeds for name in models
     ]  # fmt: skip

@@ -18,7 +18,7 @@ from workbench.models.asc_raw import RawASCConfig
 from workbench.recipes import base
 from workbench.recipes.asc_tagging.claims import fusion_claims
 from workbench.recipes.asc_tagging.evaluate import attention_by_scene, score_model
-from workbench.recipes.asc_tagging.params import NAME, Params
+from workbench.recipes.asc_tagging.params import CODE_VERSION, NAME, Params
 from workbench.recipes.asc_tagging.result import AscTaggingRun, GridResult, ModelScore, grid_result
 from workbench.recipes.asc_tagging.scenes import (
     SceneClips,
@@ -40,7 +40,7 @@ def run(params: Params) -> AscTaggingRun:
 
     An identical rerun finds the finished run directory and reads everything back instead of training.
     """
-    run_dir = RunDir.open(NAME, params.to_dict(), data=run_data(params))
+    run_dir = RunDir.open(NAME, params.to_dict(), data=run_data(params), code=CODE_VERSION)
     dataset = build_dataset(params)
     if run_dir.finished:
         return _read_back(params, run_dir, dataset)

@@ -20,7 +20,7 @@ from workbench.models.asc_raw import RawASCConfig
 from workbench.models.digest import weights_fingerprint
 from workbench.models.registry import download_weights, load_pretrained
 from workbench.models.tagger import ResNetTagger, TaggerConfig, TaggingStep, count_parameters, predict_tags
-from workbench.recipes.asc_tagging.params import Params
+from workbench.recipes.asc_tagging.params import CODE_VERSION, Params
 from workbench.recipes.asc_tagging.scenes import FixedLengthClips, TaggedClips, materialize, tagging_data, true_tags
 from workbench.recipes.base import expand_shared
 from workbench.train.loop import Trainer, TrainConfig
@@ -117,7 +117,7 @@ def tagger_settings(params: Params) -> dict[str, Any]:
 def tagger_run(params: Params) -> RunDir:
     """The trained tagger's run directory, ``runs/asc_tagging-tagger/<id>``: its checkpoints and, once
     trained, metrics.json with its held-out mAP (a launch leaf of its own)."""
-    return RunDir.open(TAGGER_NAME, tagger_settings(params), data=tagging_data(params))
+    return RunDir.open(TAGGER_NAME, tagger_settings(params), data=tagging_data(params), code=CODE_VERSION)
 
 
 def train_tagger(params: Params) -> tuple[ResNetTagger, float]:

@@ -15,7 +15,7 @@ from workbench.audio.augment import mixup_targets, mixup_waveforms, sample_mixup
 from workbench.losses.classification import soft_cross_entropy
 from workbench.models.asc_raw import RawASCConfig
 from workbench.models.tag_fusion import FusionConfig, TagFusionASC
-from workbench.recipes.asc_tagging.params import Params
+from workbench.recipes.asc_tagging.params import CODE_VERSION, Params
 from workbench.recipes.asc_tagging.scenes import SceneClips
 from workbench.train.loop import Trainer, TrainConfig
 from workbench.train.rundir import RunDir
@@ -78,7 +78,7 @@ def model_settings(params: Params, name: str, fusion: FusionConfig, seed: int, f
 def model_run(params: Params, name: str, fusion: FusionConfig, seed: int, fold: int, data: Any) -> RunDir:
     """One ASC network's run directory, ``runs/asc_tagging-model/<id>``: its checkpoint, and metrics.json
     once trained (a launch leaf of its own); ``data`` is what the parent run fingerprints."""
-    return RunDir.open(MODEL_NAME, model_settings(params, name, fusion, seed, fold), data=data)
+    return RunDir.open(MODEL_NAME, model_settings(params, name, fusion, seed, fold), data=data, code=CODE_VERSION)
 
 
 def train_model(

@@ -113,6 +113,7 @@ The package, one module per concern, each importing only those above it:
 """
 
 from workbench.recipes.care_sep.params import (
+    CODE_VERSION,
     BASELINE,
     CARE_SEP,
     INIT_CACHE,
@@ -177,6 +178,7 @@ from workbench.recipes.care_sep.plan import plan as plan  # the stages of leaves
 from workbench.train.loop import Trainer  # noqa: F401  (tests patch care_sep.Trainer's methods)
 
 __all__ = [
+    "CODE_VERSION",
     "BASELINE", "CARE_SEP", "COMPARISONS", "SHARED_ENCODER", "TRAIN_QUERIES", "WO_GRAD", "floor_claims",
     "frozen_encoder", "init_optimiser", "per_mixture", "shared_encoder_parameters", "validation_data", "CareSepRun", "ClassifierSystem", "FIGURE_KINDS", "INIT_CACHE", "INIT_KINDS",
     "LabelledClips", "METRICS", "METRIC_NAMES", "MODEL_SIZES", "NAME", "NOTEBOOK", "PAPER_WARMUP", "PairSet", "Params",
@@ -186,4 +188,4 @@ __all__ = [
     "pretrained_classifier", "query_net_config", "real_data", "resunet_config", "row_label", "run", "separation_claims",
     "separation_data", "synthetic_data", "test_queries", "train_config", "train_row", "training_params",
 ]  # fmt: skip
-from workbench.recipes.care_sep.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.care_sep.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

@@ -20,7 +20,7 @@ from workbench.errors import UnknownNameError
 from workbench.models.care_sep import classifier_config
 from workbench.models.registry import read_checkpoint
 from workbench.paths import cache_dir
-from workbench.recipes.care_sep.params import INIT_CACHE, Params, _keys, train_config
+from workbench.recipes.care_sep.params import CODE_VERSION, INIT_CACHE, Params, _keys, train_config
 from workbench.recipes.care_sep.systems import (
     INIT_KINDS,
     QueryModel,
@@ -86,8 +86,8 @@ def init_settings(params: Params, kind: str) -> dict[str, Any]:
 
 
 def init_cache_path(params: Params, kind: str) -> Any:
-    """``$WORKBENCH_CACHE/care_sep-init/<kind>-<hash of the settings>.pt``."""
-    settings = json.dumps(init_settings(params, kind), sort_keys=True, default=str)
+    """``$WORKBENCH_CACHE/care_sep-init/<kind>-<hash of the settings and the code version>.pt``."""
+    settings = json.dumps({**init_settings(params, kind), "code": CODE_VERSION}, sort_keys=True, default=str)
     digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
     return cache_dir() / INIT_CACHE / f"{kind}-{digest}.pt"
 

@@ -13,6 +13,10 @@ from workbench.recipes import base
 from workbench.train.loop import TrainConfig
 
 NAME = "care_sep"
+CODE_VERSION = 1
+"""The version of this recipe's computation; it enters every run id and cache key of the recipe, its sub-runs
+included. Bump it (one line) when a change of code changes what a run computes from the same parameters and
+data, so that finished runs are computed again instead of read back (README, "When to bump a code version")."""
 NOTEBOOK = "04_care_sep.ipynb"
 TRAIN_NAME = f"{NAME}-train"
 INIT_CACHE = f"{NAME}-init"

@@ -8,7 +8,7 @@ from typing import Any
 from workbench.launch.plan import Leaf, Plan, Stage, run_leaf, torch_threads
 from workbench.recipes.care_sep.data import data_source, separation_data
 from workbench.recipes.care_sep.init import init_cache_path, init_classifiers, pretrained_classifier
-from workbench.recipes.care_sep.params import NAME, TRAIN_NAME, Params
+from workbench.recipes.care_sep.params import CODE_VERSION, NAME, TRAIN_NAME, Params
 from workbench.recipes.care_sep.systems import _init_kinds
 from workbench.recipes.care_sep.train import train_row, training_params
 from workbench.train.rundir import run_id
@@ -26,7 +26,7 @@ def plan(params: Params) -> Plan:
     source = data_source(params)
     rows = [
         run_leaf(f"{__name__}:train_leaf", {"params": values, "row": row, "seed": seed}, TRAIN_NAME,
-                 run_id(TRAIN_NAME, training_params(params, row, seed), data=source), f"row {row} seed {seed}")
+                 run_id(TRAIN_NAME, training_params(params, row, seed), data=source, code=CODE_VERSION), f"row {row} seed {seed}")
         for seed in params.seeds for row in params.rows
     ]  # fmt: skip
     return Plan(NAME, [Stage("init", init), Stage("train", rows)])

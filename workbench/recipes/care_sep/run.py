@@ -16,7 +16,7 @@ from workbench.recipes.care_sep.claims import COMPARISONS, separation_claims
 from workbench.recipes.care_sep.data import data_source, separation_data
 from workbench.recipes.care_sep.evaluate import FIGURE_KINDS, RowEvaluation, _pool, evaluate, figure_analysis
 from workbench.recipes.care_sep.init import init_cache_path, init_classifiers
-from workbench.recipes.care_sep.params import BASELINE, CARE_SEP, NAME, ROWS, Params
+from workbench.recipes.care_sep.params import BASELINE, CARE_SEP, CODE_VERSION, NAME, ROWS, Params
 from workbench.recipes.care_sep.result import CareSepRun
 from workbench.recipes.care_sep.systems import SeparationSystem, labels_with_widths
 from workbench.recipes.care_sep.train import train_row
@@ -43,7 +43,7 @@ def run(params: Params, progress: bool = True) -> CareSepRun:
 
 def _run(params: Params, progress: bool) -> CareSepRun:
     seed_everything(params.world_seed)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=data_source(params))
+    run_dir = RunDir.open(NAME, params.to_dict(), data=data_source(params), code=CODE_VERSION)
     dataset = separation_data(params)
     for label in params.figure_classes:
         if not 0 <= label < dataset.n_classes:

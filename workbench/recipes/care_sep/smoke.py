@@ -58,6 +58,13 @@ def _first_pairs(pairs: PairSet, count: int) -> PairSet:
                                exclude=pairs.exclude[:count], ids=pairs.ids[:count])  # fmt: skip
 
 
+def tiny(params: Params) -> Params:
+    """``params`` with one-second clips: the preset's networks (``model_size``), rows, optimisers and stages.
+    The test suite runs every preset's smoke so, one step at batch 1; the cost table comes from the full-size
+    smoke."""
+    return dataclasses.replace(params, duration=min(params.duration, 1.0))
+
+
 def smoke(params: Params, steps: int = 2, preset: str = "", progress: bool = False, batch: int | None = None
           ) -> SmokeReport:
     """Run every stage of ``params`` for ``steps`` steps at full size and project the full preset's cost.

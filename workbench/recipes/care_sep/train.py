@@ -15,7 +15,7 @@ from workbench.atomic import atomic_torch_save
 from workbench.models.registry import read_checkpoint
 from workbench.recipes.care_sep.data import SeparationData, Triplets, data_source
 from workbench.recipes.care_sep.init import init_cache_path
-from workbench.recipes.care_sep.params import _OPTIMISER_KEYS, ROWS, TRAIN_NAME, Params, _keys, train_config
+from workbench.recipes.care_sep.params import CODE_VERSION, _OPTIMISER_KEYS, ROWS, TRAIN_NAME, Params, _keys, train_config
 from workbench.recipes.care_sep.systems import (
     SeparationSystem,
     _init_kinds,
@@ -65,7 +65,7 @@ def train_row(
     progress: bool = True,
 ) -> Trained:  # fmt: skip
     """Train one row (or read back its finished run directory; an interrupted one resumes)."""
-    run_dir = RunDir.open(TRAIN_NAME, training_params(params, row, seed), data=data_source(params))
+    run_dir = RunDir.open(TRAIN_NAME, training_params(params, row, seed), data=data_source(params), code=CODE_VERSION)
     weights = run_dir.artifact("system.pt")
     system = build_system(params, row, seed, dataset, init)
     if run_dir.finished and weights.is_file():

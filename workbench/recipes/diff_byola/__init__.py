@@ -53,6 +53,7 @@ orchestration to read first.
 """
 
 from workbench.recipes.diff_byola.params import (
+    CODE_VERSION,
     BGKNOWN_BACKGROUNDS,
     BGKNOWN_COLUMNS,
     LR_SCHEDULES,
@@ -95,4 +96,4 @@ from workbench.recipes.diff_byola.claims import PAPER_TABLE1, bgknown_paired, di
 from workbench.recipes.diff_byola.result import DiffBYOLARun, mean_over
 from workbench.recipes.diff_byola.run import run
 from workbench.recipes.diff_byola.plan import plan as plan  # the stages of leaves `workbench launch` runs
-from workbench.recipes.diff_byola.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.diff_byola.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

@@ -43,7 +43,9 @@ def pretraining_dataset(params: Params) -> AudioDataset | list[AudioDataset]:
     if params.pretrain_backgrounds == "none":
         return clips[0] if len(clips) == 1 and params.pretrain_dataset != "synthetic" else clips
     backgrounds = pretraining_backgrounds(params)
-    return [*(BackgroundMixtures(dataset, backgrounds, seed=params.world_seed) for dataset in clips), *backgrounds]
+    bank = BackgroundBank(backgrounds)  # the mixtures of every clip set share one rendered copy
+    return [*(BackgroundMixtures(dataset, backgrounds, seed=params.world_seed, bank=bank) for dataset in clips),
+            *backgrounds]
 
 
 def pretraining_backgrounds(params: Params) -> list[AudioDataset]:
@@ -101,11 +103,31 @@ class RenderedOnce(AudioDataset):
         return repr(self.dataset)
 
 
+class BackgroundBank:
+    """The mono waveforms of background datasets at a sample rate, rendered (or read) once on first use and
+    shared by every :class:`BackgroundMixtures` given the bank: paper-scale's three clip sets (events, words,
+    pitches) over 2,000 10-s backgrounds rendered them three times, 6,000 renders and three 1.3-GB copies."""
+
+    def __init__(self, backgrounds: Sequence[AudioDataset]):
+        self.backgrounds = list(backgrounds)
+        self._loaded: dict[int, list[torch.Tensor]] = {}
+
+    def waveforms(self, sample_rate: int) -> list[torch.Tensor]:
+        """Every background clip, mono, at ``sample_rate``."""
+        if sample_rate not in self._loaded:
+            self._loaded[sample_rate] = [
+                resample(_mono(dataset[index][0]), dataset.sample_rate, sample_rate)  # a view of a mono clip
+                for dataset in self.backgrounds for index in range(len(dataset))
+            ]  # fmt: skip
+        return self._loaded[sample_rate]
+
+
 class BackgroundMixtures(AudioDataset):
     """Each clip of ``clips`` over a random crop of a random background at an SNR of U(0, 6) dB: background-
     rich pre-training audio, as AudioSet clips are (the paper pre-trains on AudioSet, Sec. 5.1).
 
-    The backgrounds are read once, on first use; the draws of clip ``i`` come from ``[seed, 0xB9, i]``.
+    The backgrounds are read once, on first use, into ``bank`` (shared with the other mixtures of the same
+    backgrounds; a bank of its own without); the draws of clip ``i`` come from ``[seed, 0xB9, i]``.
     """
 
     target_kind = "class"
@@ -115,24 +137,19 @@ class BackgroundMixtures(AudioDataset):
     __module__ = "workbench.recipes.diff_byola"
 
     def __init__(self, clips: AudioDataset, backgrounds: Sequence[AudioDataset], snr_db: tuple[float, float] = (0.0, 6.0),
-                 seed: int = 0):  # fmt: skip
+                 seed: int = 0, bank: BackgroundBank | None = None):  # fmt: skip
         if not backgrounds or not any(len(dataset) for dataset in backgrounds):
             raise ValueError("BackgroundMixtures needs at least one non-empty background dataset")
         self.clips, self.background_sets, self.snr_db, self.seed = clips, list(backgrounds), snr_db, seed
         self.sample_rate = clips.sample_rate
         self.classes = clips.classes
-        self._backgrounds: list[torch.Tensor] | None = None
+        self._bank = bank if bank is not None else BackgroundBank(backgrounds)
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def _loaded(self) -> list[torch.Tensor]:
-        if self._backgrounds is None:
-            self._backgrounds = [  # a mono view, not a copy, of a one-channel background (RenderedOnce shares it)
-                resample(_mono(dataset[index][0]), dataset.sample_rate, self.sample_rate)
-                for dataset in self.background_sets for index in range(len(dataset))
-            ]  # fmt: skip
-        return self._backgrounds
+        return self._bank.waveforms(self.sample_rate)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any, dict[str, Any]]:
         waveform, target, meta = self.clips[index]

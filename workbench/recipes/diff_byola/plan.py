@@ -7,7 +7,7 @@ from typing import Any
 
 from workbench.launch.plan import Plan, Stage, run_leaf, torch_threads
 from workbench.recipes.diff_byola.data import pretraining_dataset
-from workbench.recipes.diff_byola.params import NAME, PRETRAIN_NAME, Params
+from workbench.recipes.diff_byola.params import CODE_VERSION, NAME, PRETRAIN_NAME, Params
 from workbench.recipes.diff_byola.train import pretrain, pretraining_params
 from workbench.train.rundir import run_id
 from workbench.train.seed import seed_everything
@@ -18,7 +18,7 @@ def plan(params: Params) -> Plan:
     values, data = params.to_dict(), pretraining_dataset(params)
     leaves = [
         run_leaf(f"{__name__}:pretrain_leaf", {"params": values, "difference_weight": weight, "seed": seed},
-                 PRETRAIN_NAME, run_id(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=data),
+                 PRETRAIN_NAME, run_id(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=data, code=CODE_VERSION),
                  f"lambda {weight:g} seed {seed}")
         for weight in params.difference_weights for seed in params.pretrain_seeds
     ]  # fmt: skip

@@ -25,7 +25,7 @@ from workbench.recipes.diff_byola.data import (
     recipe_frontend,
 )
 from workbench.recipes.diff_byola.evaluate import Evaluation, evaluate, pooled_tables
-from workbench.recipes.diff_byola.params import BGKNOWN_COLUMNS, NAME, PRETRAIN_NAME, SCENE_SECONDS, Params, model_label
+from workbench.recipes.diff_byola.params import CODE_VERSION, BGKNOWN_COLUMNS, NAME, PRETRAIN_NAME, SCENE_SECONDS, Params, model_label
 from workbench.recipes.diff_byola.result import DiffBYOLARun
 from workbench.recipes.diff_byola.train import pretrain, pretraining_params
 from workbench.train.convergence import loss_plateau
@@ -47,7 +47,7 @@ def run(params: Params, progress: bool = True) -> DiffBYOLARun:
 
 def _run(params: Params, progress: bool) -> DiffBYOLARun:
     seed_everything(params.world_seed)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=[pretraining_dataset(params), bgknown_builder(params).foregrounds, *general_datasets(params).values()])
+    run_dir = RunDir.open(NAME, params.to_dict(), data=[pretraining_dataset(params), bgknown_builder(params).foregrounds, *general_datasets(params).values()], code=CODE_VERSION)
     builder = bgknown_builder(params)
     labels = [model_label(weight) for weight in params.difference_weights]
     histories: dict[str, dict[str, list[float]]] = {}
@@ -84,7 +84,7 @@ def _run(params: Params, progress: bool) -> DiffBYOLARun:
             nonlocal clips
             evaluated = {}
             for weight, label in zip(params.difference_weights, labels):
-                pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=pretraining_dataset(params))
+                pretrained_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, weight, seed), data=pretraining_dataset(params), code=CODE_VERSION)
                 if clips is None and not pretrained_dir.finished:
                     clips = log_mel_clips(pretraining_dataset(params), frontend, params.unit_frames)
                 pretrained = pretrain(params, weight, seed, clips, progress=progress)

@@ -18,7 +18,7 @@ from workbench.models.audiontt import AudioNTT2020
 from workbench.models.byola import BYOLConfig, BYOLNetworks
 from workbench.models.registry import read_checkpoint
 from workbench.recipes.diff_byola.data import LogMelCrops, log_mel_clips, pretraining_dataset, recipe_frontend
-from workbench.recipes.diff_byola.params import PRETRAIN_NAME, Params
+from workbench.recipes.diff_byola.params import CODE_VERSION, PRETRAIN_NAME, Params
 from workbench.recipes.diff_byola.systems import DifferenceAwareBYOLA, make_encoder
 from workbench.train.loop import Trainer, TrainConfig, TrainerHook
 from workbench.train.rundir import RunDir
@@ -113,7 +113,7 @@ def pretrain(
         clips: precomputed log-mels of the pre-training data (:func:`log_mel_clips`); computed when None.
         progress: show the trainer's progress bars.
     """
-    run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, difference_weight, seed), data=pretraining_dataset(params))
+    run_dir = RunDir.open(PRETRAIN_NAME, pretraining_params(params, difference_weight, seed), data=pretraining_dataset(params), code=CODE_VERSION)
     encoder_file = run_dir.artifact("encoder.pt")
     frontend = recipe_frontend(params)
     if run_dir.finished and encoder_file.is_file():

@@ -108,7 +108,7 @@ from workbench.recipes.layer_fusion.claims import (
 )
 from workbench.recipes.layer_fusion.data import build_dataset, datasets_at_hand
 from workbench.recipes.layer_fusion.evaluate import TaskScores, evaluate_table, probe_config, seeds_of
-from workbench.recipes.layer_fusion.params import NAME, NOTEBOOK, REAL_TASKS, Params, parse_task
+from workbench.recipes.layer_fusion.params import CODE_VERSION, NAME, NOTEBOOK, REAL_TASKS, Params, parse_task
 from workbench.recipes.layer_fusion.result import LayerFusionRun
 from workbench.recipes.layer_fusion.run import run
 from workbench.recipes.layer_fusion.plan import plan as plan  # the stages of leaves `workbench launch` runs
@@ -124,6 +124,7 @@ from workbench.recipes.layer_fusion.systems import (
 )
 
 __all__ = [
+    "CODE_VERSION",
     "EARLY_FRACTION",
     "LATE_FRACTION",
     "PAPER_TASK_GAINS",
@@ -158,4 +159,4 @@ __all__ = [
     "seeds_of",
     "tapped_layers",
 ]
-from workbench.recipes.layer_fusion.smoke import smoke  # noqa: F401  (workbench reproduce --smoke)
+from workbench.recipes.layer_fusion.smoke import smoke, tiny as smoke_tiny  # noqa: F401  (workbench reproduce --smoke; the suite's tiny smoke)

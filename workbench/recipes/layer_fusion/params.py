@@ -11,6 +11,10 @@ from workbench.errors import ParameterError
 from workbench.recipes import base
 
 NAME = "layer_fusion"
+CODE_VERSION = 1
+"""The version of this recipe's computation; it enters every run id and cache key of the recipe, its sub-runs
+included. Bump it (one line) when a change of code changes what a run computes from the same parameters and
+data, so that finished runs are computed again instead of read back (README, "When to bump a code version")."""
 NOTEBOOK = "05_layer_fusion.ipynb"
 REAL_TASKS = ("fsdd:digit", "fsdd:speaker", "esc10")
 """The real clips at hand by default: FSDD's digits and speakers and ESC-10, read from ``data_root`` or else

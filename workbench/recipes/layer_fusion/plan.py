@@ -7,7 +7,7 @@ from typing import Any
 
 from workbench.launch.plan import Plan, Stage, run_leaf
 from workbench.recipes.layer_fusion.data import datasets_at_hand
-from workbench.recipes.layer_fusion.params import NAME, Params
+from workbench.recipes.layer_fusion.params import CODE_VERSION, NAME, Params
 from workbench.recipes.layer_fusion.run import run, run_data
 from workbench.recipes.layer_fusion.systems import resolve_weights
 from workbench.train.rundir import run_id
@@ -17,7 +17,7 @@ def plan(params: Params) -> Plan:
     """Stage ``run``: the run, under the id :func:`run` opens (its weights and every task at hand)."""
     status = resolve_weights(params)
     datasets, _ = datasets_at_hand(status.params)
-    identifier = run_id(NAME, status.params.to_dict(), data=run_data(status, datasets))
+    identifier = run_id(NAME, status.params.to_dict(), data=run_data(status, datasets), code=CODE_VERSION)
     return Plan(NAME, [Stage("run", [run_leaf(f"{__name__}:whole_run_leaf", {"params": params.to_dict()}, NAME, identifier,
                                               f"{params.model} on {', '.join(params.tasks)}")])])  # fmt: skip
 

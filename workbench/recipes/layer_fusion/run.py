@@ -36,7 +36,7 @@ from workbench.recipes.layer_fusion.systems import (
     resolve_weights,
     tapped_layers,
 )
-from workbench.recipes.layer_fusion.params import NAME, Params
+from workbench.recipes.layer_fusion.params import CODE_VERSION, NAME, Params
 from workbench.recipes.layer_fusion.result import LayerFusionRun
 from workbench.train.rundir import RunDir
 from workbench.train.seed import seed_everything
@@ -82,7 +82,7 @@ def _run(params: Params) -> LayerFusionRun:
     for dataset in datasets.values():  # seconds, from the metadata: before minutes of extraction
         plan_dataset_protocol(dataset, params.protocol, n_folds=params.n_folds, seeds=seeds_of(params.to_dict()))
     tasks = list(datasets)
-    run_dir = RunDir.open(NAME, params.to_dict(), data=run_data(status, datasets))
+    run_dir = RunDir.open(NAME, params.to_dict(), data=run_data(status, datasets), code=CODE_VERSION)
     encoder = build_model(params)
     tapped = tapped_layers(encoder, params.layers, params.max_layers)
     stack = LayerVectorEncoder(encoder, tapped, view=params.layer_view, n_frames=params.n_frames or None)

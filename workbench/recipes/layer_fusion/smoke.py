@@ -39,6 +39,14 @@ def _model(params: Params) -> tuple[torch.nn.Module, str]:
     return encoder_or_random(params.model)
 
 
+def tiny(params: Params) -> Params:
+    """``params`` with one-epoch probes of one seed: the preset's model and taps, every task (its stand-in's
+    clips: fewer per class leave classes without a second recording, which no protocol scores) and stage.
+    The test suite runs every preset's smoke so; the cost table comes from the full-size smoke."""
+    return dataclasses.replace(params, max_real_clips=0, n_clips=min(params.n_clips, 24), n_seeds=1, max_epochs=1,
+                               n_folds=2)  # fmt: skip
+
+
 def smoke(params: Params, steps: int = 1, preset: str = "", progress: bool = False, batch: int | None = None
           ) -> SmokeReport:  # fmt: skip
     """Extract and probe every task of ``params`` on stand-ins and project the full preset's cost (``steps``

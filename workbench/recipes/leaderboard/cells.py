@@ -30,7 +30,7 @@ from workbench.recipes.base import resolve_device
 from workbench.recipes.layer_fusion.evaluate import evaluate_table, probe_config
 from workbench.recipes.layer_fusion.params import parse_task
 from workbench.recipes.layer_fusion.systems import layer_tables, tapped_layers
-from workbench.recipes.leaderboard.params import NAME, Params
+from workbench.recipes.leaderboard.params import CODE_VERSION, NAME, Params
 from workbench.train.rundir import RunDir
 
 PROBE_KEYS = ("protocol", "n_folds", "n_seeds", "max_epochs", "patience", "learning_rate", "batch_size")
@@ -137,7 +137,7 @@ class CellScores:
 
 
 def open_cell(params: Params, encoder: EncoderSpec, task: str, dataset: AudioDataset) -> RunDir:
-    return RunDir.open(NAME, cell_settings(params, encoder, task), data=cell_data(encoder, dataset))
+    return RunDir.open(NAME, cell_settings(params, encoder, task), data=cell_data(encoder, dataset), code=CODE_VERSION)
 
 
 def read_cell(run_dir: RunDir, encoder: str, task: str) -> CellScores:

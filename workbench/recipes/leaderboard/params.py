@@ -12,6 +12,9 @@ from workbench.recipes import base
 from workbench.recipes.layer_fusion.params import REAL_TASKS, check_task_specs
 
 NAME = "leaderboard"
+CODE_VERSION = 1
+"""The version of a cell's computation; it enters every cell's run id. Bump it (one line) when a change of code
+changes what a cell computes from the same parameters and data (README, "When to bump a code version")."""
 NOTEBOOK = "06_leaderboard.ipynb"
 BUILT_IN = ("logmel-stats", "audiontt-tiny")
 """Encoders that need no file: a log-mel statistics baseline and a small CNN with random weights."""

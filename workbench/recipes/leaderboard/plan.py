@@ -8,7 +8,7 @@ from typing import Any
 from workbench.launch.plan import Plan, Stage, run_leaf
 from workbench.recipes.layer_fusion.data import datasets_at_hand
 from workbench.recipes.leaderboard.cells import EncoderSpec, build, cell_data, cell_settings, compute_cell, open_cell, resolve_encoders
-from workbench.recipes.leaderboard.params import NAME, Params
+from workbench.recipes.leaderboard.params import CODE_VERSION, NAME, Params
 from workbench.train.rundir import run_id
 
 
@@ -19,7 +19,7 @@ def plan(params: Params) -> Plan:
     leaves = [
         run_leaf(f"{__name__}:cell_leaf",
                  {"params": params.to_dict(), "encoder": encoder.name, "weights_file": encoder.weights_file, "task": task},
-                 NAME, run_id(NAME, cell_settings(params, encoder, task), data=cell_data(encoder, dataset)),
+                 NAME, run_id(NAME, cell_settings(params, encoder, task), data=cell_data(encoder, dataset), code=CODE_VERSION),
                  f"{encoder.name} on {task}")
         for encoder in encoders for task, dataset in datasets.items()
     ]  # fmt: skip

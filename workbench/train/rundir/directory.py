@@ -47,6 +47,7 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays, RunStatus):
         *,
         data: Any = None,
         wait: float | None = None,
+        code: int | str | None = None,
     ) -> RunDir:
         """Create (or find) the directory of ``recipe`` run with ``params`` on ``data``, lock it, and
         write its params.yaml and provenance.json.
@@ -65,6 +66,7 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays, RunStatus):
                 data gives another run id.
             wait: seconds to wait for another process running the same run; None waits until it
                 finishes, 0 refuses at once.
+            code: the recipe's code version (see :func:`run_id`); a bumped version is another run id.
 
         Returns:
             The :class:`RunDir` at ``<root>/<recipe>/<run-id>``, holding the run's lock until it (and
@@ -77,7 +79,7 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays, RunStatus):
                 ``wait`` seconds).
             WorkbenchError: the runs folder cannot be written (read-only, no permission), naming it.
         """
-        identifier = run_id(recipe, params, data)
+        identifier = run_id(recipe, params, data, code)
         values = params_dict(params)
         run = cls(Path(root if root is not None else runs_root()) / recipe / identifier)
         try:

@@ -82,9 +82,9 @@ def params_dict(params: Any) -> dict[str, Any]:
     return plain(params, "params")
 
 
-def run_id(recipe: str, params: Any, data: Any = None) -> str:
-    """A run's id, ``"<recipe>-<12 hex digits>"``, derived from the recipe name, its parameters and
-    the fingerprint of its data.
+def run_id(recipe: str, params: Any, data: Any = None, code: int | str | None = None) -> str:
+    """A run's id, ``"<recipe>-<12 hex digits>"``, derived from the recipe name, its parameters, the
+    fingerprint of its data and the version of the code that computes it.
 
     What is hashed: the sha256 of the UTF-8 text ``json.dumps({"params": P, "recipe": recipe},
     sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, where ``P`` is the parameters made
@@ -100,7 +100,7 @@ def run_id(recipe: str, params: Any, data: Any = None) -> str:
 
     With ``data``, the hashed object also holds ``"data": <digest>``, the sha256 hex digest of
     :func:`workbench.data.fingerprint.data_fingerprint` of it; without, the id is the one above (and
-    that of runs made before data entered the id).
+    that of runs made before data entered the id). With ``code``, it also holds ``"code": <code>``.
 
     Args:
         recipe: the recipe's name (letters, digits, ``_``, ``-``, ``.``).
@@ -109,6 +109,9 @@ def run_id(recipe: str, params: Any, data: Any = None) -> str:
             from :func:`~workbench.data.fingerprint.data_fingerprint`; None leaves data out. A run that
             loads weights files lists their fingerprints with its datasets, e.g. ``[dataset,
             *workbench.models.digest.encoder_weights(encoders)]``, so changed weights are a new run.
+        code: the recipe's code version (its ``CODE_VERSION``, bumped by hand when a change of code changes
+            what the run computes for the same parameters and data): a new version is a new run id, so
+            old runs are never read back as if the new code had made them. None leaves it out.
 
     Raises:
         ValueError: the recipe name is not a safe directory name.
@@ -118,6 +121,10 @@ def run_id(recipe: str, params: Any, data: Any = None) -> str:
     canonical: dict[str, Any] = {"params": _canonical(params_dict(params)), "recipe": recipe}
     if data is not None:
         canonical["data"] = data_fingerprint(data)["digest"]
+    if code is not None:
+        if not isinstance(code, (int, str)) or isinstance(code, bool):
+            raise TypeError(f"run_id: code must be an int or str version, got {type(code).__name__} ({code!r})")
+        canonical["code"] = code
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return f"{recipe}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:RUN_ID_HEX_DIGITS]}"
 
