@@ -34,3 +34,10 @@ def test_a_bar_left_on_screen_and_a_failed_bar_stay_visible():
     failed.close()  # stopped short: tqdm marks it 'danger' and keeps it in view
     assert failed.container.children[1].bar_style == "danger"
     assert failed.container.layout.display != "none"
+
+
+def test_notebook_bars_redraw_every_few_seconds_unless_told_otherwise():
+    from workbench.progress import NOTEBOOK_MININTERVAL
+
+    assert HidingNotebookBar(total=3).mininterval == NOTEBOOK_MININTERVAL >= 1
+    assert HidingNotebookBar(total=3, mininterval=0.5).mininterval == 0.5

@@ -1,5 +1,5 @@
-"""Progress bars for every layer: ``tqdm.auto``, except that a finished transient bar in a notebook is hidden
-rather than closed.
+"""Progress bars for every layer: ``tqdm.auto``, except that in a notebook a finished transient bar is hidden
+rather than closed, and bars redraw every few seconds rather than ten times a second.
 
 ``tqdm.notebook`` ends a ``leave=False`` bar by closing its ipywidgets model. The output cell still holds a
 view of that model, so JupyterLab, when the page is reloaded with the kernel alive, asks the kernel for a
@@ -13,11 +13,23 @@ from __future__ import annotations
 from tqdm.auto import tqdm as _auto_tqdm
 from tqdm.notebook import tqdm_notebook
 
-__all__ = ["HidingNotebookBar", "tqdm"]
+__all__ = ["NOTEBOOK_MININTERVAL", "HidingNotebookBar", "tqdm"]
+
+
+NOTEBOOK_MININTERVAL = 3.0
+"""Seconds between a notebook bar's redraws (tqdm's 0.1 s otherwise). Each redraw is three widget messages on
+the kernel's IOPub channel; a client that reads IOPub only after a long cell (nbval) holds at most 1000 queued
+messages (ZeroMQ's high-water mark) and the rest, the cell's final "idle" status among them, are dropped: a
+three-minute training cell with nested bars at 0.1 s overflowed it and nbval timed out waiting for output."""
 
 
 class HidingNotebookBar(tqdm_notebook):
-    """A notebook bar whose ``leave=False`` end hides the widget instead of closing its model."""
+    """A notebook bar whose ``leave=False`` end hides the widget instead of closing its model, and which
+    redraws at most every :data:`NOTEBOOK_MININTERVAL` seconds unless told otherwise."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("mininterval", NOTEBOOK_MININTERVAL)
+        super().__init__(*args, **kwargs)
 
     def display(self, msg=None, pos=None, close=False, bar_style=None, check_delay=True):
         if not close:

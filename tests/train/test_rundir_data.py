@@ -222,3 +222,22 @@ def test_a_read_only_runs_folder_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(WorkbenchError, match=r"cannot write the run directory .*toy-\w+ \(Permission denied\); "
                                              r"make its folder writable or set WORKBENCH_RUNS"):
         RunDir.open("toy", {}, root=tmp_path)
+
+
+@pytest.mark.parametrize(("world", "local", "kept"), [("1", "1", False), ("2", "2", True), ("4", "2", True)])
+def test_rank_zero_keeps_the_temporary_files_other_ranks_are_writing(tmp_path, monkeypatch, world, local, kept):
+    """Under torchrun the other ranks take no lock and may be mid-write in the run directory when rank 0
+    opens it: their temporary files (a live process's, or a process on another machine's) stay."""
+    folder = tmp_path / "toy" / run_id("toy", {})
+    folder.mkdir(parents=True)
+    writing = folder / f".metrics.json.{os.getpid()}.0a1b2c3d.tmp"  # a live process here: another rank, say
+    dead = folder / ".log.jsonl.4194303.0a1b2c3d.tmp"  # no such process
+    for path in (writing, dead):
+        path.write_bytes(b"")
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", local)
+    monkeypatch.setenv("RANK", "0")
+    run = RunDir.open("toy", {}, root=tmp_path)
+    assert writing.exists() == kept
+    assert dead.exists() == (world != local)  # on one machine a dead process's file is removed; across machines none
+    run.close()

@@ -17,7 +17,7 @@ from workbench.paths import runs_root
 from workbench.train.rundir.arrays import RunArrays
 from workbench.train.rundir.checkpoints import _CHECKPOINT_NAME, RunCheckpoints
 from workbench.train.rundir.ids import _canonical, params_dict, run_id
-from workbench.train.rundir.lock import _launch_rank, _RunLock
+from workbench.train.rundir.lock import _launch_rank, _launch_world, _RunLock
 from workbench.train.rundir.provenance import _code_provenance, provenance
 from workbench.train.rundir.records import RunRecords
 from workbench.train.rundir.status import RunStatus
@@ -93,9 +93,15 @@ class RunDir(RunRecords, RunCheckpoints, RunArrays, RunStatus):
                 f"cannot write the run directory {run.path} ({error.strerror or error}); make its folder "
                 f"writable or set WORKBENCH_RUNS to a writable folder"
             ) from error
-        if not held_already:
+        world, local = _launch_world()
+        if not held_already and world == 1:
             # We hold the lock: no other process writes here, so every temporary file is a killed write's.
             remove_stale_temporaries(run.path, recursive=True, every=True)
+        elif not held_already and world == local:
+            # The other ranks of this launch take no lock and may be writing here right now (their metrics,
+            # their log): only the temporary files of processes that no longer run are a killed write's.
+            remove_stale_temporaries(run.path, recursive=True, every=False)
+        # Ranks on other machines: their process ids mean nothing here, so nothing is removed.
         params_path = run.path / cls.PARAMS_FILE
         if params_path.exists():
             existing = run.params

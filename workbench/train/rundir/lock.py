@@ -276,6 +276,16 @@ def _launch_rank() -> int:
         return 0
 
 
+def _launch_world() -> tuple[int, int]:
+    """``(processes in the launch, of them on this machine)`` under ``torchrun``; ``(1, 1)`` otherwise."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    except ValueError:
+        return 1, 1
+    return max(1, world), max(1, local)
+
+
 def _read_holder(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip()
