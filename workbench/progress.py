@@ -13,7 +13,7 @@ from __future__ import annotations
 from tqdm.auto import tqdm as _auto_tqdm
 from tqdm.notebook import tqdm_notebook
 
-__all__ = ["NOTEBOOK_MININTERVAL", "HidingNotebookBar", "tqdm"]
+__all__ = ["IN_NOTEBOOK", "NOTEBOOK_EPOCH_BARS", "NOTEBOOK_MININTERVAL", "HidingNotebookBar", "epoch_bars_shown", "tqdm"]
 
 
 NOTEBOOK_MININTERVAL = 3.0
@@ -39,7 +39,22 @@ class HidingNotebookBar(tqdm_notebook):
         return None
 
 
-if issubclass(_auto_tqdm, tqdm_notebook):
+IN_NOTEBOOK = issubclass(_auto_tqdm, tqdm_notebook)
+"""Whether bars are notebook widgets here (an IPython kernel with ipywidgets)."""
+
+NOTEBOOK_EPOCH_BARS = 20
+"""A training of more epochs shows no per-epoch bar in a notebook: each new bar is about a dozen widget
+messages, and a few hundred epochs' worth overflow the queue of a client that reads them after the cell
+(nbval then times out waiting for the cell's end). The run's log.jsonl and `workbench reproduce`'s progress
+line still follow it."""
+
+
+def epoch_bars_shown(epochs: int) -> bool:
+    """Whether a training of ``epochs`` epochs shows a bar per epoch (always outside a notebook)."""
+    return not IN_NOTEBOOK or epochs <= NOTEBOOK_EPOCH_BARS
+
+
+if IN_NOTEBOOK:
 
     class tqdm(HidingNotebookBar, _auto_tqdm):  # noqa: N801  (tqdm's own name)
         """``tqdm.auto``'s notebook bar (with its asyncio support), hidden rather than closed when done."""

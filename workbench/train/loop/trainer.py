@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
-from workbench.progress import tqdm
+from workbench.progress import epoch_bars_shown, tqdm
 
 from workbench.train.distributed import DistributedContext
 from workbench.train.loop.checkpoint import TrainerCheckpoints, _loader_generators
@@ -168,7 +168,7 @@ class Trainer(TrainerCheckpoints):
             train_loader,
             total=self.steps_per_epoch,
             desc=f"epoch {epoch + 1}/{self.config.epochs}",
-            disable=not (self.progress and self.context.is_main),
+            disable=not (self.progress and self.context.is_main and epoch_bars_shown(self.config.epochs)),
             leave=False,
             dynamic_ncols=True,
         )
