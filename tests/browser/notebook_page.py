@@ -159,14 +159,21 @@ def scroll_through(page, limit: int = 30) -> None:
 
 
 def wait_for_figures(page, minimum: int, timeout: float = 180.0) -> list[dict]:
-    """Every plotly figure of the notebook, once at least ``minimum`` are there and all are drawn."""
+    """Every plotly figure of the notebook, once at least ``minimum`` are there and all are drawn. While
+    waiting it scrolls through the notebook again every 20 s: on a loaded machine a cell's outputs may not
+    have been rendered while the one pass of :func:`scroll_through` went by, and JupyterLab draws a cell's
+    outputs only when it comes into view."""
     deadline = time.monotonic() + timeout
+    next_pass = time.monotonic() + 20
     while True:
         figures = page.evaluate(FIGURES)
         if len(figures) >= minimum and all(figure["traces"] and figure["drawn"] for figure in figures):
             return figures
         if time.monotonic() > deadline:
             return figures
+        if time.monotonic() > next_pass:
+            scroll_through(page)
+            next_pass = time.monotonic() + 20
         time.sleep(0.5)
 
 
