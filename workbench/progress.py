@@ -1,11 +1,7 @@
-"""Progress bars for every layer: ``tqdm.auto``, except that in a notebook a finished transient bar is hidden
-rather than closed, and bars redraw every few seconds rather than ten times a second.
-
-``tqdm.notebook`` ends a ``leave=False`` bar by closing its ipywidgets model. The output cell still holds a
-view of that model, so JupyterLab, when the page is reloaded with the kernel alive, asks the kernel for a
-model it no longer has and logs "widget model not found" for every finished bar. Here such a bar keeps
-its model and is hidden (``layout.display = "none"``): after a reload it is restored, still hidden, and
-nothing is left dangling. Terminals and papermill's logs get the plain ``tqdm.auto`` bar.
+"""Progress bars for every layer: ``tqdm.auto``, except that in a notebook bars redraw every few seconds rather
+than ten times a second, and long trainings show no bar per epoch (:func:`epoch_bars_shown`): a notebook bar is
+a set of widgets, and each redraw or new bar is messages on the kernel's IOPub channel. Terminals and
+papermill's logs get the plain ``tqdm.auto`` bar.
 """
 
 from __future__ import annotations
@@ -24,19 +20,14 @@ three-minute training cell with nested bars at 0.1 s overflowed it and nbval tim
 
 
 class HidingNotebookBar(tqdm_notebook):
-    """A notebook bar whose ``leave=False`` end hides the widget instead of closing its model, and which
-    redraws at most every :data:`NOTEBOOK_MININTERVAL` seconds unless told otherwise."""
+    """A notebook bar which redraws at most every :data:`NOTEBOOK_MININTERVAL` seconds unless told otherwise.
+    (Hiding finished transient bars instead of closing their models was tried: after a page reload JupyterLab
+    then restores every bar's models from the kernel, which on a loaded machine delayed the figures' views past
+    the browser tests' three minutes; closed bars log "widget model not found" after a reload instead.)"""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("mininterval", NOTEBOOK_MININTERVAL)
         super().__init__(*args, **kwargs)
-
-    def display(self, msg=None, pos=None, close=False, bar_style=None, check_delay=True):
-        if not close:
-            return super().display(msg, pos, close=False, bar_style=bar_style, check_delay=check_delay)
-        if self.container.children[1].bar_style != "danger":  # a failed bar stays in view, as in tqdm
-            self.container.layout.display = "none"
-        return None
 
 
 IN_NOTEBOOK = issubclass(_auto_tqdm, tqdm_notebook)
