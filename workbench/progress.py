@@ -9,7 +9,7 @@ from __future__ import annotations
 from tqdm.auto import tqdm as _auto_tqdm
 from tqdm.notebook import tqdm_notebook
 
-__all__ = ["IN_NOTEBOOK", "NOTEBOOK_EPOCH_BARS", "NOTEBOOK_MININTERVAL", "HidingNotebookBar", "epoch_bars_shown", "tqdm"]
+__all__ = ["IN_NOTEBOOK", "NOTEBOOK_EPOCH_BARS", "NOTEBOOK_MININTERVAL", "NotebookBar", "epoch_bars_shown", "tqdm"]
 
 
 NOTEBOOK_MININTERVAL = 3.0
@@ -19,15 +19,37 @@ messages (ZeroMQ's high-water mark) and the rest, the cell's final "idle" status
 three-minute training cell with nested bars at 0.1 s overflowed it and nbval timed out waiting for output."""
 
 
-class HidingNotebookBar(tqdm_notebook):
-    """A notebook bar which redraws at most every :data:`NOTEBOOK_MININTERVAL` seconds unless told otherwise.
-    (Hiding finished transient bars instead of closing their models was tried: after a page reload JupyterLab
-    then restores every bar's models from the kernel, which on a loaded machine delayed the figures' views past
-    the browser tests' three minutes; closed bars log "widget model not found" after a reload instead.)"""
+class NotebookBar(tqdm_notebook):
+    """A notebook bar which redraws at most every :data:`NOTEBOOK_MININTERVAL` seconds unless told otherwise,
+    and which, when a transient bar (``leave=False``) finishes, also empties the output it was shown in.
+
+    tqdm closes a finished transient bar's widgets, but its cell output still names them; a reloaded or
+    reopened notebook then shows "Error displaying widget: model not found" there, one per bar. Here the
+    bar is shown under a display id, and closing it replaces that output with an empty one. (Hiding finished
+    bars and keeping their widgets was tried: a reloaded page then restores every bar's widgets from the
+    kernel, which on a loaded machine delayed the figures' views by minutes.)"""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("mininterval", NOTEBOOK_MININTERVAL)
-        super().__init__(*args, **kwargs)
+        shown_now = kwargs.pop("display", True)
+        self._display_handle = None
+        super().__init__(*args, display=False, **kwargs)
+        if shown_now and not self.disable and self.delay <= 0:
+            self._show()
+
+    def _show(self) -> None:
+        from IPython.display import display  # only where bars are widgets, i.e. in a kernel
+
+        self._display_handle = display(self.container, display_id=True)
+        self.displayed = True
+
+    def display(self, msg=None, pos=None, close=False, bar_style=None, check_delay=True):
+        delayed = check_delay and self.delay > 0 and not self.displayed
+        super().display(msg, pos, close=close, bar_style=bar_style, check_delay=False)
+        if close and self._display_handle is not None:
+            self._display_handle.update({"text/plain": ""}, raw=True)
+        elif delayed:
+            self._show()
 
 
 IN_NOTEBOOK = issubclass(_auto_tqdm, tqdm_notebook)
@@ -47,8 +69,8 @@ def epoch_bars_shown(epochs: int) -> bool:
 
 if IN_NOTEBOOK:
 
-    class tqdm(HidingNotebookBar, _auto_tqdm):  # noqa: N801  (tqdm's own name)
-        """``tqdm.auto``'s notebook bar (with its asyncio support), hidden rather than closed when done."""
+    class tqdm(NotebookBar, _auto_tqdm):  # noqa: N801  (tqdm's own name)
+        """``tqdm.auto``'s notebook bar (with its asyncio support), leaving no output behind when transient."""
 
 else:
     tqdm = _auto_tqdm

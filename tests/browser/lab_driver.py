@@ -2,9 +2,10 @@
 open a notebook, Run All, and read what the page shows.
 
 The server listens on 127.0.0.1 only, on a free port, with a token, in a temporary root, runtime,
-config and workspace folder; its kernels import this checkout's ``workbench`` and start from a cold
-``WORKBENCH_CACHE`` and an empty ``WORKBENCH_RUNS``. Chromium is Debian's ``chromium`` (playwright's
-own browser download needs the network), driven by playwright through its executable path.
+config and workspace folder; its kernels import this checkout's ``workbench`` and share the session's
+notebook cache and runs with nbval (:func:`notebook_folders`); the README-way server starts cold.
+Chromium is Debian's ``chromium`` (playwright's own browser download needs the network), driven by
+playwright through its executable path.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from run_times import RECORD_VARIABLE
 
 from workbench.paths import REPO_DIR, notebooks_dir
 
@@ -42,6 +45,17 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
+
+
+def notebook_folders(scratch: Path) -> dict[str, str]:
+    """The kernels' cache and runs folders: the session's notebook folders, which nbval's kernels share
+    (the root conftest.py: whichever runs a notebook second reads the first one's runs back), or cold ones
+    in ``scratch`` when the Run All times are being recorded for the README (``WORKBENCH_RECORD_RUN_TIMES=1``)
+    or the session has none."""
+    shared = os.environ.get("WORKBENCH_TEST_NOTEBOOK_DIRS")
+    if shared and os.environ.get(RECORD_VARIABLE) != "1":
+        return {"WORKBENCH_CACHE": str(Path(shared) / "cache"), "WORKBENCH_RUNS": str(Path(shared) / "runs")}
+    return {"WORKBENCH_CACHE": str(scratch / "cache"), "WORKBENCH_RUNS": str(scratch / "runs")}
 
 
 def free_port() -> int:
@@ -104,8 +118,7 @@ def start_jupyterlab(scratch: Path, notebooks: list[str], timeout: float = 120.0
         "JUPYTER_CONFIG_DIR": str(scratch / "config"),
         "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
         "JUPYTERLAB_SETTINGS_DIR": str(scratch / "settings"),
-        "WORKBENCH_CACHE": str(scratch / "cache"),
-        "WORKBENCH_RUNS": str(scratch / "runs"),
+        **notebook_folders(scratch),
         "WORKBENCH_CLEAN_NOTEBOOKS": str(root / "notebooks"),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
     }

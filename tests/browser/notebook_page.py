@@ -177,11 +177,42 @@ def wait_for_figures(page, minimum: int, timeout: float = 180.0) -> list[dict]:
         time.sleep(0.5)
 
 
-def assert_figures_drawn(page, name: str, minimum: int, views: int) -> list[dict]:
+# What became of every widget output of the notebook: how many there are, how many hold a PlotlyView
+# element and how many of those a drawn plot, what the others show, and whether plotly.js reached the page.
+VIEW_DIAGNOSIS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const outputs = Array.from(panel.node.querySelectorAll(".jp-OutputArea-output"));
+  const widgetOutputs = outputs.filter((node) => node.querySelector(".jp-LinkedOutputView, .widget-box, .widget-inline-hbox, .jupyter-widgets, .workbench-plotly-view") || /widget/i.test(node.textContent.slice(0, 80)));
+  const views = Array.from(panel.node.querySelectorAll(".workbench-plotly-view"));
+  const library = globalThis.__workbench_plotly__;
+  return {
+    outputs: outputs.length,
+    widget_outputs: widgetOutputs.length,
+    plotly_views: views.length,
+    plotly_views_drawn: views.filter((view) => view.querySelector(".js-plotly-plot")).length,
+    plotly_view_texts: views.map((view) => view.textContent.slice(0, 120)).filter((text) => text),
+    plotly_js: library ? {loaded: !!library.plotly, requested_ms_ago: Date.now() - library.requested} : "never requested",
+    widget_texts: widgetOutputs.map((node) => node.textContent.slice(0, 120)).filter((text) => /Error|model|Loading/.test(text)),
+  };
+}"""
+
+
+def assert_figures_drawn(page, name: str, minimum: int, views: int, console: list[str] | None = None) -> list[dict]:
+    """At least ``minimum`` figures drawn, ``views`` of them interactive views, and no widget error shown.
+    A failure says what became of every widget output and, given ``console``, the console's last lines."""
     figures = wait_for_figures(page, minimum)
     empty = [figure for figure in figures if not (figure["traces"] and figure["drawn"])]
-    assert len(figures) >= minimum and not empty, f"{name}: {len(figures)} figures, empty: {empty}"
-    assert sum(figure["view"] for figure in figures) >= views, f"{name}: interactive views missing: {figures}"
+    drawn_views = sum(figure["view"] for figure in figures)
+    if len(figures) < minimum or empty or drawn_views < views:
+        tail = "\n".join((console or [])[-25:])
+        try:
+            diagnosis = page.evaluate(VIEW_DIAGNOSIS)
+        except Exception as error:  # the page itself may be what broke
+            diagnosis = f"not readable: {error}"
+        raise AssertionError(
+            f"{name}: {len(figures)} figures (want {minimum}), {drawn_views} interactive views (want {views}), "
+            f"empty: {empty}\nfigures: {figures}\nwidget outputs: {diagnosis}\nconsole tail:\n{tail}"
+        )
     assert not page.evaluate(WIDGET_ERRORS), f"{name}: {page.evaluate(WIDGET_ERRORS)}"
     return figures
 

@@ -1,4 +1,4 @@
-"""The notebooks 02 and 03 as a researcher runs them in JupyterLab: Run All from a cold cache shows every
+"""The notebooks 02 and 03 as a researcher runs them in JupyterLab: Run All shows every
 figure, no warning pointing at a kernel's temporary file, and saving leaves the tracked file as committed
 (the server, browser and the ``runs`` fixture are conftest.py's)."""
 

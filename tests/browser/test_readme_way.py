@@ -84,11 +84,11 @@ def assert_stays_saved(page, name: str, seconds: float = 2 * AUTOSAVE_S) -> None
         time.sleep(0.5)
 
 
-def assert_interactive_figures(page, name: str) -> None:
+def assert_interactive_figures(page, name: str, console: list[str]) -> None:
     """Every figure is back: the widget views drawn, every static plotly figure shown by plotly's renderer
     (trusted) rather than as an untrusted PNG, and the first one answers the pointer with a hover label."""
     scroll_through(page)
-    assert_figures_drawn(page, name, minimum=3, views=3)
+    assert_figures_drawn(page, name, minimum=3, views=3, console=console)
     figures = page.evaluate(STATIC_FIGURES)
     assert figures["stored"] and figures["rendered"] >= figures["stored"] and not figures["fallbacks"], (
         f"{name}: static plotly figures shown as PNG fallbacks (untrusted outputs?): {figures}"
@@ -109,6 +109,7 @@ def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_l
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     run = Run(NAME, page)
     page.on("console", lambda message: run.console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: run.console.append(f"pageerror: {error}"))
     open_notebook(page, lab)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     wait_until_done(run, lab)
@@ -124,7 +125,7 @@ def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_l
     # Reload with the kernel running: figures back, interactive, nothing unsaved.
     page.reload()
     page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
-    assert_interactive_figures(page, NAME)
+    assert_interactive_figures(page, NAME, run.console)
     assert_stays_saved(page, NAME)
 
     # Close the tab (no "Save your work" question) and open the notebook again.
@@ -133,7 +134,7 @@ def test_the_readme_way_keeps_git_clean_and_brings_trusted_figures_back(readme_l
     assert not page.evaluate(DIALOG), f"closing an unedited notebook asked: {page.evaluate(DIALOG)}"
     page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: '{NAME}'}})")
     page.wait_for_function(f"({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
-    assert_interactive_figures(page, NAME)
+    assert_interactive_figures(page, NAME, run.console)
     assert_stays_saved(page, NAME)
     screenshots(page, Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path)) / "readme-way-reopened")
     assert lab.git_status() == "", lab.git_status()

@@ -6,7 +6,9 @@
 // model opens, so on a busy first Run All a figure could miss the deadline and stay empty for good.
 // Here the figure travels in the model's opening state, and plotly.js is fetched from the kernel
 // once per page (a custom message answered with the installed plotly package's plotly.min.js), then
-// shared by every view through a page-global promise.
+// shared by every view through a page-global promise. The answer goes to the model that asked; since
+// anywidget drops messages to a model whose module missed its 2-s start (a reloaded page under load),
+// an overdue answer is asked for again through another view's model (loadPlotly).
 
 const LIBRARY = "__workbench_plotly__";
 const RETRY_MS = 15000;
@@ -14,7 +16,7 @@ const RETRY_MS = 15000;
 function library() {
   let entry = globalThis[LIBRARY];
   if (!entry) {
-    entry = globalThis[LIBRARY] = { plotly: null, requested: 0 };
+    entry = globalThis[LIBRARY] = { plotly: null, requested: 0, askers: new Set(), waiting: 0 };
     entry.promise = new Promise((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
@@ -23,16 +25,28 @@ function library() {
   return entry;
 }
 
-function loadPlotly(model) {
+async function loadPlotly(model, isWanted) {
   const entry = library();
-  if (entry.plotly) return Promise.resolve(entry.plotly);
-  // One request per page; ask again through a live model when an answer is overdue (the asking
-  // model may have closed before the kernel answered).
-  if (Date.now() - entry.requested > RETRY_MS) {
-    entry.requested = Date.now();
-    model.send({ type: "plotly.js?" });
+  entry.waiting += 1;
+  try {
+    while (!entry.plotly) {
+      // One request at a time, and a request overdue after RETRY_MS is asked again through a model that
+      // has not asked yet: anywidget drops every message to a model whose module took over 2 s to start
+      // (a reloaded page on a busy machine), so the answer to that model never arrives.
+      if (entry.askers.size >= entry.waiting) entry.askers.clear();
+      if (Date.now() - entry.requested > RETRY_MS && !entry.askers.has(model)) {
+        if (entry.askers.size) console.warn("[workbench plotly view] plotly.js overdue: asking through another figure");
+        entry.requested = Date.now();
+        entry.askers.add(model);
+        model.send({ type: "plotly.js?" });
+      }
+      await Promise.race([entry.promise, new Promise((resolve) => setTimeout(resolve, RETRY_MS / 5))]);
+      if (!isWanted()) throw new Error("the view was closed before plotly.js arrived");
+    }
+    return entry.plotly;
+  } finally {
+    entry.waiting -= 1;
   }
-  return entry.promise;
 }
 
 function receivePlotly(content, buffers) {
@@ -66,14 +80,15 @@ function initialize({ model }) {
   model.on("msg:custom", receivePlotly);
 }
 
-async function render({ model, el }) {
+async function render({ model, el, signal }) {
   el.classList.add("workbench-plotly-view");
   const plot = document.createElement("div");
   plot.className = "workbench-plotly-plot";
   el.appendChild(plot);
   let Plotly;
   try {
-    Plotly = await loadPlotly(model);
+    // anywidget aborts `signal` when the view goes away (older versions pass none).
+    Plotly = await loadPlotly(model, () => !(signal && signal.aborted));
   } catch (error) {
     plot.textContent = `plotly.js could not be loaded: ${error}`;
     return;
