@@ -41,7 +41,8 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
     ci = (REPO_DIR / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))]
     assert commands[-1] == "make test"
-    assert all("apt-get install" in line and "chromium" in line for line in commands[:-1])  # the browser tests' Chromium
+    # the browser tests' Chromium, and node for the plotly view's front-end test
+    assert all("apt-get install" in line and "chromium" in line and "nodejs" in line for line in commands[:-1])
 
 
 def test_every_recipe_has_its_notebook():

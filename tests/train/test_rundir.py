@@ -224,6 +224,19 @@ def test_checkpoints_keep_the_newest_by_step_number(tmp_path):
     assert len(run.checkpoints()) == 3
 
 
+def test_only_rank_0_drops_a_finished_trainings_checkpoints(tmp_path, monkeypatch):
+    """Under torchrun only rank 0 writes checkpoints; a rank that finished first must not remove the folder
+    while rank 0 still writes its last checkpoint (add_loss failed so under load: a vanished temporary file)."""
+    run = RunDir.open("toy", {}, root=tmp_path)
+    run.save_checkpoint({"step": 1}, step=1)
+    monkeypatch.setenv("RANK", "1")
+    run.drop_checkpoints()
+    assert [p.name for p in run.checkpoints()] == ["step-1.pt"]
+    monkeypatch.setenv("RANK", "0")
+    run.drop_checkpoints()
+    assert not run.checkpoint_dir.exists() and run.checkpoints() == []
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [

@@ -5,7 +5,6 @@ scoring, and reading a finished one back from its saved test arrays."""
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import torch
@@ -179,7 +178,7 @@ def finish_fold(
     run_dir.save_arrays(f"test-{tag}", **result.arrays())
     run_dir.log("fold_finished", fold=split.fold, repeat=repeat, accuracy=result.accuracy)
     if not params.keep_checkpoints:
-        shutil.rmtree(model_dir(run_dir, split.fold, repeat).checkpoint_dir, ignore_errors=True)
+        model_dir(run_dir, split.fold, repeat).drop_checkpoints()
     return result
 
 

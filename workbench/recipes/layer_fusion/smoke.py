@@ -1,7 +1,8 @@
 """The smoke run of a layer_fusion preset: the preset's model (its checkpoint, else random weights) with
 the paper's taps, one pass over a stand-in of each task's dataset in the real layout, the linear probes of
-every layer, of the fused layers and of the last embedding per task (max epochs, patience, probe seeds as
-the preset says), and the claims, with the projected cost on the full datasets."""
+every layer, of the fused layers and of the last embedding per task (the preset's probe seeds, learning-rate
+grid, folds and batch, for :data:`PROBE_EPOCHS` of its epochs), and the claims, with the projected cost on
+the full datasets and all of the preset's epochs."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ FULL_CLIPS = {
 Surge: 2084 tones x 88 pitches, VoxForge: EVAR's listing)."""
 
 _STANDIN_CLIPS_PER_CLASS = 4
+
+PROBE_EPOCHS = 2
+"""Epochs each probe trains in the smoke; the probe stages are projected to the preset's ``max_epochs``, an
+upper bound (early stopping on validation ends most probes sooner). Full probes of every layer on every
+stand-in took 1-10 minutes per task on one CPU thread, most of a smoke run."""
 
 
 def _model(params: Params) -> tuple[torch.nn.Module, str]:
@@ -66,7 +72,11 @@ def smoke(params: Params, steps: int = 1, preset: str = "", progress: bool = Fal
     stack = LayerVectorEncoder(encoder, tapped_layers(encoder, params.layers), view=params.layer_view,
                                n_frames=params.n_frames or None)  # fmt: skip
     settings = params.to_dict()
-    config = probe_config(settings)
+    epochs = min(int(settings["max_epochs"]), PROBE_EPOCHS)
+    config = probe_config({**settings, "max_epochs": epochs})
+    epoch_scale = int(settings["max_epochs"]) / epochs
+    probe_note = (f"{epochs} of the preset's {settings['max_epochs']} epochs, scaled to all (an upper bound: "
+                  f"early stopping with patience {settings['patience']} ends most probes sooner)")
     features, sizes = {}, {}
     for spec, name in zip(params.tasks, names):
         dataset = build_dataset(spec, params)
@@ -90,7 +100,8 @@ def smoke(params: Params, steps: int = 1, preset: str = "", progress: bool = Fal
             f"probe every layer of {spec}",
             lambda spec=spec: holder.update(results={layer: evaluate_table(features[spec][layer], settings, config)
                                                      for layer in layer_names}),
-            1, 1, max(1, round(full / small)), device, note=f"{len(layer_names)} probes on {small} clips, scaled",
+            1, 1, max(1, round(full / small * epoch_scale)), device,
+            note=f"{len(layer_names)} probes on {small} clips, scaled to the full dataset; {probe_note}",
         ))  # fmt: skip
         layer_results[spec] = holder["results"]
     if automatic:
@@ -108,7 +119,7 @@ def smoke(params: Params, steps: int = 1, preset: str = "", progress: bool = Fal
                 layers=layer_results[spec], fused=evaluate_table(fused_table(features[spec], choice.layers), settings,
                                                                  config),
                 last=evaluate_table(features[spec][EMBEDDING], settings, config))),
-            1, 1, max(1, round(full / small)), device,
+            1, 1, max(1, round(full / small * epoch_scale)), device, note=f"scaled to the full dataset; {probe_note}",
         ))  # fmt: skip
         scores[spec] = holder["scores"]
     report.add(measure_calls("claims", lambda: fusion_claims(scores, choice, layer_names, params.model), 1, 1, 1))

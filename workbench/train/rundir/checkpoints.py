@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import torch
 
 from workbench.atomic import atomic_torch_save
 from workbench.errors import CheckpointError, MissingFileError
+from workbench.train.rundir.lock import _launch_rank
 
 _CHECKPOINT_NAME = re.compile(r"^step-(\d+)\.pt$")
 
@@ -64,6 +66,13 @@ class RunCheckpoints:
             for stale in older[: max(0, len(older) - (keep_last - 1))]:
                 stale.unlink(missing_ok=True)
         return path
+
+    def drop_checkpoints(self) -> None:
+        """Remove the checkpoints of a finished training (its resume points). Under a multi-process launch
+        only rank 0 does: it alone writes checkpoints, and a rank that finished its last step first would
+        otherwise remove the folder while rank 0 still writes its last checkpoint into it."""
+        if _launch_rank() == 0:
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
     def latest_checkpoint(self) -> Path | None:
         """The checkpoint with the highest step, or None when there is none."""
