@@ -53,9 +53,8 @@ def notebook_folders(scratch: Path) -> dict[str, str]:
     in ``scratch`` when the Run All times are being recorded for the README (``WORKBENCH_RECORD_RUN_TIMES=1``)
     or the session has none."""
     shared = os.environ.get("WORKBENCH_TEST_NOTEBOOK_DIRS")
-    if shared and os.environ.get(RECORD_VARIABLE) != "1":
-        return {"WORKBENCH_CACHE": str(Path(shared) / "cache"), "WORKBENCH_RUNS": str(Path(shared) / "runs")}
-    return {"WORKBENCH_CACHE": str(scratch / "cache"), "WORKBENCH_RUNS": str(scratch / "runs")}
+    base = Path(shared) if shared and os.environ.get(RECORD_VARIABLE) != "1" else scratch
+    return {"WORKBENCH_CACHE": str(base / "cache"), "WORKBENCH_RUNS": str(base / "runs")}
 
 
 def free_port() -> int:

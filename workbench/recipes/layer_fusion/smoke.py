@@ -72,10 +72,11 @@ def smoke(params: Params, steps: int = 1, preset: str = "", progress: bool = Fal
     stack = LayerVectorEncoder(encoder, tapped_layers(encoder, params.layers), view=params.layer_view,
                                n_frames=params.n_frames or None)  # fmt: skip
     settings = params.to_dict()
-    epochs = min(int(settings["max_epochs"]), PROBE_EPOCHS)
+    max_epochs = int(settings["max_epochs"])
+    epochs = min(max_epochs, PROBE_EPOCHS)
     config = probe_config({**settings, "max_epochs": epochs})
-    epoch_scale = int(settings["max_epochs"]) / epochs
-    probe_note = (f"{epochs} of the preset's {settings['max_epochs']} epochs, scaled to all (an upper bound: "
+    epoch_scale = max_epochs / epochs
+    probe_note = (f"{epochs} of the preset's {max_epochs} epochs, scaled to all (an upper bound: "
                   f"early stopping with patience {settings['patience']} ends most probes sooner)")
     features, sizes = {}, {}
     for spec, name in zip(params.tasks, names):
